@@ -1,0 +1,15 @@
+//! Domain types of Stratus: function configuration, manifest parsing and
+//! validation, route patterns and the price sheet. This crate does no IO:
+//! callers hand it strings and, where a file must exist, a predicate.
+
+pub mod function;
+pub mod manifest;
+pub mod pricing;
+pub mod route;
+
+pub use function::{FunctionConfig, HttpRoute, RuntimeKind};
+pub use manifest::{
+    Location, Manifest, ManifestError, ManifestFunction, check_handlers, parse_manifest,
+};
+pub use pricing::{Cost, PriceSheet, PricingError};
+pub use route::{RouteError, RouteMatch, RoutePattern, Router};

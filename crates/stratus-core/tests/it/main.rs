@@ -1,0 +1,10 @@
+//! Integration tests of `stratus-core`: one binary, one module per feature.
+//!
+//! Data-driven cases live under `tests/cases/`. Set `STRATUS_BLESS=1` to
+//! rewrite the expected output of manifest cases from the current behaviour
+//! (then review the diff).
+
+mod cases;
+mod manifest;
+mod pricing;
+mod route;

@@ -1,0 +1,399 @@
+//! The control API (`/v1`): artifacts, deployments, functions, invoke, logs,
+//! stats, and Prometheus `/metrics`. Every route but `/v1/health` needs the
+//! bearer token.
+
+use crate::AppState;
+use crate::error::ApiFailure;
+use axum::body::Bytes;
+use axum::extract::{DefaultBodyLimit, Path, Query, Request, State};
+use axum::http::{StatusCode, header};
+use axum::middleware::{self, Next};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post, put};
+use axum::{Json, Router};
+use base64::Engine as _;
+use serde::Deserialize;
+use std::str::FromStr;
+use stratus_api as api;
+use stratus_core::{FunctionConfig, RuntimeKind};
+use stratus_engine::Trigger;
+use stratus_store::FunctionRecord;
+
+/// Largest artifact accepted by an upload.
+const MAX_ARTIFACT_BYTES: usize = 256 * 1024 * 1024;
+
+/// The router of `--api-listen`.
+pub fn router(state: AppState) -> Router {
+    let authed = Router::new()
+        .route(
+            "/v1/artifacts/{sha256}",
+            put(put_artifact).head(head_artifact),
+        )
+        .route("/v1/deployments", post(deploy))
+        .route("/v1/functions", get(list_functions))
+        .route(
+            "/v1/functions/{name}",
+            get(get_function).delete(delete_function),
+        )
+        .route("/v1/functions/{name}/invoke", post(invoke))
+        .route("/v1/functions/{name}/logs", get(logs))
+        .route("/v1/functions/{name}/evict", post(evict))
+        .route(
+            "/v1/services/{service}",
+            axum::routing::delete(delete_service),
+        )
+        .route("/v1/stats", get(stats))
+        .route("/metrics", get(metrics))
+        .layer(DefaultBodyLimit::max(MAX_ARTIFACT_BYTES))
+        .route_layer(middleware::from_fn_with_state(state.clone(), require_token));
+    Router::new()
+        .route(
+            "/v1/health",
+            get(|| async { Json(serde_json::json!({"status": "ok"})) }),
+        )
+        .merge(authed)
+        .fallback(|| async { ApiFailure::not_found("no such endpoint") })
+        .with_state(state)
+}
+
+async fn require_token(State(state): State<AppState>, request: Request, next: Next) -> Response {
+    let presented = request
+        .headers()
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer "));
+    match presented {
+        Some(token) if constant_time_eq(token.as_bytes(), state.token.as_bytes()) => {
+            next.run(request).await
+        }
+        Some(_) => ApiFailure::new(
+            StatusCode::UNAUTHORIZED,
+            "Unauthorized",
+            "the bearer token is not valid for this server",
+        )
+        .into_response(),
+        None => ApiFailure::new(
+            StatusCode::UNAUTHORIZED,
+            "Unauthorized",
+            "missing `Authorization: Bearer <token>` header; the token is in <data-dir>/token",
+        )
+        .into_response(),
+    }
+}
+
+fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
+    a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
+}
+
+#[derive(Deserialize)]
+struct RuntimeQuery {
+    runtime: Option<String>,
+}
+
+fn runtime_of(query: &RuntimeQuery) -> Result<RuntimeKind, ApiFailure> {
+    match query.runtime.as_deref().unwrap_or("wasm") {
+        "wasm" => Ok(RuntimeKind::Wasm),
+        other => Err(ApiFailure::bad_request(format!(
+            "unknown runtime `{other}`; supported: wasm"
+        ))),
+    }
+}
+
+fn valid_sha(sha: &str) -> Result<(), ApiFailure> {
+    if sha.len() == 64
+        && sha
+            .bytes()
+            .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
+    {
+        Ok(())
+    } else {
+        Err(ApiFailure::bad_request(
+            "artifact id must be the lower-case hex SHA-256 of its bytes",
+        ))
+    }
+}
+
+async fn head_artifact(
+    State(state): State<AppState>,
+    Path(sha): Path<String>,
+    Query(query): Query<RuntimeQuery>,
+) -> Result<StatusCode, ApiFailure> {
+    valid_sha(&sha)?;
+    let kind = runtime_of(&query)?;
+    Ok(if state.engine.has_artifact(kind, &sha) {
+        StatusCode::OK
+    } else {
+        StatusCode::NOT_FOUND
+    })
+}
+
+async fn put_artifact(
+    State(state): State<AppState>,
+    Path(sha): Path<String>,
+    Query(query): Query<RuntimeQuery>,
+    body: Bytes,
+) -> Result<Json<api::ArtifactResponse>, ApiFailure> {
+    valid_sha(&sha)?;
+    let kind = runtime_of(&query)?;
+    let size = body.len() as u64;
+    state.engine.upload_artifact(kind, &sha, body).await?;
+    Ok(Json(api::ArtifactResponse { sha256: sha, size }))
+}
+
+async fn deploy(
+    State(state): State<AppState>,
+    body: Bytes,
+) -> Result<Json<api::DeploymentResponse>, ApiFailure> {
+    let request: api::DeploymentRequest = serde_json::from_slice(&body)
+        .map_err(|e| ApiFailure::bad_request(format!("malformed deployment document: {e}")))?;
+    if request.format != api::DEPLOYMENT_FORMAT {
+        return Err(ApiFailure::bad_request(format!(
+            "deployment format {} is not supported; this server takes format {}",
+            request.format,
+            api::DEPLOYMENT_FORMAT
+        )));
+    }
+    let mut configs = Vec::with_capacity(request.functions.len());
+    for value in request.functions {
+        let config: FunctionConfig = serde_json::from_value(value)
+            .map_err(|e| ApiFailure::bad_request(format!("malformed function config: {e}")))?;
+        configs.push(config);
+    }
+    let results = state.engine.deploy(&request.service, configs).await?;
+    let functions = results
+        .into_iter()
+        .map(|r| {
+            let urls = state
+                .engine
+                .function(&r.name)
+                .map(|f| state.route_urls(&f.config))
+                .unwrap_or_default();
+            api::DeployedFunction {
+                status: serde_json::to_value(&r.status)
+                    .ok()
+                    .and_then(|v| v.as_str().map(str::to_string))
+                    .unwrap_or_default(),
+                name: r.name,
+                version: r.version,
+                urls,
+            }
+        })
+        .collect();
+    Ok(Json(api::DeploymentResponse {
+        service: request.service,
+        functions,
+    }))
+}
+
+fn info(state: &AppState, record: FunctionRecord) -> api::FunctionInfo {
+    api::FunctionInfo {
+        instances: state.engine.loaded_instances(&record.name),
+        urls: state.route_urls(&record.config),
+        config: serde_json::to_value(&record.config).unwrap_or_default(),
+        name: record.name,
+        service: record.service,
+        version: record.version,
+        updated_ms: record.updated_ms,
+    }
+}
+
+async fn list_functions(State(state): State<AppState>) -> Json<api::FunctionList> {
+    let functions = state
+        .engine
+        .functions()
+        .into_iter()
+        .map(|r| info(&state, r))
+        .collect();
+    Json(api::FunctionList { functions })
+}
+
+async fn get_function(
+    State(state): State<AppState>,
+    Path(name): Path<String>,
+) -> Result<Json<api::FunctionInfo>, ApiFailure> {
+    let record = state
+        .engine
+        .function(&name)
+        .ok_or_else(|| ApiFailure::not_found(format!("function `{name}` not found")))?;
+    Ok(Json(info(&state, record)))
+}
+
+async fn delete_function(
+    State(state): State<AppState>,
+    Path(name): Path<String>,
+) -> Result<StatusCode, ApiFailure> {
+    if state.engine.remove_function(&name).await? {
+        Ok(StatusCode::NO_CONTENT)
+    } else {
+        Err(ApiFailure::not_found(format!(
+            "function `{name}` not found"
+        )))
+    }
+}
+
+async fn delete_service(
+    State(state): State<AppState>,
+    Path(service): Path<String>,
+) -> Result<Json<serde_json::Value>, ApiFailure> {
+    let removed = state.engine.remove_service(&service).await?;
+    if removed.is_empty() {
+        return Err(ApiFailure::not_found(format!(
+            "service `{service}` has no functions"
+        )));
+    }
+    Ok(Json(
+        serde_json::json!({ "service": service, "removed": removed }),
+    ))
+}
+
+async fn evict(
+    State(state): State<AppState>,
+    Path(name): Path<String>,
+) -> Result<Json<serde_json::Value>, ApiFailure> {
+    let retired = state.engine.evict(&name)?;
+    Ok(Json(serde_json::json!({ "retired": retired })))
+}
+
+async fn invoke(
+    State(state): State<AppState>,
+    Path(name): Path<String>,
+    body: Bytes,
+) -> Result<Json<api::InvokeResponse>, ApiFailure> {
+    let request: api::InvokeRequest = if body.is_empty() {
+        api::InvokeRequest::default()
+    } else {
+        serde_json::from_slice(&body)
+            .map_err(|e| ApiFailure::bad_request(format!("malformed invoke request: {e}")))?
+    };
+    let payload = base64::engine::general_purpose::STANDARD
+        .decode(request.body_base64.as_bytes())
+        .map_err(|e| ApiFailure::bad_request(format!("bodyBase64 is not base64: {e}")))?;
+    let method = http::Method::from_str(request.method.as_deref().unwrap_or("POST"))
+        .map_err(|_| ApiFailure::bad_request("method is not a valid HTTP method"))?;
+    let path = request.path.as_deref().unwrap_or("/");
+    if !path.starts_with('/') {
+        return Err(ApiFailure::bad_request("path must start with `/`"));
+    }
+    let host = state.gateway_url.trim_start_matches("http://").to_string();
+    let mut builder = http::Request::builder()
+        .method(method)
+        .uri(path)
+        .header(header::HOST, host)
+        .header("ce-specversion", "1.0")
+        .header("ce-type", "dev.stratus.invoke")
+        .header("ce-source", "stratus-cli")
+        .header("ce-id", uuid::Uuid::new_v4().to_string());
+    if !request
+        .headers
+        .iter()
+        .any(|(k, _)| k.eq_ignore_ascii_case("content-type"))
+    {
+        builder = builder.header(header::CONTENT_TYPE, "application/json");
+    }
+    for (key, value) in &request.headers {
+        builder = builder.header(key.as_str(), value.as_str());
+    }
+    let request = builder
+        .body(Bytes::from(payload))
+        .map_err(|e| ApiFailure::bad_request(format!("invalid request: {e}")))?;
+    let invocation = state.engine.invoke(&name, request, Trigger::Invoke).await?;
+    let (status, headers, body, error_type, error_message) = match invocation.result {
+        Ok(response) => {
+            let status = response.status().as_u16();
+            let headers = response
+                .headers()
+                .iter()
+                .map(|(k, v)| {
+                    (
+                        k.to_string(),
+                        String::from_utf8_lossy(v.as_bytes()).into_owned(),
+                    )
+                })
+                .collect();
+            (status, headers, response.into_body(), None, None)
+        }
+        Err(error) => {
+            let status = match error.kind {
+                stratus_engine::FunctionErrorKind::Timeout => 504,
+                stratus_engine::FunctionErrorKind::ResponseTooLarge => 413,
+                _ => 500,
+            };
+            let message = match error.kind {
+                stratus_engine::FunctionErrorKind::Timeout => "Task timed out".to_string(),
+                _ => error.message,
+            };
+            (
+                status,
+                Vec::new(),
+                Bytes::new(),
+                Some(error.kind.error_type().to_string()),
+                Some(message),
+            )
+        }
+    };
+    Ok(Json(api::InvokeResponse {
+        request_id: invocation.request_id,
+        version: invocation.version,
+        cold: invocation.cold,
+        duration_ms: invocation.duration.as_secs_f64() * 1000.0,
+        status,
+        headers,
+        body_base64: base64::engine::general_purpose::STANDARD.encode(&body),
+        error_type,
+        error_message,
+        log: invocation.log,
+    }))
+}
+
+#[derive(Deserialize)]
+struct LogsQuery {
+    after: Option<i64>,
+    limit: Option<usize>,
+}
+
+async fn logs(
+    State(state): State<AppState>,
+    Path(name): Path<String>,
+    Query(query): Query<LogsQuery>,
+) -> Result<Json<api::LogsResponse>, ApiFailure> {
+    if state.engine.function(&name).is_none() {
+        return Err(ApiFailure::not_found(format!(
+            "function `{name}` not found"
+        )));
+    }
+    let after = query.after.unwrap_or(0);
+    let limit = query.limit.unwrap_or(1000).clamp(1, 10_000);
+    let records = state.engine.logs(&name, after, limit).await?;
+    let next = records.last().map_or(after, |r| r.seq);
+    let records = records
+        .into_iter()
+        .map(|r| api::LogLine {
+            seq: r.seq,
+            ts_ms: r.ts_ms,
+            request_id: r.request_id,
+            version: r.version,
+            stream: serde_json::to_value(&r.stream)
+                .ok()
+                .and_then(|v| v.as_str().map(str::to_string))
+                .unwrap_or_default(),
+            message: r.message,
+        })
+        .collect();
+    Ok(Json(api::LogsResponse { records, next }))
+}
+
+async fn stats(State(state): State<AppState>) -> Result<Json<stratus_engine::Usage>, ApiFailure> {
+    state.engine.flush().await;
+    Ok(Json(state.engine.usage().await?))
+}
+
+async fn metrics(State(state): State<AppState>) -> Response {
+    (
+        [(
+            header::CONTENT_TYPE,
+            "application/openmetrics-text; version=1.0.0; charset=utf-8",
+        )],
+        state.engine.metrics_text(),
+    )
+        .into_response()
+}

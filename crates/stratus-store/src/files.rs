@@ -1,0 +1,408 @@
+//! Files of the data directory: the bearer token, content-addressed
+//! artifacts and their compiled forms, and atomic writes.
+
+use std::collections::BTreeSet;
+use std::fs::{self, File, OpenOptions};
+use std::io::{ErrorKind, Write};
+use std::path::{Component, Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Duration;
+
+use rand::TryRngCore;
+use rusqlite::OptionalExtension;
+use sha2::{Digest, Sha256};
+
+use crate::error::{IoContext, SqlContext};
+use crate::{Store, StoreError};
+
+/// Uploaded artifacts, `<sha256>.wasm`.
+pub(crate) const ARTIFACTS_DIR: &str = "artifacts";
+/// Compiled forms, `<engine_key>/<sha256>.cwasm`.
+pub(crate) const COMPILED_DIR: &str = "compiled";
+/// The bearer token of the control API.
+const TOKEN_FILE: &str = "token";
+/// Prefix of temporary files; they are renamed into place or swept on open.
+const TEMP_PREFIX: &str = ".tmp-";
+/// Temporary files older than this are leftovers of a crash.
+const TEMP_MAX_AGE: Duration = Duration::from_secs(600);
+/// Longest accepted token, in bytes.
+const MAX_TOKEN_LEN: usize = 1024;
+
+/// Distinguishes temporary files of concurrent writers in one process.
+static TEMP_COUNTER: AtomicU64 = AtomicU64::new(0);
+
+impl Store {
+    /// Returns the control API's bearer token from `<dir>/token`, generating
+    /// one on first start: 32 random bytes from the OS, hex-encoded.
+    ///
+    /// A new token is written to a temporary file created with mode 0600 and
+    /// then hard-linked to `token`, so the file never exists with looser
+    /// permissions or partial content, and two processes starting at once
+    /// agree on one token. An existing token file whose mode grants any
+    /// access to group or others is tightened to 0600 (with a warning)
+    /// rather than rejected: the secret may already have leaked, but refusing
+    /// to start would not help. A token file that is empty or holds anything
+    /// but printable ASCII is `Corrupt`. Surrounding whitespace is ignored,
+    /// so an operator may write their own token.
+    pub fn load_or_create_token(&self) -> Result<String, StoreError> {
+        let path = self.data_dir().join(TOKEN_FILE);
+        if let Some(token) = read_token(&path)? {
+            return Ok(token);
+        }
+        let mut raw = [0u8; 32];
+        rand::rngs::OsRng
+            .try_fill_bytes(&mut raw)
+            .map_err(|e| StoreError::Io {
+                context: "generating token".into(),
+                source: std::io::Error::other(e),
+            })?;
+        let token = hex::encode(raw);
+        let tmp = temp_path(&path);
+        write_synced(&tmp, format!("{token}\n").as_bytes())?;
+        let linked = fs::hard_link(&tmp, &path);
+        let _ = fs::remove_file(&tmp);
+        match linked {
+            Ok(()) => {
+                sync_dir(self.data_dir())?;
+                tracing::info!(path = %path.display(), "generated control API token");
+                Ok(token)
+            }
+            // Another process created it first; use theirs.
+            Err(e) if e.kind() == ErrorKind::AlreadyExists => read_token(&path)?.ok_or_else(|| {
+                StoreError::Corrupt(format!("token file {} vanished", path.display()))
+            }),
+            Err(e) => Err(e).io(|| format!("creating {}", path.display())),
+        }
+    }
+
+    /// Where the artifact with this SHA-256 (64 lower-case hex digits) lives:
+    /// `<dir>/artifacts/<sha256>.wasm`. `Invalid` for a malformed hash.
+    pub fn artifact_path(&self, sha256: &str) -> Result<PathBuf, StoreError> {
+        validate_sha256(sha256)?;
+        Ok(self.artifact_path_unchecked(sha256))
+    }
+
+    pub(crate) fn artifact_path_unchecked(&self, sha256: &str) -> PathBuf {
+        self.data_dir()
+            .join(ARTIFACTS_DIR)
+            .join(format!("{sha256}.wasm"))
+    }
+
+    /// Whether the artifact is stored. False for a malformed hash.
+    pub fn has_artifact(&self, sha256: &str) -> bool {
+        validate_sha256(sha256).is_ok() && self.artifact_path_unchecked(sha256).is_file()
+    }
+
+    /// Stores an artifact under its SHA-256 and returns its path. The bytes
+    /// must hash to `sha256` (else `Invalid`, naming both hashes). The file is
+    /// written atomically and durably; storing an artifact that exists is a
+    /// no-op.
+    pub fn put_artifact(&self, sha256: &str, bytes: &[u8]) -> Result<PathBuf, StoreError> {
+        validate_sha256(sha256)?;
+        let actual = hex::encode(Sha256::digest(bytes));
+        if actual != sha256 {
+            return Err(StoreError::Invalid(format!(
+                "artifact hash mismatch: expected {sha256}, content hashes to {actual}"
+            )));
+        }
+        let path = self.artifact_path_unchecked(sha256);
+        if path.is_file() {
+            tracing::debug!(artifact = sha256, "artifact already stored");
+            return Ok(path);
+        }
+        self.write_atomic(&path, bytes)?;
+        tracing::info!(artifact = sha256, size = bytes.len(), "stored artifact");
+        Ok(path)
+    }
+
+    /// Where the compiled form of an artifact for one engine configuration
+    /// lives: `<dir>/compiled/<engine_key>/<sha256>.cwasm`. Creates the
+    /// parent directory. `engine_key` must be 1 to 128 characters of
+    /// `[A-Za-z0-9._-]` not starting with a dot; else `Invalid`.
+    pub fn compiled_path(&self, engine_key: &str, sha256: &str) -> Result<PathBuf, StoreError> {
+        validate_sha256(sha256)?;
+        validate_engine_key(engine_key)?;
+        let dir = self.data_dir().join(COMPILED_DIR).join(engine_key);
+        fs::create_dir_all(&dir).io(|| format!("creating {}", dir.display()))?;
+        Ok(dir.join(format!("{sha256}.cwasm")))
+    }
+
+    /// Writes `bytes` to `path` atomically and durably: a temporary file in
+    /// the same directory, fsync, rename over `path`, fsync of the directory.
+    /// Readers see the old content or the new, never a part. `path` must lie
+    /// inside the data directory (e.g. from [`Store::compiled_path`]) and its
+    /// parent must exist; else `Invalid`.
+    pub fn write_atomic(&self, path: &Path, bytes: &[u8]) -> Result<(), StoreError> {
+        let plain = path
+            .components()
+            .all(|c| !matches!(c, Component::ParentDir | Component::CurDir));
+        let parent = path
+            .parent()
+            .filter(|p| plain && path.file_name().is_some() && p.starts_with(self.data_dir()));
+        let Some(parent) = parent else {
+            return Err(StoreError::Invalid(format!(
+                "refusing to write {}: not a file inside the data directory",
+                path.display()
+            )));
+        };
+        let tmp = temp_path(path);
+        if let Err(e) = write_synced(&tmp, bytes) {
+            let _ = fs::remove_file(&tmp);
+            return Err(e);
+        }
+        if let Err(e) = fs::rename(&tmp, path) {
+            let _ = fs::remove_file(&tmp);
+            return Err(e).io(|| format!("renaming into {}", path.display()));
+        }
+        sync_dir(parent)
+    }
+
+    /// SHA-256s of stored artifacts that no version of any function
+    /// references, sorted. Deletes nothing.
+    ///
+    /// An artifact uploaded for a deploy that has not happened yet is also
+    /// unreferenced: a collector should spare files younger than a grace
+    /// period (their mtime) and delete through [`Store::remove_artifact`],
+    /// which re-checks references under the write lock.
+    pub fn unreferenced_artifacts(&self) -> Result<Vec<String>, StoreError> {
+        // List files before reading references: an artifact a concurrent
+        // deploy starts to reference is then seen as referenced.
+        let dir = self.data_dir().join(ARTIFACTS_DIR);
+        let mut on_disk = BTreeSet::new();
+        for entry in fs::read_dir(&dir).io(|| format!("listing {}", dir.display()))? {
+            let entry = entry.io(|| format!("listing {}", dir.display()))?;
+            let name = entry.file_name();
+            let Some(sha) = name.to_str().and_then(|n| n.strip_suffix(".wasm")) else {
+                continue;
+            };
+            if validate_sha256(sha).is_ok() {
+                on_disk.insert(sha.to_owned());
+            }
+        }
+        let referenced: BTreeSet<String> = self.read(|conn| {
+            let mut stmt = conn
+                .prepare_cached("SELECT DISTINCT artifact FROM versions")
+                .sql("listing referenced artifacts")?;
+            let rows = stmt
+                .query_map([], |row| row.get::<_, String>(0))
+                .sql("listing referenced artifacts")?;
+            rows.collect::<Result<_, _>>()
+                .sql("listing referenced artifacts")
+        })?;
+        Ok(on_disk.difference(&referenced).cloned().collect())
+    }
+
+    /// Deletes an artifact and all its compiled forms, if no version
+    /// references it (else `Conflict`). Returns whether the artifact existed.
+    /// Holds the write lock, so no deploy can start referencing it meanwhile.
+    pub fn remove_artifact(&self, sha256: &str) -> Result<bool, StoreError> {
+        validate_sha256(sha256)?;
+        let conn = self.writer();
+        let user: Option<String> = conn
+            .query_row(
+                "SELECT name FROM versions WHERE artifact = ?1 LIMIT 1",
+                [sha256],
+                |row| row.get(0),
+            )
+            .optional()
+            .sql("checking artifact references")?;
+        if let Some(function) = user {
+            return Err(StoreError::Conflict(format!(
+                "artifact {sha256} is still used by function {function:?}"
+            )));
+        }
+        let compiled = self.data_dir().join(COMPILED_DIR);
+        if let Ok(engines) = fs::read_dir(&compiled) {
+            for engine in engines.flatten() {
+                let path = engine.path().join(format!("{sha256}.cwasm"));
+                remove_if_exists(&path)?;
+            }
+        }
+        let existed = remove_if_exists(&self.artifact_path_unchecked(sha256))?;
+        sync_dir(&self.data_dir().join(ARTIFACTS_DIR))?;
+        drop(conn);
+        if existed {
+            tracing::info!(artifact = sha256, "removed artifact");
+        }
+        Ok(existed)
+    }
+}
+
+/// Checks that `s` is 64 lower-case hex digits.
+pub(crate) fn validate_sha256(s: &str) -> Result<(), StoreError> {
+    if s.len() == 64 && s.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f')) {
+        Ok(())
+    } else {
+        Err(StoreError::Invalid(format!(
+            "{s:?} is not a SHA-256 (64 lower-case hex digits)"
+        )))
+    }
+}
+
+fn validate_engine_key(key: &str) -> Result<(), StoreError> {
+    let ok = !key.is_empty()
+        && key.len() <= 128
+        && !key.starts_with('.')
+        && key
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b'-'));
+    if ok {
+        Ok(())
+    } else {
+        Err(StoreError::Invalid(format!(
+            "{key:?} is not an engine key (1-128 of [A-Za-z0-9._-], not starting with a dot)"
+        )))
+    }
+}
+
+/// Reads and validates the token file; `None` if it does not exist.
+fn read_token(path: &Path) -> Result<Option<String>, StoreError> {
+    let content = match fs::read_to_string(path) {
+        Ok(content) => content,
+        Err(e) if e.kind() == ErrorKind::NotFound => return Ok(None),
+        Err(e) if e.kind() == ErrorKind::InvalidData => {
+            return Err(StoreError::Corrupt(format!(
+                "token file {} is not UTF-8",
+                path.display()
+            )));
+        }
+        Err(e) => return Err(e).io(|| format!("reading {}", path.display())),
+    };
+    let token = content.trim();
+    if token.is_empty()
+        || token.len() > MAX_TOKEN_LEN
+        || !token.bytes().all(|b| b.is_ascii_graphic())
+    {
+        return Err(StoreError::Corrupt(format!(
+            "token file {} must hold one token of 1 to {MAX_TOKEN_LEN} printable ASCII characters",
+            path.display()
+        )));
+    }
+    tighten_mode(path)?;
+    Ok(Some(token.to_owned()))
+}
+
+/// Makes a secret file readable by its owner only.
+#[cfg(unix)]
+fn tighten_mode(path: &Path) -> Result<(), StoreError> {
+    use std::os::unix::fs::PermissionsExt;
+    let mode = fs::metadata(path)
+        .io(|| format!("inspecting {}", path.display()))?
+        .permissions()
+        .mode();
+    if mode & 0o077 != 0 {
+        tracing::warn!(
+            path = %path.display(),
+            mode = format!("{:o}", mode & 0o777),
+            "token file was readable by others; setting mode 0600"
+        );
+        fs::set_permissions(path, fs::Permissions::from_mode(0o600))
+            .io(|| format!("setting mode of {}", path.display()))?;
+    }
+    Ok(())
+}
+
+#[cfg(not(unix))]
+fn tighten_mode(_path: &Path) -> Result<(), StoreError> {
+    Ok(())
+}
+
+/// A fresh temporary path next to `path`.
+fn temp_path(path: &Path) -> PathBuf {
+    let n = TEMP_COUNTER.fetch_add(1, Ordering::Relaxed);
+    let name = path
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    path.with_file_name(format!("{TEMP_PREFIX}{}-{n}-{name}", std::process::id()))
+}
+
+/// Creates a new file with mode 0600, writes `bytes` and fsyncs it.
+fn write_synced(path: &Path, bytes: &[u8]) -> Result<(), StoreError> {
+    let mut options = OpenOptions::new();
+    options.write(true).create_new(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        options.mode(0o600);
+    }
+    let mut file = options
+        .open(path)
+        .io(|| format!("creating {}", path.display()))?;
+    file.write_all(bytes)
+        .io(|| format!("writing {}", path.display()))?;
+    file.sync_all().io(|| format!("syncing {}", path.display()))
+}
+
+/// Fsyncs a directory so that renames and creations in it are durable.
+fn sync_dir(dir: &Path) -> Result<(), StoreError> {
+    File::open(dir)
+        .and_then(|d| d.sync_all())
+        .io(|| format!("syncing directory {}", dir.display()))
+}
+
+/// Removes a file; `false` if it was not there.
+fn remove_if_exists(path: &Path) -> Result<bool, StoreError> {
+    match fs::remove_file(path) {
+        Ok(()) => Ok(true),
+        Err(e) if e.kind() == ErrorKind::NotFound => Ok(false),
+        Err(e) => Err(e).io(|| format!("removing {}", path.display())),
+    }
+}
+
+/// Creates a directory readable by its owner only, if it does not exist.
+pub(crate) fn create_dir_private(dir: &Path) -> Result<(), StoreError> {
+    let mut builder = fs::DirBuilder::new();
+    builder.recursive(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::DirBuilderExt;
+        builder.mode(0o700);
+    }
+    builder
+        .create(dir)
+        .io(|| format!("creating {}", dir.display()))
+}
+
+/// Removes temporary files a crashed writer left behind in the data
+/// directory, `artifacts/` and `compiled/*/`. Young ones are spared: they may
+/// belong to a writer still running. Failures are logged, not returned.
+pub(crate) fn sweep_temp_files(data_dir: &Path) {
+    let mut dirs = vec![data_dir.to_path_buf(), data_dir.join(ARTIFACTS_DIR)];
+    if let Ok(engines) = fs::read_dir(data_dir.join(COMPILED_DIR)) {
+        dirs.extend(
+            engines
+                .flatten()
+                .filter(|e| e.file_type().is_ok_and(|t| t.is_dir()))
+                .map(|e| e.path()),
+        );
+    }
+    for dir in dirs {
+        let Ok(entries) = fs::read_dir(&dir) else {
+            continue;
+        };
+        for entry in entries.flatten() {
+            let is_temp = entry
+                .file_name()
+                .to_str()
+                .is_some_and(|n| n.starts_with(TEMP_PREFIX));
+            let old = entry
+                .metadata()
+                .and_then(|m| m.modified())
+                .ok()
+                .and_then(|t| t.elapsed().ok())
+                .is_some_and(|age| age > TEMP_MAX_AGE);
+            if is_temp && old {
+                let path = entry.path();
+                match fs::remove_file(&path) {
+                    Ok(()) => {
+                        tracing::info!(path = %path.display(), "removed stale temporary file")
+                    }
+                    Err(e) => {
+                        tracing::warn!(path = %path.display(), error = %e, "cannot remove stale temporary file")
+                    }
+                }
+            }
+        }
+    }
+}

@@ -1,0 +1,98 @@
+//! Versioned schema migrations, tracked in `PRAGMA user_version`.
+
+use rusqlite::{Connection, TransactionBehavior};
+
+use crate::StoreError;
+use crate::error::SqlContext;
+
+/// Migration `i` takes the schema from version `i` to `i + 1`. Append only:
+/// never edit a migration that has shipped.
+const MIGRATIONS: &[&str] = &[
+    // 1: functions, immutable versions, logs and invocations.
+    r#"
+    CREATE TABLE functions (
+        name            TEXT PRIMARY KEY NOT NULL,
+        service         TEXT NOT NULL,
+        current_version INTEGER NOT NULL,
+        created_ms      INTEGER NOT NULL,
+        FOREIGN KEY (name, current_version) REFERENCES versions (name, version)
+            DEFERRABLE INITIALLY DEFERRED
+    ) WITHOUT ROWID;
+    CREATE INDEX functions_by_service ON functions (service);
+
+    CREATE TABLE versions (
+        name       TEXT NOT NULL REFERENCES functions (name) ON DELETE CASCADE
+                       DEFERRABLE INITIALLY DEFERRED,
+        version    INTEGER NOT NULL CHECK (version >= 1),
+        artifact   TEXT NOT NULL,
+        config     TEXT NOT NULL,
+        created_ms INTEGER NOT NULL,
+        PRIMARY KEY (name, version)
+    ) WITHOUT ROWID;
+    CREATE INDEX versions_by_artifact ON versions (artifact);
+
+    CREATE TABLE logs (
+        seq        INTEGER PRIMARY KEY AUTOINCREMENT,
+        ts_ms      INTEGER NOT NULL,
+        function   TEXT NOT NULL,
+        version    INTEGER NOT NULL,
+        request_id TEXT NOT NULL,
+        stream     TEXT NOT NULL,
+        message    TEXT NOT NULL
+    );
+    CREATE INDEX logs_by_function ON logs (function, seq);
+    CREATE INDEX logs_by_request ON logs (request_id);
+    CREATE INDEX logs_by_ts ON logs (ts_ms);
+
+    CREATE TABLE invocations (
+        id               INTEGER PRIMARY KEY,
+        ts_ms            INTEGER NOT NULL,
+        function         TEXT NOT NULL,
+        version          INTEGER NOT NULL,
+        request_id       TEXT NOT NULL,
+        trigger_kind     TEXT NOT NULL,
+        outcome          TEXT NOT NULL,
+        cold             INTEGER NOT NULL,
+        duration_us      INTEGER NOT NULL,
+        init_us          INTEGER,
+        billed_ms        INTEGER NOT NULL,
+        memory_mb        INTEGER NOT NULL,
+        max_memory_bytes INTEGER NOT NULL
+    );
+    CREATE INDEX invocations_by_ts ON invocations (ts_ms);
+    CREATE INDEX invocations_by_function ON invocations (function, ts_ms);
+    "#,
+];
+
+/// The schema version this build writes.
+pub(crate) const SCHEMA_VERSION: i64 = MIGRATIONS.len() as i64;
+
+/// Brings the database to [`SCHEMA_VERSION`]. Each migration runs in its own
+/// immediate transaction that also reads and bumps `user_version`, so a crash
+/// leaves the database at a version boundary and two processes opening the
+/// same directory at once do not run a migration twice.
+pub(crate) fn migrate(conn: &mut Connection) -> Result<(), StoreError> {
+    loop {
+        let tx = conn
+            .transaction_with_behavior(TransactionBehavior::Immediate)
+            .sql("starting migration")?;
+        let current: i64 = tx
+            .query_row("PRAGMA user_version", [], |row| row.get(0))
+            .sql("reading schema version")?;
+        if !(0..=SCHEMA_VERSION).contains(&current) {
+            return Err(StoreError::Corrupt(format!(
+                "database schema version {current} is not one this build supports (0..={SCHEMA_VERSION})"
+            )));
+        }
+        let Some(sql) = MIGRATIONS.get(current as usize) else {
+            return Ok(());
+        };
+        let to = current + 1;
+        tx.execute_batch(sql).sql("running migration")?;
+        // PRAGMA takes no bound parameters; `to` is our own integer.
+        tx.execute_batch(&format!("PRAGMA user_version = {to}"))
+            .sql("setting schema version")?;
+        tx.commit().sql("committing migration")?;
+        tracing::info!(from = current, to, "migrated database schema");
+    }
+}

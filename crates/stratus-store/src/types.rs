@@ -1,0 +1,212 @@
+//! Records the store reads and writes.
+
+use serde::{Deserialize, Serialize};
+use stratus_core::FunctionConfig;
+
+use crate::StoreError;
+
+/// One version of a function as stored.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct FunctionRecord {
+    /// Function name, unique across services.
+    pub name: String,
+    /// The service (manifest) that owns the function.
+    pub service: String,
+    /// Version number, from 1.
+    pub version: u64,
+    /// The configuration of this version.
+    pub config: FunctionConfig,
+    /// When the function was first created (ms since the Unix epoch).
+    pub created_ms: i64,
+    /// When this version was created (ms since the Unix epoch). For the
+    /// current version that is when the function last changed.
+    pub updated_ms: i64,
+}
+
+/// What a deploy did to one function.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum DeployStatus {
+    /// The function did not exist; version 1 was created.
+    Created,
+    /// The config differed from the current version's; a new version is current.
+    Updated,
+    /// The config equalled the current version's; nothing changed.
+    Unchanged,
+    /// The function belonged to the service but was not in the deploy; it was
+    /// deleted with all its versions.
+    Removed,
+}
+
+impl DeployStatus {
+    /// The lowercase name, as serialized.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            DeployStatus::Created => "created",
+            DeployStatus::Updated => "updated",
+            DeployStatus::Unchanged => "unchanged",
+            DeployStatus::Removed => "removed",
+        }
+    }
+}
+
+/// The effect of a deploy on one function.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct DeployResult {
+    /// Function name.
+    pub name: String,
+    /// What happened.
+    pub status: DeployStatus,
+    /// The current version afterwards; for `Removed`, the version that was
+    /// current before the removal.
+    pub version: u64,
+}
+
+/// Where a log line came from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum LogStream {
+    /// Written by the platform (START/END/REPORT lines, errors).
+    Platform,
+    /// The function's standard output.
+    Stdout,
+    /// The function's standard error.
+    Stderr,
+}
+
+impl LogStream {
+    /// The lowercase name, as serialized and stored.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            LogStream::Platform => "platform",
+            LogStream::Stdout => "stdout",
+            LogStream::Stderr => "stderr",
+        }
+    }
+
+    pub(crate) fn parse(s: &str) -> Result<Self, StoreError> {
+        match s {
+            "platform" => Ok(LogStream::Platform),
+            "stdout" => Ok(LogStream::Stdout),
+            "stderr" => Ok(LogStream::Stderr),
+            other => Err(StoreError::Corrupt(format!(
+                "unknown log stream {other:?} in database"
+            ))),
+        }
+    }
+}
+
+/// One log line.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct LogRecord {
+    /// Position in the log, assigned by the store on append (pass 0).
+    /// Strictly increasing and never reused, so `seq` is a tailing cursor.
+    pub seq: i64,
+    /// When the line was written (ms since the Unix epoch).
+    pub ts_ms: i64,
+    /// Function name.
+    pub function: String,
+    /// Function version.
+    pub version: u64,
+    /// The invocation's request id.
+    pub request_id: String,
+    /// Which stream.
+    pub stream: LogStream,
+    /// The line, without its trailing newline.
+    pub message: String,
+}
+
+/// How an invocation ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Outcome {
+    /// The function returned a response.
+    Ok,
+    /// The function failed (trap, crash, error response from the runtime).
+    Error,
+    /// The function ran past its timeout.
+    Timeout,
+    /// The invocation was refused by a concurrency limit and never ran.
+    Throttled,
+}
+
+impl Outcome {
+    /// The lowercase name, as serialized and stored.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Outcome::Ok => "ok",
+            Outcome::Error => "error",
+            Outcome::Timeout => "timeout",
+            Outcome::Throttled => "throttled",
+        }
+    }
+
+    pub(crate) fn parse(s: &str) -> Result<Self, StoreError> {
+        match s {
+            "ok" => Ok(Outcome::Ok),
+            "error" => Ok(Outcome::Error),
+            "timeout" => Ok(Outcome::Timeout),
+            "throttled" => Ok(Outcome::Throttled),
+            other => Err(StoreError::Corrupt(format!(
+                "unknown outcome {other:?} in database"
+            ))),
+        }
+    }
+}
+
+/// The metering record of one invocation.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct InvocationRecord {
+    /// When the invocation started (ms since the Unix epoch).
+    pub ts_ms: i64,
+    /// Function name.
+    pub function: String,
+    /// Function version.
+    pub version: u64,
+    /// Request id.
+    pub request_id: String,
+    /// What triggered it: `"http"` or `"invoke"` (free text, stored as is).
+    pub trigger: String,
+    /// How it ended.
+    pub outcome: Outcome,
+    /// Whether it needed a new instance.
+    pub cold: bool,
+    /// Wall time of the invocation in microseconds (excluding init).
+    pub duration_us: u64,
+    /// Instance start time in microseconds, for cold starts.
+    pub init_us: Option<u64>,
+    /// Billed duration in milliseconds.
+    pub billed_ms: u64,
+    /// Configured memory size in MB.
+    pub memory_mb: u32,
+    /// Peak memory the instance used, in bytes.
+    pub max_memory_bytes: u64,
+}
+
+/// Aggregates of one function's invocations over a time window.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct FunctionStats {
+    /// Function name.
+    pub function: String,
+    /// Invocations that ran (all outcomes but `Throttled`).
+    pub invocations: u64,
+    /// Invocations that ended in `Error` or `Timeout`.
+    pub errors: u64,
+    /// Invocations refused as `Throttled`.
+    pub throttles: u64,
+    /// Invocations that were cold starts.
+    pub cold_starts: u64,
+    /// Median duration in ms (nearest rank) of the invocations that ran.
+    pub p50_ms: Option<f64>,
+    /// 99th percentile duration in ms (nearest rank) of the invocations that ran.
+    pub p99_ms: Option<f64>,
+    /// Sum of billed milliseconds.
+    pub billed_ms: u64,
+    /// Sum of `billed_ms / 1000 * memory_mb / 1024` (GB-seconds).
+    pub gb_seconds: f64,
+}

@@ -1,0 +1,59 @@
+//! `stratus`: the one binary. `serve` runs the platform; the other
+//! subcommands talk to a running server through the control API.
+
+mod client;
+mod cmd;
+mod server;
+
+use clap::{Parser, Subcommand};
+
+#[derive(Parser)]
+#[command(name = "stratus", version, about = "A self-hosted serverless platform")]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run the server: functions' gateway, control API, engine and store.
+    Serve(cmd::serve::Args),
+    /// Serve and deploy a directory in one foreground process.
+    Dev(cmd::dev::Args),
+    /// Build, upload and deploy the service in a directory's stratus.yaml.
+    Deploy(cmd::deploy::Args),
+    /// Invoke a function and print its response.
+    Invoke(cmd::invoke::Args),
+    /// Print a function's logs.
+    Logs(cmd::logs::Args),
+    /// Per-function invocations, errors, throttles, cold starts, latency, GB-s and cost.
+    Stats(cmd::stats::Args),
+    /// List deployed functions.
+    Ls(cmd::ls::Args),
+    /// Show one function's configuration, version and routes.
+    Info(cmd::info::Args),
+    /// Remove a function, or the whole service of a stratus.yaml.
+    Remove(cmd::remove::Args),
+}
+
+fn main() -> std::process::ExitCode {
+    let cli = Cli::parse();
+    let result = match cli.command {
+        Command::Serve(args) => cmd::serve::run(args),
+        Command::Dev(args) => cmd::dev::run(args),
+        Command::Deploy(args) => cmd::deploy::run(args),
+        Command::Invoke(args) => cmd::invoke::run(args),
+        Command::Logs(args) => cmd::logs::run(args),
+        Command::Stats(args) => cmd::stats::run(args),
+        Command::Ls(args) => cmd::ls::run(args),
+        Command::Info(args) => cmd::info::run(args),
+        Command::Remove(args) => cmd::remove::run(args),
+    };
+    match result {
+        Ok(code) => code,
+        Err(error) => {
+            eprintln!("error: {error:#}");
+            std::process::ExitCode::FAILURE
+        }
+    }
+}

@@ -1,0 +1,224 @@
+//! Server wiring: store, runtimes, engine, and the two HTTP listeners, with a
+//! graceful stop on SIGINT/SIGTERM.
+
+use crate::client::{ServerFile, current_file, server_file};
+use anyhow::{Context, Result};
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+use stratus_core::pricing::PriceSheet;
+use stratus_engine::{Engine, EngineConfig};
+use stratus_gateway::AppState;
+use stratus_store::Store;
+use stratus_wasm::{WasmConfig, WasmRuntime};
+use tokio::net::TcpListener;
+use tokio::task::JoinHandle;
+use tokio_util::sync::CancellationToken;
+
+#[derive(Debug, Clone, clap::Args)]
+pub struct ServerOptions {
+    /// Data directory: SQLite database, artifacts, token.
+    #[arg(
+        long = "data-dir",
+        id = "server_data_dir",
+        env = "STRATUS_DATA_DIR",
+        default_value = "./data"
+    )]
+    pub data_dir: PathBuf,
+    /// Address of the functions' HTTP gateway.
+    #[arg(long, default_value = "127.0.0.1:8080")]
+    pub listen: SocketAddr,
+    /// Address of the control API.
+    #[arg(long, default_value = "127.0.0.1:9070")]
+    pub api_listen: SocketAddr,
+    /// Seconds an idle instance stays warm before scaling to zero.
+    #[arg(long, default_value_t = 300.0)]
+    pub keep_alive: f64,
+    /// Server-wide cap on concurrent invocations.
+    #[arg(long, default_value_t = 1000)]
+    pub max_concurrency: usize,
+    /// Seconds to let in-flight invocations finish on shutdown.
+    #[arg(long, default_value_t = 30.0)]
+    pub grace: f64,
+    /// Days of logs to keep.
+    #[arg(long, default_value_t = 7.0)]
+    pub log_retention_days: f64,
+    /// JSON price sheet (default: AWS Lambda's public x86 price).
+    #[arg(long)]
+    pub price_sheet: Option<PathBuf>,
+}
+
+pub fn init_tracing() {
+    let filter = tracing_subscriber::EnvFilter::try_from_env("STRATUS_LOG").unwrap_or_else(|_| {
+        tracing_subscriber::EnvFilter::new("info,wasmtime=warn,cranelift=warn")
+    });
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .try_init();
+}
+
+fn seconds(value: f64, what: &str) -> Result<Duration> {
+    Duration::try_from_secs_f64(value)
+        .map_err(|_| anyhow::anyhow!("{what} must be a non-negative number of seconds"))
+}
+
+/// A started server.
+pub struct Running {
+    pub api_url: String,
+    pub gateway_url: String,
+    pub data_dir: PathBuf,
+    engine: Engine,
+    stop: CancellationToken,
+    servers: Vec<JoinHandle<std::io::Result<()>>>,
+    grace: Duration,
+}
+
+/// Starts everything and returns once both listeners accept connections.
+pub async fn start(options: ServerOptions) -> Result<Running> {
+    let prices = match &options.price_sheet {
+        Some(path) => {
+            let text = std::fs::read_to_string(path)
+                .with_context(|| format!("read price sheet {}", path.display()))?;
+            PriceSheet::from_json(&text)
+                .with_context(|| format!("parse price sheet {}", path.display()))?
+        }
+        None => PriceSheet::default(),
+    };
+    let config = EngineConfig {
+        keep_alive: seconds(options.keep_alive, "--keep-alive")?,
+        max_concurrency: options.max_concurrency,
+        log_retention: seconds(options.log_retention_days * 86400.0, "--log-retention-days")?,
+        prices,
+        ..EngineConfig::default()
+    };
+    let grace = seconds(options.grace, "--grace")?;
+    std::fs::create_dir_all(&options.data_dir)
+        .with_context(|| format!("create data dir {}", options.data_dir.display()))?;
+    let data_dir = options
+        .data_dir
+        .canonicalize()
+        .with_context(|| format!("resolve data dir {}", options.data_dir.display()))?;
+    let store = Store::open(&data_dir).context("open the store")?;
+    let token = store.load_or_create_token().context("load the API token")?;
+    let wasm = WasmRuntime::new(
+        store.clone(),
+        WasmConfig {
+            max_instances: options.max_concurrency.clamp(16, 10_000) as u32,
+            ..WasmConfig::default()
+        },
+    )
+    .context("start the wasm runtime")?;
+    let engine = Engine::start(store, vec![Arc::new(wasm)], config)
+        .await
+        .context("start the engine")?;
+
+    let gateway = TcpListener::bind(options.listen)
+        .await
+        .with_context(|| format!("listen on {}", options.listen))?;
+    let api = TcpListener::bind(options.api_listen)
+        .await
+        .with_context(|| format!("listen on {}", options.api_listen))?;
+    let gateway_url = format!("http://{}", gateway.local_addr()?);
+    let api_url = format!("http://{}", api.local_addr()?);
+    let state = AppState {
+        engine: engine.clone(),
+        token: token.into(),
+        gateway_url: gateway_url.clone().into(),
+    };
+    let stop = CancellationToken::new();
+    let mut servers = Vec::new();
+    for (listener, router) in [
+        (gateway, stratus_gateway::functions_router(state.clone())),
+        (api, stratus_gateway::control_router(state)),
+    ] {
+        let stop = stop.clone();
+        servers.push(tokio::spawn(async move {
+            axum::serve(listener, router)
+                .with_graceful_shutdown(async move { stop.cancelled().await })
+                .await
+        }));
+    }
+
+    let record = ServerFile {
+        api: api_url.clone(),
+        gateway: gateway_url.clone(),
+        data_dir: data_dir.clone(),
+        pid: std::process::id(),
+    };
+    let json = serde_json::to_string_pretty(&record)?;
+    std::fs::write(server_file(&data_dir), &json).context("write server.json")?;
+    if let Some(current) = current_file() {
+        if let Some(parent) = current.parent() {
+            let _ = std::fs::create_dir_all(parent);
+        }
+        let _ = std::fs::write(current, &json);
+    }
+    tracing::info!(gateway = %gateway_url, api = %api_url, data_dir = %data_dir.display(), functions = engine.functions().len(), "stratus is serving");
+    eprintln!(
+        "stratus: functions at {gateway_url}, control API at {api_url}, data in {}",
+        data_dir.display()
+    );
+    Ok(Running {
+        api_url,
+        gateway_url,
+        data_dir,
+        engine,
+        stop,
+        servers,
+        grace,
+    })
+}
+
+async fn signal() -> Result<&'static str> {
+    use tokio::signal::unix::{SignalKind, signal};
+    let mut term = signal(SignalKind::terminate()).context("install SIGTERM handler")?;
+    let mut int = signal(SignalKind::interrupt()).context("install SIGINT handler")?;
+    Ok(tokio::select! {
+        _ = term.recv() => "SIGTERM",
+        _ = int.recv() => "SIGINT",
+    })
+}
+
+impl Running {
+    /// Waits for SIGINT or SIGTERM, then stops: no new connections, in-flight
+    /// invocations get the grace period, logs are flushed.
+    pub async fn wait_for_signal_and_stop(self) -> Result<()> {
+        let name = signal().await?;
+        tracing::info!(
+            signal = name,
+            grace_secs = self.grace.as_secs_f64(),
+            "stopping"
+        );
+        self.stop().await
+    }
+
+    pub async fn stop(self) -> Result<()> {
+        self.stop.cancel();
+        let deadline = tokio::time::Instant::now() + self.grace;
+        for server in self.servers {
+            match tokio::time::timeout_at(deadline, server).await {
+                Ok(Ok(Ok(()))) => {}
+                Ok(Ok(Err(error))) => tracing::warn!(%error, "listener ended with an error"),
+                Ok(Err(error)) => tracing::warn!(%error, "listener task failed"),
+                Err(_) => tracing::warn!("connections still open after the grace period"),
+            }
+        }
+        let remaining = deadline.saturating_duration_since(tokio::time::Instant::now());
+        let left = self.engine.shutdown(remaining).await;
+        if left > 0 {
+            tracing::warn!(
+                invocations = left,
+                "invocations still running at shutdown were abandoned"
+            );
+        }
+        let engine = self.engine.clone();
+        tokio::task::spawn_blocking(move || engine.join_writer())
+            .await
+            .context("join the log writer")?;
+        let _ = std::fs::remove_file(server_file(&self.data_dir));
+        tracing::info!("stopped");
+        Ok(())
+    }
+}

@@ -1,0 +1,11 @@
+//! End-to-end tests of the `stratus` binary: a real server on ephemeral
+//! ports, driven through real HTTP and the real CLI.
+
+mod harness;
+
+mod auth;
+mod deploy;
+mod faults;
+mod lifecycle;
+mod limits;
+mod scaling;

@@ -1,0 +1,10 @@
+#!/usr/bin/env bash
+# One command: build Stratus and run it with the example app deployed, on the
+# embedded store. Ctrl-C stops it.
+#   ./run.sh                 # functions on :8080, control API on :9070, data in ./data
+#   ./run.sh --keep-alive 60 # any `stratus dev` option
+set -euo pipefail
+cd "$(dirname "$0")"
+bash scripts/setup.sh
+cargo build --release --locked -p stratus
+exec target/release/stratus dev examples/hello --data-dir ./data "$@"
