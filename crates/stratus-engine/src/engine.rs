@@ -821,7 +821,7 @@ impl Engine {
                 match result {
                     Ok(0) => {}
                     Ok(deleted) => tracing::info!(deleted, "pruned old log and usage records"),
-                    Err(error) => tracing::warn!(%error, "retention pruning failed"),
+                    Err(error) => tracing::warn!(error = %crate::error_chain(&error), "retention pruning failed"),
                 }
             }
         });

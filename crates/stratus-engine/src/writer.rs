@@ -58,10 +58,15 @@ fn run(store: Store, mut rx: mpsc::UnboundedReceiver<Message>) {
                 next = rx.try_recv().ok();
             }
         }
-        if !(logs.is_empty() && invocations.is_empty()) {
-            if let Err(error) = store.append(&logs, &invocations) {
-                tracing::error!(%error, logs = logs.len(), invocations = invocations.len(), "failed to write log records");
-            }
+        if !(logs.is_empty() && invocations.is_empty())
+            && let Err(error) = store.append(&logs, &invocations)
+        {
+            tracing::error!(
+                error = %crate::error_chain(&error),
+                logs = logs.len(),
+                invocations = invocations.len(),
+                "failed to write log records"
+            );
         }
         for done in waiters {
             let _ = done.send(());
@@ -73,10 +78,10 @@ impl WriterHandle {
     /// Queues records; never blocks.
     pub fn send(&self, logs: Vec<LogRecord>, invocations: Vec<InvocationRecord>) {
         let guard = self.tx.lock().unwrap_or_else(|e| e.into_inner());
-        if let Some(tx) = guard.as_ref() {
-            if tx.send(Message::Records(logs, invocations)).is_err() {
-                tracing::warn!("log writer has stopped; records dropped");
-            }
+        if let Some(tx) = guard.as_ref()
+            && tx.send(Message::Records(logs, invocations)).is_err()
+        {
+            tracing::warn!("log writer has stopped; records dropped");
         }
     }
 

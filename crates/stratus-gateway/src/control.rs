@@ -169,10 +169,7 @@ async fn deploy(
                 .map(|f| state.route_urls(&f.config))
                 .unwrap_or_default();
             api::DeployedFunction {
-                status: serde_json::to_value(&r.status)
-                    .ok()
-                    .and_then(|v| v.as_str().map(str::to_string))
-                    .unwrap_or_default(),
+                status: r.status.as_str().to_string(),
                 name: r.name,
                 version: r.version,
                 urls,
@@ -363,6 +360,9 @@ async fn logs(
     }
     let after = query.after.unwrap_or(0);
     let limit = query.limit.unwrap_or(1000).clamp(1, 10_000);
+    // Read your writes: records of invocations that already answered are
+    // committed before we look.
+    state.engine.flush().await;
     let records = state.engine.logs(&name, after, limit).await?;
     let next = records.last().map_or(after, |r| r.seq);
     let records = records
@@ -372,10 +372,7 @@ async fn logs(
             ts_ms: r.ts_ms,
             request_id: r.request_id,
             version: r.version,
-            stream: serde_json::to_value(&r.stream)
-                .ok()
-                .and_then(|v| v.as_str().map(str::to_string))
-                .unwrap_or_default(),
+            stream: r.stream.as_str().to_string(),
             message: r.message,
         })
         .collect();

@@ -68,7 +68,7 @@ impl From<EngineError> for ApiFailure {
                 Self::new(StatusCode::BAD_REQUEST, "Invalid", message)
             }
             other => {
-                tracing::error!(error = %other, "internal error");
+                tracing::error!(error = %stratus_engine::error_chain(&other), "internal error");
                 Self::new(
                     StatusCode::INTERNAL_SERVER_ERROR,
                     "InternalError",
@@ -130,7 +130,7 @@ pub fn gateway_engine_error(error: EngineError) -> Response {
             gateway_error(StatusCode::SERVICE_UNAVAILABLE, "Service Unavailable")
         }
         other => {
-            tracing::error!(error = %other, "invocation failed");
+            tracing::error!(error = %stratus_engine::error_chain(&other), "invocation failed");
             gateway_error(StatusCode::INTERNAL_SERVER_ERROR, "Internal Server Error")
         }
     }

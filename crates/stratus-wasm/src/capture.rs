@@ -61,7 +61,7 @@ impl LineCapture {
             Some((stream, buf)) if *stream == self.stream && buf.last() != Some(&b'\n') => {
                 buf.extend_from_slice(data)
             }
-            _ => shared.chunks.push((self.stream.clone(), data.to_vec())),
+            _ => shared.chunks.push((self.stream, data.to_vec())),
         }
     }
 
@@ -73,7 +73,7 @@ impl LineCapture {
             for line in text.split('\n') {
                 let line = line.strip_suffix('\r').unwrap_or(line);
                 if !line.is_empty() {
-                    out.push((stream.clone(), line.to_string()));
+                    out.push((stream, line.to_string()));
                 }
             }
         }

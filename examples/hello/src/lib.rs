@@ -1,7 +1,9 @@
 //! Stratus example: a `wasi:http/proxy` component.
 //!
 //! `GET /hello/{name}` -> `200 hello, {name}` (greeting overridable with the
-//! `GREETING` environment variable); anything else -> `404 not found`.
+//! `GREETING` environment variable); any request to `/` (what
+//! `stratus invoke hello` sends) -> `200 hello, world`; anything else ->
+//! `404 not found`.
 
 use std::io::Write as _;
 
@@ -23,7 +25,14 @@ impl wasi::exports::http::incoming_handler::Guest for Hello {
             .filter(|n| !n.is_empty() && !n.contains('/'))
             .map(percent_decode);
 
+        // `stratus invoke hello` sends its event as a POST to `/`.
+        let invoked = path == "/";
         match (request.method(), name) {
+            (_, None) if invoked => {
+                let greeting = std::env::var("GREETING").unwrap_or_else(|_| "hello".into());
+                println!("greeting world (invoked)");
+                respond(response_out, 200, format!("{greeting}, world").as_bytes());
+            }
             (Method::Get, Some(name)) => {
                 let greeting = std::env::var("GREETING").unwrap_or_else(|_| "hello".into());
                 println!("greeting {name}");

@@ -63,7 +63,7 @@ struct ServerFile {
 
 fn spawn_server(home: &Path, data_dir: &Path, extra: &[String]) -> (Child, ServerFile) {
     let _ = std::fs::remove_file(data_dir.join("server.json"));
-    let child = Command::new(BIN)
+    let mut child = Command::new(BIN)
         .arg("serve")
         .arg("--data-dir")
         .arg(data_dir)
@@ -82,12 +82,17 @@ fn spawn_server(home: &Path, data_dir: &Path, extra: &[String]) -> (Child, Serve
     let deadline = Instant::now() + Duration::from_secs(60);
     let file = data_dir.join("server.json");
     loop {
-        if let Ok(text) = std::fs::read_to_string(&file) {
-            if let Ok(info) = serde_json::from_str(&text) {
-                return (child, info);
-            }
+        let info = std::fs::read_to_string(&file)
+            .ok()
+            .and_then(|text| serde_json::from_str(&text).ok());
+        if let Some(info) = info {
+            return (child, info);
         }
-        assert!(Instant::now() < deadline, "server did not start in 60 s");
+        if Instant::now() > deadline || matches!(child.try_wait(), Ok(Some(_))) {
+            let _ = child.kill();
+            let _ = child.wait();
+            panic!("server did not start in 60 s");
+        }
         std::thread::sleep(Duration::from_millis(20));
     }
 }

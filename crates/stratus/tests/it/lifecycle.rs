@@ -99,7 +99,7 @@ fn deploy_call_invoke_logs_redeploy_restart_remove() {
     // new code: same function, the testbed component
     std::fs::write(
         dir.path().join("stratus.yaml"),
-        manifest(&f.testbed, "true"),
+        manifest(&f.testbed, "echo rebuilt"),
     )
     .expect("write");
     let stdout = server.cli_ok(&["deploy"], dir.path());
@@ -196,4 +196,29 @@ fn metrics_count_invocations() {
     ] {
         assert!(text.contains(needle), "`{needle}` missing:\n{text}");
     }
+}
+
+#[test]
+fn the_readme_example_deploys_and_answers_invoke() {
+    let f = fixtures();
+    let server = Server::start(&[]);
+    // the example's own manifest, with its handler at the prebuilt path
+    let example = crate::harness::workspace().join("examples/hello/stratus.yaml");
+    let text = std::fs::read_to_string(&example).expect("example manifest");
+    let text = text
+        .replace(
+            "target/wasm32-wasip2/release/hello.wasm",
+            &f.hello.display().to_string(),
+        )
+        .replace(
+            "build: cargo build --target wasm32-wasip2 --release",
+            "build: echo prebuilt",
+        );
+    let dir = app(&text);
+    server.cli_ok(&["deploy"], dir.path());
+    assert_eq!(server.get("/hello/world").text(), "hello, world");
+    let out = server.cli(&["invoke", "hello", "--log"], dir.path());
+    assert!(out.status.success());
+    assert_eq!(String::from_utf8_lossy(&out.stdout).trim(), "hello, world");
+    assert!(String::from_utf8_lossy(&out.stderr).contains("REPORT RequestId"));
 }
