@@ -64,7 +64,10 @@ enum Mode {
 }
 
 fn main() -> Result<()> {
-    let args = Args::parse();
+    let mut args = Args::parse();
+    if args.stratus.exists() {
+        args.stratus = args.stratus.canonicalize()?;
+    }
     match args.mode {
         Some(Mode::Baseline { listen }) => baseline(listen),
         None => run(&args),

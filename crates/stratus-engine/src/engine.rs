@@ -3,7 +3,7 @@
 //! happen here once.
 
 use crate::limits::{Limits, Throttle};
-use crate::metrics::Metrics;
+use crate::metrics::{FunctionMetrics, Metrics};
 use crate::pool::Pool;
 use crate::runtime::{
     FunctionError, FunctionErrorKind, InvokeOutput, InvokeRequest, Runtime, RuntimeError,
@@ -125,6 +125,7 @@ struct Deployed {
     record: FunctionRecord,
     pool: Arc<Pool>,
     inflight: AtomicUsize,
+    metrics: FunctionMetrics,
 }
 
 #[derive(Default)]
@@ -191,11 +192,7 @@ impl Drop for InflightGuard<'_> {
     fn drop(&mut self) {
         self.deployed.inflight.fetch_sub(1, Ordering::AcqRel);
         self.engine.limits.release();
-        self.engine
-            .metrics
-            .concurrent
-            .get_or_create(&Metrics::labels(&self.deployed.record.name))
-            .dec();
+        self.deployed.metrics.concurrent.dec();
         if self.engine.inflight.fetch_sub(1, Ordering::AcqRel) == 1 {
             self.engine.idle.notify_waiters();
         }
@@ -290,6 +287,7 @@ impl Engine {
                             ));
                         }
                         Arc::new(Deployed {
+                            metrics: self.inner.metrics.function(&record.name),
                             record,
                             pool,
                             inflight: AtomicUsize::new(0),
@@ -505,7 +503,7 @@ impl Engine {
             .get(function)
             .cloned()
             .ok_or_else(|| EngineError::NotFound(function.to_string()))?;
-        let labels = Metrics::labels(function);
+        let metrics = &deployed.metrics;
         let request_id = uuid::Uuid::new_v4().to_string();
         let config = &deployed.record.config;
 
@@ -521,7 +519,7 @@ impl Engine {
         };
         if let Some(throttle) = throttle {
             deployed.inflight.fetch_sub(1, Ordering::AcqRel);
-            inner.metrics.throttles.get_or_create(&labels).inc();
+            metrics.throttles.inc();
             inner.writer.send(
                 Vec::new(),
                 vec![InvocationRecord {
@@ -542,7 +540,7 @@ impl Engine {
             return Err(EngineError::Throttled(throttle));
         }
         inner.inflight.fetch_add(1, Ordering::AcqRel);
-        inner.metrics.concurrent.get_or_create(&labels).inc();
+        metrics.concurrent.inc();
         let _guard = InflightGuard {
             engine: inner,
             deployed: deployed.clone(),
@@ -551,7 +549,7 @@ impl Engine {
         let lease = deployed.pool.acquire().await?;
         let cold = lease.init.is_some();
         if cold {
-            inner.metrics.cold_starts.get_or_create(&labels).inc();
+            metrics.cold_starts.inc();
         }
         let timeout = config.timeout_duration();
         let started = Instant::now();
@@ -592,7 +590,7 @@ impl Engine {
         let inner = &*self.inner;
         let record = &deployed.record;
         let config = &record.config;
-        let labels = Metrics::labels(&record.name);
+        let metrics = &deployed.metrics;
         let billed_ms = inner.config.prices.billed_ms(duration);
         let ts = now_ms();
         let outcome = match &output.result {
@@ -600,14 +598,10 @@ impl Engine {
             Err(e) if e.kind == FunctionErrorKind::Timeout => Outcome::Timeout,
             Err(_) => Outcome::Error,
         };
-        inner.metrics.invocations.get_or_create(&labels).inc();
-        inner
-            .metrics
-            .duration
-            .get_or_create(&labels)
-            .observe(duration.as_secs_f64());
+        metrics.invocations.inc();
+        metrics.duration.observe(duration.as_secs_f64());
         if outcome != Outcome::Ok {
-            inner.metrics.errors.get_or_create(&labels).inc();
+            metrics.errors.inc();
         }
 
         let mut lines: Vec<(LogStream, String)> = Vec::with_capacity(output.logs.len() + 4);

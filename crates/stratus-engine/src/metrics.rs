@@ -81,7 +81,32 @@ impl Default for Metrics {
     }
 }
 
+/// One function's metric handles, resolved once so that recording is a few
+/// atomic operations.
+#[derive(Clone)]
+pub struct FunctionMetrics {
+    pub invocations: Counter,
+    pub errors: Counter,
+    pub throttles: Counter,
+    pub cold_starts: Counter,
+    pub duration: Histogram,
+    pub concurrent: Gauge,
+}
+
 impl Metrics {
+    /// The handles of one function's series.
+    pub fn function(&self, function: &str) -> FunctionMetrics {
+        let labels = Self::labels(function);
+        FunctionMetrics {
+            invocations: self.invocations.get_or_create(&labels).clone(),
+            errors: self.errors.get_or_create(&labels).clone(),
+            throttles: self.throttles.get_or_create(&labels).clone(),
+            cold_starts: self.cold_starts.get_or_create(&labels).clone(),
+            duration: self.duration.get_or_create(&labels).clone(),
+            concurrent: self.concurrent.get_or_create(&labels).clone(),
+        }
+    }
+
     /// Labels for one function.
     pub fn labels(function: &str) -> FunctionLabels {
         FunctionLabels {

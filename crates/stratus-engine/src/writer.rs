@@ -3,6 +3,7 @@
 
 use std::sync::Mutex;
 use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
 use stratus_store::{InvocationRecord, LogRecord, Store};
 use tokio::sync::{mpsc, oneshot};
 
@@ -12,7 +13,11 @@ enum Message {
 }
 
 /// Most records committed in one transaction.
-const MAX_BATCH: usize = 4096;
+const MAX_BATCH: usize = 8192;
+/// How long the writer waits for more records before committing a batch.
+/// Each commit is an fsync; lingering turns a burst of invocations into one
+/// commit. A flush (a reader wanting its own writes) ends the wait at once.
+const LINGER: Duration = Duration::from_millis(20);
 
 /// Handle to the writer thread.
 pub struct WriterHandle {
@@ -40,37 +45,60 @@ impl LogWriter {
     }
 }
 
-fn run(store: Store, mut rx: mpsc::UnboundedReceiver<Message>) {
-    while let Some(first) = rx.blocking_recv() {
-        let mut logs = Vec::new();
-        let mut invocations = Vec::new();
-        let mut waiters = Vec::new();
-        let mut next = Some(first);
-        while let Some(message) = next.take() {
-            match message {
-                Message::Records(l, i) => {
-                    logs.extend(l);
-                    invocations.extend(i);
-                }
-                Message::Flush(done) => waiters.push(done),
+#[derive(Default)]
+struct Batch {
+    logs: Vec<LogRecord>,
+    invocations: Vec<InvocationRecord>,
+    waiters: Vec<oneshot::Sender<()>>,
+}
+
+impl Batch {
+    fn add(&mut self, message: Message) {
+        match message {
+            Message::Records(logs, invocations) => {
+                self.logs.extend(logs);
+                self.invocations.extend(invocations);
             }
-            if logs.len() + invocations.len() < MAX_BATCH {
-                next = rx.try_recv().ok();
-            }
+            Message::Flush(done) => self.waiters.push(done),
         }
-        if !(logs.is_empty() && invocations.is_empty())
-            && let Err(error) = store.append(&logs, &invocations)
+    }
+
+    fn len(&self) -> usize {
+        self.logs.len() + self.invocations.len()
+    }
+
+    fn commit(self, store: &Store) {
+        if self.len() > 0
+            && let Err(error) = store.append(&self.logs, &self.invocations)
         {
             tracing::error!(
                 error = %crate::error_chain(&error),
-                logs = logs.len(),
-                invocations = invocations.len(),
+                logs = self.logs.len(),
+                invocations = self.invocations.len(),
                 "failed to write log records"
             );
         }
-        for done in waiters {
+        for done in self.waiters {
             let _ = done.send(());
         }
+    }
+}
+
+fn run(store: Store, mut rx: mpsc::UnboundedReceiver<Message>) {
+    while let Some(first) = rx.blocking_recv() {
+        let mut batch = Batch::default();
+        batch.add(first);
+        let deadline = Instant::now() + LINGER;
+        while batch.len() < MAX_BATCH && batch.waiters.is_empty() {
+            match rx.try_recv() {
+                Ok(message) => batch.add(message),
+                Err(mpsc::error::TryRecvError::Empty) if Instant::now() < deadline => {
+                    std::thread::sleep(Duration::from_millis(1));
+                }
+                Err(_) => break,
+            }
+        }
+        batch.commit(&store);
     }
 }
 

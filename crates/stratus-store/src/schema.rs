@@ -40,9 +40,10 @@ const MIGRATIONS: &[&str] = &[
         stream     TEXT NOT NULL,
         message    TEXT NOT NULL
     );
+    -- One index only: every log insert pays for each index, and this table
+    -- takes several rows per invocation. Pruning by age walks `seq` order,
+    -- which follows time.
     CREATE INDEX logs_by_function ON logs (function, seq);
-    CREATE INDEX logs_by_request ON logs (request_id);
-    CREATE INDEX logs_by_ts ON logs (ts_ms);
 
     CREATE TABLE invocations (
         id               INTEGER PRIMARY KEY,

@@ -122,23 +122,6 @@ impl Store {
         })
     }
 
-    /// All log records of one request, oldest first.
-    pub fn logs_for_request(&self, request_id: &str) -> Result<Vec<LogRecord>, StoreError> {
-        self.read(|conn| {
-            let mut stmt = conn
-                .prepare_cached(&format!(
-                    "SELECT {LOG_COLUMNS} FROM logs WHERE request_id = ?1 ORDER BY seq"
-                ))
-                .sql("reading logs of request")?;
-            let mut rows = stmt.query([request_id]).sql("reading logs of request")?;
-            let mut out = Vec::new();
-            while let Some(row) = rows.next().sql("reading logs of request")? {
-                out.push(log_from_row(row)?);
-            }
-            Ok(out)
-        })
-    }
-
     /// Per-function aggregates of the invocations with `ts_ms >= since_ms`,
     /// sorted by function name. Functions without invocations in the window
     /// are absent. Percentiles are nearest-rank over the durations of
@@ -243,8 +226,11 @@ impl Store {
         }
         let log_cutoff = now_ms.saturating_sub(max_log_age_ms);
         let mut logs = self.delete_batched(
+            // Only the oldest batch (by seq, i.e. by time) is examined, so
+            // this costs what it deletes, without an index on ts_ms.
             "DELETE FROM logs WHERE seq IN
-                 (SELECT seq FROM logs WHERE ts_ms < ?1 LIMIT ?2)",
+                 (SELECT seq FROM (SELECT seq, ts_ms FROM logs ORDER BY seq LIMIT ?2)
+                  WHERE ts_ms < ?1)",
             log_cutoff,
         )?;
 

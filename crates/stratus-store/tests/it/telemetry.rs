@@ -50,7 +50,7 @@ fn invocation(
 }
 
 #[test]
-fn logs_page_by_seq_and_filter_by_request() {
+fn logs_page_by_seq() {
     let (_dir, store) = store();
     let mut batch = Vec::new();
     for i in 0..25 {
@@ -81,11 +81,6 @@ fn logs_page_by_seq_and_filter_by_request() {
     }
     assert_eq!(store.logs("f", 0, 0).unwrap(), vec![]);
     assert_eq!(store.logs("nobody", 0, 10).unwrap(), vec![]);
-
-    let r1 = store.logs_for_request("r1").unwrap();
-    assert_eq!(r1.len(), 12);
-    assert!(r1.iter().all(|r| r.request_id == "r1" && r.function == "f"));
-    assert!(r1.windows(2).all(|w| w[0].seq < w[1].seq));
 
     // Sequence numbers keep increasing after a prune empties the table.
     let last = store
