@@ -7,6 +7,10 @@ mod server;
 
 use clap::{Parser, Subcommand};
 
+/// mimalloc: glibc malloc/free were ~7% of a warm request in profiles.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 #[derive(Parser)]
 #[command(name = "stratus", version, about = "A self-hosted serverless platform")]
 struct Cli {
