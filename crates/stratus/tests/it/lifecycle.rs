@@ -222,3 +222,62 @@ fn the_readme_example_deploys_and_answers_invoke() {
     assert_eq!(String::from_utf8_lossy(&out.stdout).trim(), "hello, world");
     assert!(String::from_utf8_lossy(&out.stderr).contains("REPORT RequestId"));
 }
+
+#[test]
+fn stats_use_the_configured_price_sheet() {
+    let f = fixtures();
+    let sheet = tempfile::NamedTempFile::new().expect("tempfile");
+    // no free tier, and a price per request high enough to see
+    std::fs::write(
+        sheet.path(),
+        r#"{"perMillionRequests": 1000000.0, "perGbSecond": 0.0, "granularityMs": 100,
+            "freeRequestsPerMonth": 0, "freeGbSecondsPerMonth": 0.0}"#,
+    )
+    .expect("write sheet");
+    let sheet_path = sheet.path().display().to_string();
+    let server = Server::start(&["--price-sheet", &sheet_path]);
+    let dir = app(&format!(
+        "service: p\nfunctions:\n  priced:\n    handler: {}\n    memorySize: 1024\n    events:\n      - httpApi: GET /version\n",
+        f.testbed.display()
+    ));
+    server.cli_ok(&["deploy"], dir.path());
+    for _ in 0..2 {
+        assert_eq!(server.get("/version").status, 200);
+    }
+    let stats: serde_json::Value =
+        serde_json::from_str(&server.cli_ok(&["stats", "--json"], dir.path())).expect("json");
+    let priced = &stats["functions"][0];
+    // 2 requests at $1 each; each bills at least one 100 ms unit at 1 GB
+    assert_eq!(priced["cost"], 2.0, "{stats:#}");
+    assert_eq!(stats["cost"]["net"], 2.0);
+    assert!(priced["billedMs"].as_u64().unwrap_or(0) >= 200, "{stats:#}");
+    assert!(
+        (priced["gbSeconds"].as_f64().unwrap_or(0.0)
+            - priced["billedMs"].as_f64().unwrap_or(0.0) / 1000.0)
+            .abs()
+            < 1e-9
+    );
+
+    // a malformed sheet stops the server at start with a clear error
+    std::fs::write(sheet.path(), "{ nope").expect("write");
+    let out = std::process::Command::new(crate::harness::BIN)
+        .args([
+            "serve",
+            "--listen",
+            "127.0.0.1:0",
+            "--api-listen",
+            "127.0.0.1:0",
+            "--price-sheet",
+            &sheet_path,
+            "--data-dir",
+        ])
+        .arg(server.home.path().join("other-data"))
+        .output()
+        .expect("run");
+    assert!(!out.status.success());
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("price sheet"),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
