@@ -31,19 +31,26 @@ const MIGRATIONS: &[&str] = &[
     ) WITHOUT ROWID;
     CREATE INDEX versions_by_artifact ON versions (artifact);
 
+    -- One row per invocation (or per run of consecutive lines with the same
+    -- function, version, request id and timestamp), not per line: each row
+    -- and index entry has a fixed cost, and an invocation writes 4 to 6
+    -- lines. `body` holds the lines, each as a stream tag byte, a LEB128
+    -- length and that many bytes of UTF-8 (see `telemetry.rs`); `lines` is
+    -- their count. A line's public `seq` is `id * 4096 + index + 1`.
+    -- AUTOINCREMENT: ids, hence seqs, are never reused, even after pruning
+    -- empties the table.
     CREATE TABLE logs (
-        seq        INTEGER PRIMARY KEY AUTOINCREMENT,
+        id         INTEGER PRIMARY KEY AUTOINCREMENT,
         ts_ms      INTEGER NOT NULL,
         function   TEXT NOT NULL,
         version    INTEGER NOT NULL,
         request_id TEXT NOT NULL,
-        stream     TEXT NOT NULL,
-        message    TEXT NOT NULL
+        lines      INTEGER NOT NULL CHECK (lines BETWEEN 1 AND 4096),
+        body       BLOB NOT NULL
     );
-    -- One index only: every log insert pays for each index, and this table
-    -- takes several rows per invocation. Pruning by age walks `seq` order,
-    -- which follows time.
-    CREATE INDEX logs_by_function ON logs (function, seq);
+    -- One index only: every log insert pays for each index. Pruning by age
+    -- walks `id` order, which follows time.
+    CREATE INDEX logs_by_function ON logs (function, id);
 
     CREATE TABLE invocations (
         id               INTEGER PRIMARY KEY,

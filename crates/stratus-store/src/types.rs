@@ -77,7 +77,7 @@ pub enum LogStream {
 }
 
 impl LogStream {
-    /// The lowercase name, as serialized and stored.
+    /// The lowercase name, as serialized.
     pub fn as_str(self) -> &'static str {
         match self {
             LogStream::Platform => "platform",
@@ -86,13 +86,23 @@ impl LogStream {
         }
     }
 
-    pub(crate) fn parse(s: &str) -> Result<Self, StoreError> {
-        match s {
-            "platform" => Ok(LogStream::Platform),
-            "stdout" => Ok(LogStream::Stdout),
-            "stderr" => Ok(LogStream::Stderr),
+    /// The byte that marks a line of this stream in a stored log row.
+    pub(crate) fn tag(self) -> u8 {
+        match self {
+            LogStream::Platform => b'p',
+            LogStream::Stdout => b'o',
+            LogStream::Stderr => b'e',
+        }
+    }
+
+    /// The stream marked by `tag` in a stored log row.
+    pub(crate) fn from_tag(tag: u8) -> Result<Self, StoreError> {
+        match tag {
+            b'p' => Ok(LogStream::Platform),
+            b'o' => Ok(LogStream::Stdout),
+            b'e' => Ok(LogStream::Stderr),
             other => Err(StoreError::Corrupt(format!(
-                "unknown log stream {other:?} in database"
+                "unknown log stream tag {other:#04x} in database"
             ))),
         }
     }
@@ -104,6 +114,7 @@ impl LogStream {
 pub struct LogRecord {
     /// Position in the log, assigned by the store on append (pass 0).
     /// Strictly increasing and never reused, so `seq` is a tailing cursor.
+    /// Not dense: consecutive lines may have gaps between their `seq`s.
     pub seq: i64,
     /// When the line was written (ms since the Unix epoch).
     pub ts_ms: i64,

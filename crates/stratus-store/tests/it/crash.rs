@@ -1,7 +1,7 @@
 //! A process killed (SIGKILL) in the middle of deploying leaves the last
 //! committed deployment intact.
 //!
-//! The parent test re-runs this test binary, filtered to `crash_child`, with
+//! The parent test re-runs this test binary, filtered to itself, with
 //! `STRATUS_STORE_CRASH_DIR` set; that child deploys in a loop until killed.
 
 use std::io::{BufRead, BufReader};
@@ -45,12 +45,8 @@ fn artifacts(store: &Store) -> [String; 2] {
     ]
 }
 
-/// The child's body; a no-op in a normal test run.
-#[test]
-fn crash_child() {
-    let Some(dir) = std::env::var_os(DIR_VAR) else {
-        return;
-    };
+/// The child's body: deploys in a loop until it is killed.
+fn crash_child(dir: std::ffi::OsString) {
     let round: u32 = std::env::var(ROUND_VAR)
         .ok()
         .and_then(|r| r.parse().ok())
@@ -69,6 +65,11 @@ fn crash_child() {
 
 #[test]
 fn deploy_killed_midway_keeps_a_complete_version() {
+    // The same test, re-run as the child process that gets killed.
+    if let Some(dir) = std::env::var_os(DIR_VAR) {
+        crash_child(dir);
+        return;
+    }
     let dir = tempfile::tempdir().unwrap();
     let exe = std::env::current_exe().unwrap();
     let mut total_deploys = 0;
@@ -76,7 +77,7 @@ fn deploy_killed_midway_keeps_a_complete_version() {
         let mut child = Command::new(&exe)
             .args([
                 "--exact",
-                "crash::crash_child",
+                "crash::deploy_killed_midway_keeps_a_complete_version",
                 "--nocapture",
                 "--test-threads=1",
             ])
@@ -86,7 +87,7 @@ fn deploy_killed_midway_keeps_a_complete_version() {
             .stderr(Stdio::inherit())
             .spawn()
             .unwrap();
-        // libtest prints "test crash::crash_child ... " before the marker,
+        // libtest prints "test crash::deploy_killed_... ... " before the marker,
         // on the same line. Read in a thread so that a stuck child fails the
         // test instead of hanging it.
         let stdout = child.stdout.take().unwrap();
