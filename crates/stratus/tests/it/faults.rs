@@ -28,6 +28,7 @@ fn loop_oom_trap_and_oversized_bodies() {
         "",
         &[
             "GET /loop",
+            "GET /sleep/{ms}",
             "GET /oom",
             "GET /trap",
             "POST /echo",
@@ -43,6 +44,16 @@ fn loop_oom_trap_and_oversized_bodies() {
     assert_eq!(reply.json()["message"], "Endpoint request timed out");
     assert!(logs(&server, dir.path()).contains("Task timed out after 1.00 seconds"));
     assert_eq!(server.get("/version").status, 200);
+
+    // a guest blocked in a host call (not running wasm) is stopped too
+    let started = std::time::Instant::now();
+    let reply = server.get("/sleep/5000");
+    assert_eq!(reply.status, 504, "{}", reply.text());
+    assert!(
+        started.elapsed() < std::time::Duration::from_secs(3),
+        "{:?}",
+        started.elapsed()
+    );
 
     // a memory bomb hits memorySize
     let reply = server.get("/oom");
