@@ -11,11 +11,7 @@ pub struct Args {
 }
 
 pub fn run(args: Args) -> Result<ExitCode> {
-    server::init_tracing();
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()?;
-    runtime.block_on(async move {
+    server::block_on(async move {
         let running = server::start(args.server).await?;
         running.wait_for_signal_and_stop().await
     })?;

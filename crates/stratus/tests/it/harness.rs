@@ -147,18 +147,23 @@ impl Server {
         self.gateway = info.gateway;
     }
 
-    /// Runs the CLI against this server.
-    pub fn cli(&self, args: &[&str], cwd: &Path) -> Output {
-        Command::new(BIN)
+    /// The CLI, pointed at this server.
+    fn cli_command(&self, args: &[&str], cwd: &Path) -> Command {
+        let mut command = Command::new(BIN);
+        command
             .args(args)
             .current_dir(cwd)
             .env("HOME", self.home.path())
             .env("STRATUS_ENDPOINT", &self.api)
             .env("STRATUS_DATA_DIR", &self.data_dir)
             .env_remove("STRATUS_TOKEN")
-            .stdin(Stdio::null())
-            .output()
-            .expect("run stratus")
+            .stdin(Stdio::null());
+        command
+    }
+
+    /// Runs the CLI against this server.
+    pub fn cli(&self, args: &[&str], cwd: &Path) -> Output {
+        self.cli_command(args, cwd).output().expect("run stratus")
     }
 
     /// Runs the CLI and asserts success; returns stdout.
@@ -175,13 +180,7 @@ impl Server {
 
     /// Spawns a long-running CLI command (e.g. `logs --follow`).
     pub fn cli_spawn(&self, args: &[&str], cwd: &Path) -> Child {
-        Command::new(BIN)
-            .args(args)
-            .current_dir(cwd)
-            .env("HOME", self.home.path())
-            .env("STRATUS_ENDPOINT", &self.api)
-            .env("STRATUS_DATA_DIR", &self.data_dir)
-            .stdin(Stdio::null())
+        self.cli_command(args, cwd)
             .stdout(Stdio::piped())
             .stderr(Stdio::null())
             .spawn()
