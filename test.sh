@@ -5,6 +5,14 @@ set -euo pipefail
 cd "$(dirname "$0")"
 bash scripts/setup.sh
 bash fixtures/build.sh >/dev/null
+# Real AWS clients for the tests, in a venv of their own.
+venv=.venv-test
+if ! "$venv/bin/python" -c 'import boto3' >/dev/null 2>&1; then
+  echo "test.sh: installing boto3 into $venv" >&2
+  python3 -m venv "$venv"
+  "$venv/bin/pip" install --quiet --disable-pip-version-check boto3 >&2
+fi
+export STRATUS_TEST_PYTHON="$PWD/$venv/bin/python"
 if cargo nextest --version >/dev/null 2>&1; then
   cargo nextest run --workspace --locked --no-fail-fast "$@"
 else

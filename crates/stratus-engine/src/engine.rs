@@ -124,8 +124,19 @@ pub struct RoutedTo {
 struct Deployed {
     record: FunctionRecord,
     pool: Arc<Pool>,
-    inflight: AtomicUsize,
+    /// In-flight invocations of the function, shared by all its versions
+    /// (reserved concurrency is a function-level limit, as on Lambda).
+    inflight: Arc<AtomicUsize>,
     metrics: FunctionMetrics,
+}
+
+/// Which version of a function to invoke.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Qualifier {
+    /// The current version (`$LATEST`).
+    Latest,
+    /// One immutable version.
+    Version(u64),
 }
 
 #[derive(Default)]
@@ -161,6 +172,9 @@ struct Inner {
     config: EngineConfig,
     runtimes: HashMap<RuntimeKind, Arc<dyn Runtime>>,
     registry: RwLock<Registry>,
+    /// Versions other than the current one that were invoked by number,
+    /// loaded on demand; their idle instances are retired like any other.
+    pinned: std::sync::Mutex<HashMap<(String, u64), Arc<Deployed>>>,
     deploy_lock: tokio::sync::Mutex<()>,
     limits: Limits,
     metrics: Metrics,
@@ -216,6 +230,7 @@ impl Engine {
             config,
             runtimes: runtimes.into_iter().map(|r| (r.kind(), r)).collect(),
             registry: RwLock::new(Registry::default()),
+            pinned: std::sync::Mutex::new(HashMap::new()),
             deploy_lock: tokio::sync::Mutex::new(()),
             metrics: Metrics::default(),
             writer,
@@ -278,6 +293,11 @@ impl Engine {
                 let deployed = match kept {
                     Some(d) => d,
                     None => {
+                        let inflight = current
+                            .functions
+                            .get(&record.name)
+                            .map(|d| d.inflight.clone())
+                            .unwrap_or_default();
                         let runtime = self.runtime(record.config.runtime)?;
                         let pool = Pool::new(Arc::new(record.config.clone()), runtime);
                         if record.config.provisioned_concurrency > 0 {
@@ -290,7 +310,7 @@ impl Engine {
                             metrics: self.inner.metrics.function(&record.name),
                             record,
                             pool,
-                            inflight: AtomicUsize::new(0),
+                            inflight,
                         })
                     }
                 };
@@ -308,6 +328,11 @@ impl Engine {
                     .insert(deployed.record.name.clone(), deployed);
             }
         }
+        self.inner
+            .pinned
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .retain(|(name, _), _| fresh.functions.contains_key(name));
         *self
             .inner
             .registry
@@ -486,6 +511,68 @@ impl Engine {
         request: http::Request<Bytes>,
         trigger: Trigger,
     ) -> Result<Invocation, EngineError> {
+        self.invoke_qualified(function, Qualifier::Latest, request, trigger)
+            .await
+    }
+
+    /// The deployed version a qualifier names, loading an older version on
+    /// first use.
+    async fn resolve(
+        &self,
+        function: &str,
+        qualifier: Qualifier,
+    ) -> Result<Arc<Deployed>, EngineError> {
+        let current = self
+            .read_registry()
+            .functions
+            .get(function)
+            .cloned()
+            .ok_or_else(|| EngineError::NotFound(function.to_string()))?;
+        let version = match qualifier {
+            Qualifier::Latest => return Ok(current),
+            Qualifier::Version(v) if v == current.record.version => return Ok(current),
+            Qualifier::Version(v) => v,
+        };
+        let key = (function.to_string(), version);
+        if let Some(found) = self
+            .inner
+            .pinned
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .get(&key)
+        {
+            return Ok(found.clone());
+        }
+        let name = function.to_string();
+        let record = self
+            .blocking(move |s| s.get_version(&name, version))
+            .await?
+            .ok_or_else(|| EngineError::NotFound(format!("{function}:{version}")))?;
+        let runtime = self.runtime(record.config.runtime)?;
+        let deployed = Arc::new(Deployed {
+            pool: Pool::new(Arc::new(record.config.clone()), runtime),
+            metrics: current.metrics.clone(),
+            inflight: current.inflight.clone(),
+            record,
+        });
+        Ok(self
+            .inner
+            .pinned
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .entry(key)
+            .or_insert(deployed)
+            .clone())
+    }
+
+    /// Runs one invocation of a given version of a function.
+    pub async fn invoke_qualified(
+        &self,
+        function: &str,
+        qualifier: Qualifier,
+        request: http::Request<Bytes>,
+        trigger: Trigger,
+    ) -> Result<Invocation, EngineError> {
         let inner = &*self.inner;
         if !inner.accepting.load(Ordering::Acquire) {
             return Err(EngineError::ShuttingDown);
@@ -497,12 +584,7 @@ impl Engine {
                 limit: inner.config.max_payload_bytes,
             });
         }
-        let deployed = self
-            .read_registry()
-            .functions
-            .get(function)
-            .cloned()
-            .ok_or_else(|| EngineError::NotFound(function.to_string()))?;
+        let deployed = self.resolve(function, qualifier).await?;
         let metrics = &deployed.metrics;
         let request_id = uuid::Uuid::new_v4().to_string();
         let config = &deployed.record.config;
@@ -779,7 +861,16 @@ impl Engine {
                     _ = tick.tick() => {}
                 }
                 let now = Instant::now();
-                let deployed: Vec<_> = engine.read_registry().functions.values().cloned().collect();
+                let mut deployed: Vec<_> = engine.read_registry().functions.values().cloned().collect();
+                deployed.extend(
+                    engine
+                        .inner
+                        .pinned
+                        .lock()
+                        .unwrap_or_else(|e| e.into_inner())
+                        .values()
+                        .cloned(),
+                );
                 for d in deployed {
                     let keep = d.record.config.provisioned_concurrency as usize;
                     let retired = d.pool.retire_idle(keep_alive, keep, now);

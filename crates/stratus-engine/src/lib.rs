@@ -10,8 +10,8 @@ pub mod runtime;
 mod writer;
 
 pub use engine::{
-    Engine, EngineConfig, EngineError, FunctionUsage, Invocation, MAX_PAYLOAD_BYTES, RoutedTo,
-    Trigger, Usage,
+    Engine, EngineConfig, EngineError, FunctionUsage, Invocation, MAX_PAYLOAD_BYTES, Qualifier,
+    RoutedTo, Trigger, Usage,
 };
 pub use limits::Throttle;
 pub use runtime::{

@@ -1,6 +1,6 @@
 //! The control API (`/v1`): artifacts, deployments, functions, invoke, logs,
-//! stats, and Prometheus `/metrics`. Every route but `/v1/health` needs the
-//! bearer token.
+//! stats, and Prometheus `/metrics`, plus Lambda's Invoke API. Every `/v1`
+//! route but `/v1/health` needs the bearer token.
 
 use crate::AppState;
 use crate::error::ApiFailure;
@@ -51,6 +51,12 @@ pub fn router(state: AppState) -> Router {
             "/v1/health",
             get(|| async { Json(serde_json::json!({"status": "ok"})) }),
         )
+        // AWS SDK clients sign with SigV4 rather than the bearer token; the
+        // handler checks authentication itself.
+        .route(
+            "/2015-03-31/functions/{name}/invocations",
+            post(crate::lambda_api::invoke),
+        )
         .merge(authed)
         .fallback(|| async { ApiFailure::not_found("no such endpoint") })
         .with_state(state)
@@ -81,7 +87,7 @@ async fn require_token(State(state): State<AppState>, request: Request, next: Ne
     }
 }
 
-fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
+pub(crate) fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
     a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
 }
 
@@ -271,28 +277,14 @@ async fn invoke(
     if !path.starts_with('/') {
         return Err(ApiFailure::bad_request("path must start with `/`"));
     }
-    let host = state.gateway_url.trim_start_matches("http://").to_string();
-    let mut builder = http::Request::builder()
-        .method(method)
-        .uri(path)
-        .header(header::HOST, host)
-        .header("ce-specversion", "1.0")
-        .header("ce-type", "dev.stratus.invoke")
-        .header("ce-source", "stratus-cli")
-        .header("ce-id", uuid::Uuid::new_v4().to_string());
-    if !request
-        .headers
-        .iter()
-        .any(|(k, _)| k.eq_ignore_ascii_case("content-type"))
-    {
-        builder = builder.header(header::CONTENT_TYPE, "application/json");
-    }
-    for (key, value) in &request.headers {
-        builder = builder.header(key.as_str(), value.as_str());
-    }
-    let request = builder
-        .body(Bytes::from(payload))
-        .map_err(|e| ApiFailure::bad_request(format!("invalid request: {e}")))?;
+    let request = crate::event_request(
+        &state,
+        method.as_str(),
+        path,
+        &request.headers,
+        Bytes::from(payload),
+    )
+    .map_err(|e| ApiFailure::bad_request(format!("invalid request: {e}")))?;
     let invocation = state.engine.invoke(&name, request, Trigger::Invoke).await?;
     let (status, headers, body, error_type, error_message) = match invocation.result {
         Ok(response) => {

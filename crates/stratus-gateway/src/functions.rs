@@ -26,7 +26,7 @@ const DRAIN_TIME: Duration = Duration::from_secs(5);
 
 /// Reads a body of at most `limit` bytes. Past the limit: 413 (after
 /// draining what the client keeps sending, within bounds).
-async fn read_limited(mut body: Body, limit: usize) -> Result<Bytes, StatusCode> {
+pub(crate) async fn read_limited(mut body: Body, limit: usize) -> Result<Bytes, StatusCode> {
     let mut buf = BytesMut::new();
     let mut seen = 0usize;
     let mut over = false;

@@ -7,7 +7,9 @@
 mod control;
 mod error;
 mod functions;
+mod lambda_api;
 
+use bytes::Bytes;
 use std::sync::Arc;
 use stratus_engine::Engine;
 
@@ -33,4 +35,35 @@ impl AppState {
             .map(|r| format!("{} {}{}", r.method, self.gateway_url, r.path))
             .collect()
     }
+}
+
+/// The HTTP request a function receives for an event that is not an HTTP
+/// route (control-API invoke, Lambda Invoke API): a request to `path` with
+/// CloudEvents headers.
+pub(crate) fn event_request(
+    state: &AppState,
+    method: &str,
+    path: &str,
+    headers: &[(String, String)],
+    body: Bytes,
+) -> Result<http::Request<Bytes>, http::Error> {
+    let host = state.gateway_url.trim_start_matches("http://");
+    let mut builder = http::Request::builder()
+        .method(method)
+        .uri(path)
+        .header(http::header::HOST, host)
+        .header("ce-specversion", "1.0")
+        .header("ce-type", "dev.stratus.invoke")
+        .header("ce-source", "stratus")
+        .header("ce-id", uuid::Uuid::new_v4().to_string());
+    if !headers
+        .iter()
+        .any(|(k, _)| k.eq_ignore_ascii_case("content-type"))
+    {
+        builder = builder.header(http::header::CONTENT_TYPE, "application/json");
+    }
+    for (key, value) in headers {
+        builder = builder.header(key.as_str(), value.as_str());
+    }
+    builder.body(body)
 }

@@ -501,10 +501,10 @@ fn records_survive_reopen() {
 
 /// Not a behaviour test: times appending and reading a million log lines
 /// (200k invocations of 5 lines, in batches like the engine's writer).
-/// Runs only with `STRATUS_STORE_SLOW_TESTS=1`.
+/// Runs only with `STRATUS_SOAK=1`.
 #[test]
 fn logs_scale() {
-    if std::env::var_os("STRATUS_STORE_SLOW_TESTS").is_none() {
+    if std::env::var_os("STRATUS_SOAK").is_none() {
         return;
     }
     let (_dir, store) = store();
@@ -534,10 +534,10 @@ fn logs_scale() {
 }
 
 /// Not a behaviour test: times `stats` over a million rows. Runs only with
-/// `STRATUS_STORE_SLOW_TESTS=1`.
+/// `STRATUS_SOAK=1`.
 #[test]
 fn stats_scale() {
-    if std::env::var_os("STRATUS_STORE_SLOW_TESTS").is_none() {
+    if std::env::var_os("STRATUS_SOAK").is_none() {
         return;
     }
     let (_dir, store) = store();

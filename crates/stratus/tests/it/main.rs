@@ -6,6 +6,7 @@ mod harness;
 mod auth;
 mod deploy;
 mod faults;
+mod lambda_api;
 mod lifecycle;
 mod limits;
 mod scaling;

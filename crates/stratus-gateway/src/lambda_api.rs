@@ -1,0 +1,360 @@
+//! AWS Lambda's Invoke API (`POST /2015-03-31/functions/{name}/invocations`),
+//! so the AWS SDKs (boto3's `lambda` client with `endpoint_url`) invoke
+//! Stratus functions unchanged.
+//!
+//! Authentication: a SigV4 `Authorization` header, as the SDKs send, is
+//! accepted (verifying signatures against issued keys comes with the storage
+//! services); the control API's bearer token is accepted too.
+
+use crate::AppState;
+use crate::functions::read_limited;
+use axum::body::Body;
+use axum::extract::{Path, Query, Request, State};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use base64::Engine as _;
+use serde::Deserialize;
+use stratus_engine::{EngineError, FunctionErrorKind, Qualifier, Trigger};
+
+/// Account and region shown in ARNs.
+const ACCOUNT: &str = "000000000000";
+const REGION: &str = "us-east-1";
+/// The tail of the log returned with `X-Amz-Log-Type: Tail`.
+const LOG_TAIL_BYTES: usize = 4096;
+
+/// An error in the Lambda service's shape: `x-amzn-ErrorType` plus a JSON body.
+struct LambdaError {
+    status: StatusCode,
+    kind: &'static str,
+    body: serde_json::Value,
+    retry_after: Option<u64>,
+}
+
+impl LambdaError {
+    fn user(status: StatusCode, kind: &'static str, message: impl Into<String>) -> Self {
+        LambdaError {
+            status,
+            kind,
+            body: serde_json::json!({ "Type": "User", "message": message.into() }),
+            retry_after: None,
+        }
+    }
+
+    fn invalid(message: impl Into<String>) -> Self {
+        Self::user(
+            StatusCode::BAD_REQUEST,
+            "InvalidParameterValueException",
+            message,
+        )
+    }
+
+    fn not_found(arn: &str) -> Self {
+        LambdaError {
+            status: StatusCode::NOT_FOUND,
+            kind: "ResourceNotFoundException",
+            body: serde_json::json!({ "Type": "User", "Message": format!("Function not found: {arn}") }),
+            retry_after: None,
+        }
+    }
+}
+
+impl IntoResponse for LambdaError {
+    fn into_response(self) -> Response {
+        let mut response = (self.status, axum::Json(self.body)).into_response();
+        let headers = response.headers_mut();
+        headers.insert("x-amzn-errortype", HeaderValue::from_static(self.kind));
+        if let Some(secs) = self.retry_after {
+            headers.insert(header::RETRY_AFTER, HeaderValue::from(secs));
+        }
+        response
+    }
+}
+
+fn arn(name: &str, qualifier: Option<&str>) -> String {
+    match qualifier {
+        Some(q) => format!("arn:aws:lambda:{REGION}:{ACCOUNT}:function:{name}:{q}"),
+        None => format!("arn:aws:lambda:{REGION}:{ACCOUNT}:function:{name}"),
+    }
+}
+
+/// Splits `FunctionName` into name and qualifier. It may be a name,
+/// `name:qualifier`, a partial ARN `account:function:name[:qualifier]`, or a
+/// full ARN `arn:aws:lambda:region:account:function:name[:qualifier]`.
+pub fn parse_function_name(raw: &str) -> Result<(String, Option<String>), String> {
+    let parts: Vec<&str> = raw.split(':').collect();
+    let (name, qualifier) = match parts.as_slice() {
+        [name] => (*name, None),
+        [name, q] => (*name, Some(*q)),
+        [_, "function", name] => (*name, None),
+        [_, "function", name, q] => (*name, Some(*q)),
+        ["arn", _, "lambda", _, _, "function", name] => (*name, None),
+        ["arn", _, "lambda", _, _, "function", name, q] => (*name, Some(*q)),
+        _ => return Err(format!("`{raw}` is not a function name or ARN")),
+    };
+    let valid = !name.is_empty()
+        && name.len() <= 64
+        && name
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_');
+    if !valid {
+        return Err(format!(
+            "function name `{name}` must be 1 to 64 letters, digits, hyphens or underscores"
+        ));
+    }
+    if qualifier.is_some_and(str::is_empty) {
+        return Err("the qualifier after `:` is empty".into());
+    }
+    Ok((name.to_string(), qualifier.map(str::to_string)))
+}
+
+#[derive(Deserialize)]
+pub struct InvokeQuery {
+    #[serde(rename = "Qualifier")]
+    qualifier: Option<String>,
+}
+
+fn authorized(state: &AppState, headers: &HeaderMap) -> bool {
+    let Some(value) = headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+    else {
+        return false;
+    };
+    if let Some(token) = value.strip_prefix("Bearer ") {
+        return crate::control::constant_time_eq(token.as_bytes(), state.token.as_bytes());
+    }
+    value.starts_with("AWS4-HMAC-SHA256 ")
+}
+
+/// `POST /2015-03-31/functions/{FunctionName}/invocations`.
+pub async fn invoke(
+    State(state): State<AppState>,
+    Path(function_name): Path<String>,
+    Query(query): Query<InvokeQuery>,
+    request: Request,
+) -> Response {
+    match run(state, function_name, query, request).await {
+        Ok(response) => response,
+        Err(error) => error.into_response(),
+    }
+}
+
+async fn run(
+    state: AppState,
+    function_name: String,
+    query: InvokeQuery,
+    request: Request,
+) -> Result<Response, LambdaError> {
+    let (parts, body) = request.into_parts();
+    if !authorized(&state, &parts.headers) {
+        return Err(LambdaError {
+            status: StatusCode::FORBIDDEN,
+            kind: "MissingAuthenticationTokenException",
+            body: serde_json::json!({ "message": "Missing Authentication Token" }),
+            retry_after: None,
+        });
+    }
+    let (name, derived) = parse_function_name(&function_name).map_err(LambdaError::invalid)?;
+    let qualifier = match (derived, query.qualifier) {
+        (Some(a), Some(b)) if a != b => {
+            return Err(LambdaError::invalid(
+                "The derived qualifier from the function name does not match the specified qualifier.",
+            ));
+        }
+        (a, b) => a.or(b),
+    };
+    let resolved = match qualifier.as_deref() {
+        None | Some("$LATEST") => Qualifier::Latest,
+        Some(q) => match q.parse::<u64>() {
+            Ok(v) => Qualifier::Version(v),
+            // Aliases are not supported yet: no function has one.
+            Err(_) => return Err(LambdaError::not_found(&arn(&name, Some(q)))),
+        },
+    };
+    let header = |name: &str| {
+        parts
+            .headers
+            .get(name)
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_string)
+    };
+    let invocation_type =
+        header("x-amz-invocation-type").unwrap_or_else(|| "RequestResponse".into());
+    let tail = match header("x-amz-log-type").as_deref() {
+        None | Some("None") => false,
+        Some("Tail") => true,
+        Some(other) => {
+            return Err(LambdaError::invalid(format!(
+                "X-Amz-Log-Type must be None or Tail, not `{other}`"
+            )));
+        }
+    };
+    let limit = state.engine.config().max_payload_bytes;
+    let payload = read_limited(body, limit).await.map_err(|status| {
+        if status == StatusCode::PAYLOAD_TOO_LARGE {
+            LambdaError::user(
+                StatusCode::PAYLOAD_TOO_LARGE,
+                "RequestTooLargeException",
+                format!(
+                    "Request must be smaller than {limit} bytes for the InvokeFunction operation"
+                ),
+            )
+        } else {
+            LambdaError::invalid("the request body could not be read")
+        }
+    })?;
+    match invocation_type.as_str() {
+        "RequestResponse" => {}
+        "DryRun" => {
+            let exists = match resolved {
+                Qualifier::Latest => state.engine.function(&name).is_some(),
+                Qualifier::Version(v) => {
+                    state.engine.function(&name).is_some_and(|f| v <= f.version)
+                }
+            };
+            return if exists {
+                Ok(StatusCode::NO_CONTENT.into_response())
+            } else {
+                Err(LambdaError::not_found(&arn(&name, qualifier.as_deref())))
+            };
+        }
+        "Event" => {
+            return Err(LambdaError::invalid(
+                "InvocationType Event (asynchronous invocation) is not available yet in this Stratus version; use RequestResponse",
+            ));
+        }
+        other => {
+            return Err(LambdaError::invalid(format!(
+                "InvocationType must be RequestResponse, Event or DryRun, not `{other}`"
+            )));
+        }
+    }
+    let mut extra = Vec::new();
+    if let Some(trace) = header("x-amzn-trace-id") {
+        extra.push(("x-amzn-trace-id".to_string(), trace));
+    }
+    let event = crate::event_request(&state, "POST", "/", &extra, payload)
+        .map_err(|e| LambdaError::invalid(format!("invalid request: {e}")))?;
+    let invocation = state
+        .engine
+        .invoke_qualified(&name, resolved, event, Trigger::Invoke)
+        .await
+        .map_err(|error| match error {
+            EngineError::NotFound(_) => LambdaError::not_found(&arn(&name, qualifier.as_deref())),
+            EngineError::Throttled(t) => LambdaError {
+                status: StatusCode::TOO_MANY_REQUESTS,
+                kind: "TooManyRequestsException",
+                body: serde_json::json!({ "Reason": t.reason, "Type": "User", "message": "Rate Exceeded." }),
+                retry_after: Some(t.retry_after_secs),
+            },
+            EngineError::PayloadTooLarge { limit, .. } => LambdaError::user(
+                StatusCode::PAYLOAD_TOO_LARGE,
+                "RequestTooLargeException",
+                format!("Request must be smaller than {limit} bytes for the InvokeFunction operation"),
+            ),
+            other => {
+                tracing::error!(error = %stratus_engine::error_chain(&other), "invoke failed");
+                LambdaError {
+                    status: StatusCode::INTERNAL_SERVER_ERROR,
+                    kind: "ServiceException",
+                    body: serde_json::json!({ "Type": "Service", "message": "internal error; see the server log" }),
+                    retry_after: None,
+                }
+            }
+        })?;
+
+    let mut response = match invocation.result {
+        Ok(answer) => {
+            let content_type = answer.headers().get(header::CONTENT_TYPE).cloned();
+            let mut response = Response::new(Body::from(answer.into_body()));
+            if let Some(content_type) = content_type {
+                response
+                    .headers_mut()
+                    .insert(header::CONTENT_TYPE, content_type);
+            }
+            response
+        }
+        Err(error) => {
+            let message = match error.kind {
+                FunctionErrorKind::Timeout => format!(
+                    "{} {} Task timed out after {:.2} seconds",
+                    chrono::Utc::now().format("%Y-%m-%dT%H:%M:%SZ"),
+                    invocation.request_id,
+                    state
+                        .engine
+                        .function(&name)
+                        .map_or(0.0, |f| f.config.timeout)
+                ),
+                _ => error.message,
+            };
+            let body = serde_json::json!({ "errorMessage": message, "errorType": error.kind.error_type() });
+            let mut response = axum::Json(body).into_response();
+            response.headers_mut().insert(
+                "x-amz-function-error",
+                HeaderValue::from_static("Unhandled"),
+            );
+            response
+        }
+    };
+    let headers = response.headers_mut();
+    if let Ok(id) = HeaderValue::from_str(&invocation.request_id) {
+        headers.insert("x-amzn-requestid", id);
+    }
+    headers.insert(
+        "x-amz-executed-version",
+        HeaderValue::from(invocation.version),
+    );
+    if tail {
+        let mut log = invocation.log.join("\n");
+        log.push('\n');
+        let start = log.len().saturating_sub(LOG_TAIL_BYTES);
+        let start = (start..log.len())
+            .find(|&i| log.is_char_boundary(i))
+            .unwrap_or(log.len());
+        let encoded = base64::engine::general_purpose::STANDARD.encode(&log.as_bytes()[start..]);
+        if let Ok(value) = HeaderValue::from_str(&encoded) {
+            headers.insert("x-amz-log-result", value);
+        }
+    }
+    Ok(response)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::parse_function_name;
+
+    #[test]
+    fn function_names_and_arns() {
+        let ok: &[(&str, &str, Option<&str>)] = &[
+            ("hello", "hello", None),
+            ("hello:3", "hello", Some("3")),
+            ("hello:$LATEST", "hello", Some("$LATEST")),
+            ("123456789012:function:hello", "hello", None),
+            ("123456789012:function:hello:prod", "hello", Some("prod")),
+            (
+                "arn:aws:lambda:us-east-1:123456789012:function:hello",
+                "hello",
+                None,
+            ),
+            (
+                "arn:aws:lambda:eu-west-1:1:function:my_fn-2:7",
+                "my_fn-2",
+                Some("7"),
+            ),
+        ];
+        for (raw, name, qualifier) in ok {
+            let (n, q) = parse_function_name(raw).expect(raw);
+            assert_eq!((n.as_str(), q.as_deref()), (*name, *qualifier), "{raw}");
+        }
+        for bad in [
+            "",
+            "a:b:c",
+            "bad name",
+            "x:",
+            "arn:aws:s3:::bucket",
+            &"a".repeat(65),
+        ] {
+            assert!(parse_function_name(bad).is_err(), "{bad:?} accepted");
+        }
+    }
+}
