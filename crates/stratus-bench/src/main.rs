@@ -52,6 +52,9 @@ struct Args {
     /// every round so the spread is visible.
     #[arg(long, default_value_t = 3)]
     rounds: usize,
+    /// Functions deployed (and each loaded once) to measure idle memory.
+    #[arg(long, default_value_t = 200)]
+    idle_functions: usize,
 }
 
 #[derive(clap::Subcommand)]
@@ -245,7 +248,8 @@ fn load(addr: SocketAddr, path: &str, connections: usize, seconds: f64) -> Resul
 }
 
 struct Stratus {
-    _proc: Proc,
+    proc: Proc,
+    app: PathBuf,
     gateway: SocketAddr,
     api: String,
     token: String,
@@ -313,7 +317,8 @@ fn start_stratus(args: &Args) -> Result<Stratus> {
         bail!("deploy failed");
     }
     Ok(Stratus {
-        _proc: proc,
+        proc,
+        app,
         gateway: format!("127.0.0.1:{gateway_port}").parse()?,
         api,
         token,
@@ -410,6 +415,60 @@ fn cold_starts(s: &Stratus, count: usize) -> Result<Cold> {
         }
     }
     Ok(Cold { cold, warm, init })
+}
+
+fn rss_kib(pid: u32) -> Result<u64> {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status"))?;
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmRSS:"))
+        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+        .context("no VmRSS in /proc/<pid>/status")
+}
+
+/// Deploys `count` more functions on the same component, calls each once so
+/// each has a loaded (pre-instantiated) instance, and reports the server's
+/// resident memory growth per idle loaded function.
+fn idle_memory(s: &Stratus, args: &Args) -> Result<(u64, f64)> {
+    let pid = s.proc.child.id();
+    let component = args.component.canonicalize()?;
+    let mut manifest = String::from("service: idle\nfunctions:\n");
+    for i in 0..args.idle_functions {
+        manifest.push_str(&format!(
+            "  idle{i}:\n    handler: {}\n",
+            component.display()
+        ));
+    }
+    let dir = s.app.join("idle");
+    std::fs::create_dir_all(&dir)?;
+    std::fs::write(dir.join("stratus.yaml"), manifest)?;
+    let status = Command::new(&args.stratus)
+        .arg("deploy")
+        .current_dir(&dir)
+        .env("STRATUS_ENDPOINT", format!("http://{}", s.api))
+        .env("STRATUS_TOKEN", &s.token)
+        .stdout(Stdio::null())
+        .status()?;
+    if !status.success() {
+        bail!("deploy of the idle functions failed");
+    }
+    let call = |i: usize| -> Result<()> {
+        let code = post_blocking(&s.api, &format!("/v1/functions/idle{i}/invoke"), &s.token)?;
+        if code != 200 {
+            bail!("invoke idle{i} answered {code}");
+        }
+        Ok(())
+    };
+    // one call first so that shared, one-time costs are not counted
+    call(0)?;
+    let before = rss_kib(pid)?;
+    for i in 1..args.idle_functions {
+        call(i)?;
+    }
+    std::thread::sleep(Duration::from_millis(500));
+    let after = rss_kib(pid)?;
+    let per = after.saturating_sub(before) as f64 / (args.idle_functions - 1).max(1) as f64;
+    Ok((after, per))
 }
 
 fn start_wasmtime(args: &Args) -> Result<(Proc, SocketAddr)> {
@@ -540,6 +599,25 @@ fn run(args: &Args) -> Result<()> {
             sums[i].2 += result.p(0.99);
         }
     }
+    let (rss, per_idle) = idle_memory(&stratus, args)?;
+    println!();
+    println!(
+        "### Idle memory ({} functions deployed, each called once)",
+        args.idle_functions
+    );
+    println!();
+    println!("| measure | value |");
+    println!("|---|---:|");
+    println!("| server RSS afterwards | {:.1} MiB |", rss as f64 / 1024.0);
+    println!("| RSS growth per idle loaded function | {per_idle:.0} KiB |");
+    println!(
+        "| idle loaded functions per GiB | {:.0} |",
+        if per_idle > 0.0 {
+            1024.0 * 1024.0 / per_idle
+        } else {
+            f64::INFINITY
+        }
+    );
     let n = args.rounds as f64;
     let mean = |i: usize| (sums[i].0 / n, sums[i].1 / n, sums[i].2 / n);
     let (b_rps, _, _) = mean(0);
