@@ -1,7 +1,9 @@
 //! Domain types of Stratus: function configuration, manifest parsing and
-//! validation, route patterns and the price sheet. This crate does no IO:
-//! callers hand it strings and, where a file must exist, a predicate.
+//! validation, route patterns, the price sheet and the API Gateway HTTP API
+//! payload format. This crate does no IO: callers hand it strings and, where
+//! a file must exist, a predicate.
 
+pub mod apigw;
 pub mod function;
 pub mod manifest;
 pub mod pricing;

@@ -4,6 +4,7 @@
 //! rewrite the expected output of manifest cases from the current behaviour
 //! (then review the diff).
 
+mod apigw;
 mod cases;
 mod manifest;
 mod pricing;
