@@ -70,8 +70,10 @@
 mod yaml;
 
 use crate::function::{
-    DEFAULT_MEMORY_MB, DEFAULT_TIMEOUT_SECS, FunctionConfig, HttpRoute, MAX_TIMEOUT_SECS,
-    MAX_WASM_MEMORY_MB, MIN_MEMORY_MB, RuntimeKind,
+    DEFAULT_EPHEMERAL_STORAGE_MB, DEFAULT_MEMORY_MB, DEFAULT_TIMEOUT_SECS, FunctionConfig,
+    HttpRoute, MAX_EPHEMERAL_STORAGE_MB, MAX_PROCESS_MEMORY_MB, MAX_TIMEOUT_SECS,
+    MAX_WASM_MEMORY_MB, MIN_EPHEMERAL_STORAGE_MB, MIN_MEMORY_MB, MIN_PROCESS_MEMORY_MB,
+    RuntimeKind,
 };
 use crate::route::{self, RouteError, RoutePattern};
 use marked_yaml::types::{MarkedMappingNode, MarkedScalarNode, MarkedSequenceNode};
@@ -88,15 +90,25 @@ use yaml::{
 /// The conventional manifest file name.
 pub const MANIFEST_FILE_NAME: &str = "stratus.yaml";
 
-/// Runtimes a manifest may name, by their manifest spelling. Adding a runtime
-/// means adding a [`RuntimeKind`] variant, a row here and an arm in
+/// Runtimes a manifest may name, by their manifest spelling (families are
+/// written with their pattern). Adding a runtime means adding a
+/// [`RuntimeKind`] variant, a row here, an arm in [`parse_runtime`] and one in
 /// [`memory_limits`].
-pub const RUNTIMES: &[(&str, RuntimeKind)] = &[("wasm", RuntimeKind::Wasm)];
+pub const RUNTIMES: &[(&str, RuntimeKind)] = &[
+    ("wasm", RuntimeKind::Wasm),
+    ("python3.x", RuntimeKind::Python),
+    ("nodejsNN.x", RuntimeKind::Nodejs),
+    ("provided", RuntimeKind::Provided),
+    ("provided.al2", RuntimeKind::Provided),
+    ("provided.al2023", RuntimeKind::Provided),
+];
 
 const TOP_KEYS: &[&str] = &["service", "provider", "functions"];
 const PROVIDER_KEYS: &[&str] = &["name", "runtime", "memorySize", "timeout", "environment"];
 const FUNCTION_KEYS: &[&str] = &[
     "handler",
+    "package",
+    "ephemeralStorageSize",
     "runtime",
     "build",
     "memorySize",
@@ -113,12 +125,30 @@ const METHOD_NAMES: &[&str] = &[
     "GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS", "ANY", "*",
 ];
 
-/// The runtime named `name` in a manifest, if supported.
+/// The runtime named `name` in a manifest, if supported: `wasm`,
+/// `python3.<minor>`, `nodejs<major>.x`, `provided`, `provided.al2` or
+/// `provided.al2023`. Process runtimes run the host's interpreter whatever
+/// minor version is named; the spelling is kept for `AWS_EXECUTION_ENV`.
 pub fn parse_runtime(name: &str) -> Option<RuntimeKind> {
-    RUNTIMES.iter().find(|(n, _)| *n == name).map(|(_, k)| *k)
+    let digits = |s: &str| !s.is_empty() && s.len() <= 3 && s.bytes().all(|b| b.is_ascii_digit());
+    if name == "wasm" {
+        Some(RuntimeKind::Wasm)
+    } else if name.strip_prefix("python3.").is_some_and(digits) {
+        Some(RuntimeKind::Python)
+    } else if name
+        .strip_prefix("nodejs")
+        .and_then(|rest| rest.strip_suffix(".x"))
+        .is_some_and(digits)
+    {
+        Some(RuntimeKind::Nodejs)
+    } else if matches!(name, "provided" | "provided.al2" | "provided.al2023") {
+        Some(RuntimeKind::Provided)
+    } else {
+        None
+    }
 }
 
-/// The manifest spelling of a runtime.
+/// The manifest spelling of a runtime (its family for process runtimes).
 pub fn runtime_name(kind: RuntimeKind) -> &'static str {
     RUNTIMES
         .iter()
@@ -130,6 +160,9 @@ pub fn runtime_name(kind: RuntimeKind) -> &'static str {
 pub fn memory_limits(kind: RuntimeKind) -> RangeInclusive<u32> {
     match kind {
         RuntimeKind::Wasm => MIN_MEMORY_MB..=MAX_WASM_MEMORY_MB,
+        RuntimeKind::Python | RuntimeKind::Nodejs | RuntimeKind::Provided => {
+            MIN_PROCESS_MEMORY_MB..=MAX_PROCESS_MEMORY_MB
+        }
     }
 }
 
@@ -166,10 +199,21 @@ pub struct ManifestFunction {
     pub name: String,
     /// Where the name is.
     pub name_at: Location,
-    /// Path of the artifact, relative to the manifest's directory, as written.
+    /// wasm: path of the component, relative to the manifest's directory, as
+    /// written. Process runtimes: the Lambda handler (`module.function`;
+    /// empty when a `provided` function names none).
     pub handler: String,
-    /// Where the handler value is.
+    /// Where the handler value is (the function's name when absent).
     pub handler_at: Location,
+    /// Process runtimes: the code, a directory or a `.zip` relative to the
+    /// manifest's directory (default `.`, the manifest's directory).
+    pub package: Option<String>,
+    /// Where the package value is (the function's name when absent).
+    pub package_at: Location,
+    /// The runtime as written, e.g. `python3.11` (process runtimes).
+    pub runtime_version: Option<String>,
+    /// Size of `/tmp` in MB (process runtimes; default 512).
+    pub ephemeral_storage: Option<u32>,
     /// Shell command that builds the artifact, run in the manifest's
     /// directory.
     pub build: Option<String>,
@@ -208,6 +252,20 @@ impl ManifestFunction {
             provisioned_concurrency: self.provisioned_concurrency,
             allowed_outbound_hosts: self.allowed_outbound_hosts.clone(),
             routes: self.routes.iter().map(|(r, _)| r.clone()).collect(),
+            runtime_version: self.runtime_version.clone(),
+            handler: (self.runtime.is_process() && !self.handler.is_empty())
+                .then(|| self.handler.clone()),
+            ephemeral_storage: self.ephemeral_storage,
+        }
+    }
+
+    /// What holds the function's code, relative to the manifest's
+    /// directory: the component (wasm) or the package (process runtimes).
+    pub fn code_path(&self) -> &str {
+        if self.runtime.is_process() {
+            self.package.as_deref().unwrap_or(".")
+        } else {
+            &self.handler
         }
     }
 }
@@ -258,10 +316,25 @@ pub fn parse_manifest(file_name: &str, source: &str) -> Result<Manifest> {
     .manifest()
 }
 
-/// Checks, after the build commands ran, that every handler exists.
-/// `exists` receives each handler path as written in the manifest.
+/// Checks, after the build commands ran, that every function's code exists:
+/// the handler of wasm functions, the package of process functions. `exists`
+/// receives each path as written in the manifest ([`ManifestFunction::code_path`]).
 pub fn check_handlers(file_name: &str, m: &Manifest, exists: impl Fn(&str) -> bool) -> Result<()> {
     for f in &m.functions {
+        if f.runtime.is_process() {
+            let package = f.code_path();
+            if !exists(package) {
+                return Err(ManifestError::new(
+                    file_name,
+                    f.package_at,
+                    format!(
+                        "package `{package}` of function `{}` does not exist (a directory or a .zip, relative to the manifest's directory)",
+                        f.name
+                    ),
+                ));
+            }
+            continue;
+        }
         if !exists(&f.handler) {
             let hint = if f.build.is_some() {
                 "did the build succeed?"
@@ -284,7 +357,7 @@ pub fn check_handlers(file_name: &str, m: &Manifest, exists: impl Fn(&str) -> bo
 /// Provider-level defaults, with where each was written.
 #[derive(Default)]
 struct Defaults {
-    runtime: Option<(RuntimeKind, Location)>,
+    runtime: Option<(RuntimeKind, String, Location)>,
     memory: Option<(i128, Location)>,
     timeout: Option<(f64, Location)>,
     environment: BTreeMap<String, String>,
@@ -606,11 +679,15 @@ impl Parser<'_> {
         let mut provisioned = None;
         let mut hosts = Vec::new();
         let mut routes = Vec::new();
+        let mut package = None;
+        let mut storage = None;
         for (k, v) in map.iter() {
             match k.as_str() {
                 "handler" => {
                     handler = Some((self.non_empty_string(k, v)?, value_location(k, v)));
                 }
+                "package" => package = Some(self.package(k, v)?),
+                "ephemeralStorageSize" => storage = Some(self.storage(k, v)?),
                 "build" => build = Some((self.non_empty_string(k, v)?, value_location(k, v))),
                 "runtime" => runtime = Some(self.runtime(k, v)?),
                 "memorySize" => memory = Some(self.memory(k, v)?),
@@ -624,17 +701,50 @@ impl Parser<'_> {
             }
         }
         let function_at = node_location(body).unwrap_or(name_at);
-        let Some((handler, handler_at)) = handler else {
-            return Err(self.err(
-                function_at,
-                format!("missing required key `handler` in function `{name}`"),
-            ));
+        let (runtime, spelling, _) = runtime
+            .or_else(|| defaults.runtime.clone())
+            .unwrap_or((RuntimeKind::Wasm, "wasm".to_string(), name_at));
+        let (handler, handler_at) = match handler {
+            Some(found) => found,
+            None if runtime == RuntimeKind::Provided => (String::new(), name_at),
+            None => {
+                let hint = if runtime.is_process() {
+                    " (the Lambda handler, e.g. `app.handler`)"
+                } else {
+                    " (the path of the component)"
+                };
+                return Err(self.err(
+                    function_at,
+                    format!("missing required key `handler` in function `{name}`{hint}"),
+                ));
+            }
         };
-        let (runtime, _) = runtime
-            .or(defaults.runtime)
-            .unwrap_or((RuntimeKind::Wasm, name_at));
+        if matches!(runtime, RuntimeKind::Python | RuntimeKind::Nodejs)
+            && !valid_lambda_handler(&handler)
+        {
+            return Err(self.err(
+                handler_at,
+                format!(
+                    "handler `{handler}` of function `{name}` must be `module.function` for runtime `{spelling}`, e.g. `app.handler` or `src/index.handler`"
+                ),
+            ));
+        }
+        if !runtime.is_process() {
+            let misplaced = package
+                .as_ref()
+                .map(|(_, at)| ("package", *at))
+                .or(storage.map(|(_, at)| ("ephemeralStorageSize", at)));
+            if let Some((key, at)) = misplaced {
+                return Err(self.err(
+                    at,
+                    format!(
+                        "`{key}` applies to Lambda runtimes (python3.x, nodejsNN.x, provided); function `{name}` runs on `wasm`, whose code is its `handler`"
+                    ),
+                ));
+            }
+        }
         let memory_size = match memory.or(defaults.memory) {
-            Some((mb, at)) => self.check_memory(mb, at, runtime)?,
+            Some((mb, at)) => self.check_memory(mb, at, runtime, &spelling)?,
             None => DEFAULT_MEMORY_MB,
         };
         let timeout = timeout
@@ -653,11 +763,17 @@ impl Parser<'_> {
                 ),
             ));
         }
+        let process = runtime.is_process();
         Ok(ManifestFunction {
             name,
             name_at,
             handler,
             handler_at,
+            package_at: package.as_ref().map_or(name_at, |(_, at)| *at),
+            package: package.map(|(p, _)| p),
+            runtime_version: process.then_some(spelling),
+            ephemeral_storage: process
+                .then(|| storage.map_or(DEFAULT_EPHEMERAL_STORAGE_MB, |(mb, _)| mb)),
             build_at: build.as_ref().map(|(_, at)| *at),
             build: build.map(|(b, _)| b),
             runtime,
@@ -736,7 +852,13 @@ impl Parser<'_> {
         self.integer(key, value, "an integer number of MB")
     }
 
-    fn check_memory(&self, mb: i128, at: Location, runtime: RuntimeKind) -> Result<u32> {
+    fn check_memory(
+        &self,
+        mb: i128,
+        at: Location,
+        runtime: RuntimeKind,
+        spelling: &str,
+    ) -> Result<u32> {
         let limits = memory_limits(runtime);
         match u32::try_from(mb) {
             Ok(mb) if limits.contains(&mb) => Ok(mb),
@@ -746,7 +868,7 @@ impl Parser<'_> {
                     "`memorySize` must be between {} and {} MB for runtime `{}`, found {mb}",
                     limits.start(),
                     limits.end(),
-                    runtime_name(runtime)
+                    spelling
                 ),
             )),
         }
@@ -797,11 +919,54 @@ impl Parser<'_> {
         })
     }
 
-    fn runtime(&self, key: &MarkedScalarNode, value: &Node) -> Result<(RuntimeKind, Location)> {
+    /// `package: dir`, `package: code.zip`, or Serverless's
+    /// `package: {artifact: code.zip}`.
+    fn package(&self, key: &MarkedScalarNode, value: &Node) -> Result<(String, Location)> {
+        if let Node::Mapping(map) = value {
+            let mut artifact = None;
+            for (k, v) in map.iter() {
+                match k.as_str() {
+                    "artifact" => {
+                        artifact = Some((self.non_empty_string(k, v)?, value_location(k, v)))
+                    }
+                    _ => return Err(self.unknown_key(k, "in `package`", &["artifact"])),
+                }
+            }
+            return artifact.ok_or_else(|| {
+                self.err(
+                    value_location(key, value),
+                    "`package` needs `artifact`: a directory or a .zip with the function's code",
+                )
+            });
+        }
+        Ok((self.non_empty_string(key, value)?, value_location(key, value)))
+    }
+
+    fn storage(&self, key: &MarkedScalarNode, value: &Node) -> Result<(u32, Location)> {
+        let (mb, at) = self.integer(key, value, "an integer number of MB")?;
+        let range = MIN_EPHEMERAL_STORAGE_MB..=MAX_EPHEMERAL_STORAGE_MB;
+        match u32::try_from(mb) {
+            Ok(mb) if range.contains(&mb) => Ok((mb, at)),
+            _ => Err(self.err(
+                at,
+                format!(
+                    "`ephemeralStorageSize` must be between {} and {} MB, found {mb}",
+                    range.start(),
+                    range.end()
+                ),
+            )),
+        }
+    }
+
+    fn runtime(
+        &self,
+        key: &MarkedScalarNode,
+        value: &Node,
+    ) -> Result<(RuntimeKind, String, Location)> {
         let name = self.string(key, value)?;
         let at = value_location(key, value);
         match parse_runtime(&name) {
-            Some(kind) => Ok((kind, at)),
+            Some(kind) => Ok((kind, name, at)),
             None => {
                 let supported: Vec<&str> = RUNTIMES.iter().map(|(n, _)| *n).collect();
                 Err(self.err(
@@ -1139,6 +1304,23 @@ pub fn valid_function_name(name: &str) -> bool {
             .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-')
 }
 
+/// A Lambda handler for Python and Node.js: `module.function`, where the
+/// module may have a directory part (`src/app.handler`).
+fn valid_lambda_handler(handler: &str) -> bool {
+    let Some((module, function)) = handler.rsplit_once('.') else {
+        return false;
+    };
+    let is_ident = |s: &str| {
+        s.chars().next().is_some_and(|c| c.is_alphabetic() || c == '_' || c == '$')
+            && s.chars().all(|c| c.is_alphanumeric() || c == '_' || c == '$')
+    };
+    !module.is_empty()
+        && !module.starts_with('/')
+        && !module.split('/').any(|part| part.is_empty() || part == "..")
+        && !handler.chars().any(char::is_whitespace)
+        && is_ident(function)
+}
+
 /// A letter, then letters, digits, `-` or `_`; at most 64 characters.
 pub fn valid_service_name(name: &str) -> bool {
     name.len() <= 64
@@ -1269,9 +1451,15 @@ mod tests {
     #[test]
     fn runtimes_round_trip() {
         for (name, kind) in RUNTIMES {
-            assert_eq!(parse_runtime(name), Some(*kind));
-            assert_eq!(runtime_name(*kind), *name);
+            // Families are listed by their pattern; the others parse as is.
+            if !name.contains(".x") {
+                assert_eq!(parse_runtime(name), Some(*kind));
+            }
         }
-        assert_eq!(parse_runtime("python3.12"), None);
+        assert_eq!(parse_runtime("python3.12"), Some(RuntimeKind::Python));
+        assert_eq!(parse_runtime("nodejs20.x"), Some(RuntimeKind::Nodejs));
+        assert_eq!(parse_runtime("python2.7"), None);
+        assert_eq!(parse_runtime("nodejs"), None);
+        assert_eq!(parse_runtime("java21"), None);
     }
 }

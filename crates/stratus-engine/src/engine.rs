@@ -2,6 +2,11 @@
 //! [`Engine::invoke`]. Limits, cold-start accounting, logs, usage and metrics
 //! happen here once.
 
+#[path = "async_invoke.rs"]
+mod async_invoke;
+
+pub use async_invoke::{MAX_ASYNC_PAYLOAD_BYTES, MAX_RETRY_ATTEMPTS};
+
 use crate::limits::{Limits, Throttle};
 use crate::metrics::{FunctionMetrics, Metrics};
 use crate::pool::Pool;
@@ -45,6 +50,9 @@ pub struct EngineConfig {
     pub usage_retention: Duration,
     /// Prices for `stats`.
     pub prices: PriceSheet,
+    /// Delay before the first retry of a failed asynchronous invocation;
+    /// the n-th retry waits n times this (Lambda: 1 min, then 2 min).
+    pub async_retry_delay: Duration,
 }
 
 impl Default for EngineConfig {
@@ -57,6 +65,7 @@ impl Default for EngineConfig {
             max_log_records: 1_000_000,
             usage_retention: Duration::from_secs(400 * 24 * 3600),
             prices: PriceSheet::default(),
+            async_retry_delay: Duration::from_secs(60),
         }
     }
 }
@@ -89,6 +98,8 @@ pub enum EngineError {
 pub enum Trigger {
     Http,
     Invoke,
+    /// An asynchronous (`Event`) invocation, run from the durable queue.
+    Event,
 }
 
 impl Trigger {
@@ -96,6 +107,7 @@ impl Trigger {
         match self {
             Trigger::Http => "http",
             Trigger::Invoke => "invoke",
+            Trigger::Event => "event",
         }
     }
 }
@@ -184,6 +196,8 @@ struct Inner {
     idle: Notify,
     cancel: CancellationToken,
     tasks: TaskTracker,
+    /// Wakes the asynchronous dispatcher (an event was queued).
+    async_wake: Notify,
 }
 
 /// The engine; cheap to clone.
@@ -228,7 +242,10 @@ impl Engine {
             limits: Limits::new(config.max_concurrency),
             store,
             config,
-            runtimes: runtimes.into_iter().map(|r| (r.kind(), r)).collect(),
+            runtimes: runtimes
+                .into_iter()
+                .flat_map(|r| r.kinds().iter().map(move |k| (*k, r.clone())))
+                .collect(),
             registry: RwLock::new(Registry::default()),
             pinned: std::sync::Mutex::new(HashMap::new()),
             deploy_lock: tokio::sync::Mutex::new(()),
@@ -239,11 +256,18 @@ impl Engine {
             idle: Notify::new(),
             cancel,
             tasks,
+            async_wake: Notify::new(),
         });
         let engine = Engine { inner };
         engine.reload().await?;
+        // Events a previous process held when it stopped run again.
+        let released = engine.blocking(|s| s.release_async_leases()).await?;
+        if released > 0 {
+            tracing::info!(released, "asynchronous events left running by the last process are queued again");
+        }
         engine.spawn_reaper();
         engine.spawn_pruner();
+        engine.spawn_async_dispatcher();
         Ok(engine)
     }
 
@@ -573,6 +597,21 @@ impl Engine {
         request: http::Request<Bytes>,
         trigger: Trigger,
     ) -> Result<Invocation, EngineError> {
+        self.invoke_with_id(function, qualifier, request, trigger, None)
+            .await
+    }
+
+    /// Runs one invocation; `request_id` keeps an id given earlier (an
+    /// asynchronous event's, the same on every attempt), else a new one is
+    /// made.
+    async fn invoke_with_id(
+        &self,
+        function: &str,
+        qualifier: Qualifier,
+        request: http::Request<Bytes>,
+        trigger: Trigger,
+        request_id: Option<String>,
+    ) -> Result<Invocation, EngineError> {
         let inner = &*self.inner;
         if !inner.accepting.load(Ordering::Acquire) {
             return Err(EngineError::ShuttingDown);
@@ -586,7 +625,7 @@ impl Engine {
         }
         let deployed = self.resolve(function, qualifier).await?;
         let metrics = &deployed.metrics;
-        let request_id = uuid::Uuid::new_v4().to_string();
+        let request_id = request_id.unwrap_or_else(|| uuid::Uuid::new_v4().to_string());
         let config = &deployed.record.config;
 
         // Limits: reserved concurrency, then the server-wide cap.
@@ -645,10 +684,7 @@ impl Engine {
         let output = match tokio::time::timeout(timeout + Duration::from_secs(2), invoke).await {
             Ok(output) => output,
             Err(_) => InvokeOutput {
-                result: Err(FunctionError {
-                    kind: FunctionErrorKind::Timeout,
-                    message: String::new(),
-                }),
+                result: Err(FunctionError::new(FunctionErrorKind::Timeout, "")),
                 logs: Vec::new(),
                 max_memory_bytes: 0,
             },
@@ -702,7 +738,7 @@ impl Engine {
                 }
                 _ => format!(
                     "{request_id} Error: {}: {}",
-                    error.kind.error_type(),
+                    error.error_type(),
                     error.message
                 ),
             };

@@ -10,12 +10,14 @@ pub mod runtime;
 mod writer;
 
 pub use engine::{
-    Engine, EngineConfig, EngineError, FunctionUsage, Invocation, MAX_PAYLOAD_BYTES, Qualifier,
+    Engine, EngineConfig, EngineError, FunctionUsage, Invocation, MAX_ASYNC_PAYLOAD_BYTES,
+    MAX_PAYLOAD_BYTES, MAX_RETRY_ATTEMPTS, Qualifier,
     RoutedTo, Trigger, Usage,
 };
 pub use limits::Throttle;
 pub use runtime::{
-    FunctionError, FunctionErrorKind, Instance, InvokeOutput, InvokeRequest, Runtime, RuntimeError,
+    FunctionError, FunctionErrorKind, Instance, InvokeOutput, InvokeRequest, MatchedRoute, Runtime,
+    RuntimeError,
 };
 
 /// An error and its causes, joined with `: ` (for logs; `Display` of the

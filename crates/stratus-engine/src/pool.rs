@@ -55,9 +55,18 @@ pub struct Lease {
 impl Drop for Lease {
     fn drop(&mut self) {
         let mut state = self.pool.lock();
-        if let Some(slot) = state.slots.iter_mut().find(|s| s.id == self.slot) {
+        if let Some(index) = state.slots.iter().position(|s| s.id == self.slot) {
+            let slot = &mut state.slots[index];
             slot.active = slot.active.saturating_sub(1);
             slot.last_used = Instant::now();
+            // A dead instance (crashed, timed out, failed init) leaves the
+            // pool once its last request is done; the next request starts a
+            // new one.
+            if slot.active == 0 && !slot.instance.healthy() {
+                let removed = state.slots.remove(index);
+                drop(state);
+                drop(removed);
+            }
         }
     }
 }
@@ -83,7 +92,7 @@ impl Pool {
         let slot = state
             .slots
             .iter_mut()
-            .find(|s| s.active < s.instance.capacity())?;
+            .find(|s| s.active < s.instance.capacity() && s.instance.healthy())?;
         slot.active += 1;
         Some(Lease {
             pool: self.clone(),
@@ -98,10 +107,15 @@ impl Pool {
         if let Some(lease) = self.try_warm() {
             return Ok(lease);
         }
-        let _loading = self.loading.lock().await;
-        if let Some(lease) = self.try_warm() {
-            return Ok(lease);
-        }
+        let _loading = if self.runtime.parallel_cold_starts() {
+            None
+        } else {
+            let guard = self.loading.lock().await;
+            if let Some(lease) = self.try_warm() {
+                return Ok(lease);
+            }
+            Some(guard)
+        };
         let started = Instant::now();
         let instance = self.runtime.load(self.config.clone()).await?;
         let init = started.elapsed();
@@ -132,8 +146,9 @@ impl Pool {
         let mut index = 0;
         while index < state.slots.len() {
             let slot = &state.slots[index];
+            let dead = slot.active == 0 && !slot.instance.healthy();
             let expired = slot.active == 0 && now.duration_since(slot.last_used) >= keep_alive;
-            if expired && state.slots.len() > keep {
+            if dead || (expired && state.slots.len() > keep) {
                 state.slots.remove(index);
                 retired += 1;
             } else {

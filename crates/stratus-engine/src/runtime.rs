@@ -49,6 +49,15 @@ pub enum FunctionErrorKind {
     ResponseTooLarge,
     /// The function finished without producing a valid response.
     BadResponse,
+    /// The function's code reported an error (a Lambda handler raised); its
+    /// error document is in [`FunctionError::body`].
+    Unhandled,
+    /// The function's process exited during the invocation
+    /// (`Runtime.ExitError`); the next invocation starts a new one.
+    ExitError,
+    /// The function's initialisation failed (import error, syntax error,
+    /// init timeout); the next invocation runs init again.
+    InitError,
 }
 
 impl FunctionErrorKind {
@@ -60,6 +69,9 @@ impl FunctionErrorKind {
             Self::OutOfMemory => "Runtime.OutOfMemory",
             Self::ResponseTooLarge => "Function.ResponseSizeTooLarge",
             Self::BadResponse => "Runtime.InvalidResponse",
+            Self::Unhandled => "Unhandled",
+            Self::ExitError => "Runtime.ExitError",
+            Self::InitError => "Runtime.InitError",
         }
     }
 }
@@ -69,6 +81,41 @@ impl FunctionErrorKind {
 pub struct FunctionError {
     pub kind: FunctionErrorKind,
     pub message: String,
+    /// The precise error type when the runtime knows better than `kind`
+    /// (e.g. `Runtime.ImportModuleError` from a Lambda runtime).
+    pub error_type: Option<String>,
+    /// The error document (`{"errorMessage","errorType",...}`) to hand to
+    /// callers verbatim, as Lambda does; `None` builds one from the kind.
+    pub body: Option<Bytes>,
+}
+
+impl FunctionError {
+    /// An error of `kind` with a message for the logs.
+    pub fn new(kind: FunctionErrorKind, message: impl Into<String>) -> Self {
+        FunctionError {
+            kind,
+            message: message.into(),
+            error_type: None,
+            body: None,
+        }
+    }
+
+    /// The error type callers see, e.g. `Runtime.ExitError`.
+    pub fn error_type(&self) -> &str {
+        self.error_type
+            .as_deref()
+            .unwrap_or_else(|| self.kind.error_type())
+    }
+}
+
+/// Set as an extension on requests that came through an HTTP route, so
+/// runtimes that build events (API Gateway payload 2.0) know the route.
+/// Event invocations (Invoke API, control API) carry none.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MatchedRoute {
+    /// `GET /hello/{name}`.
+    pub route_key: String,
+    pub params: Vec<(String, String)>,
 }
 
 /// What an instance reports back for one request.
@@ -87,6 +134,11 @@ pub struct InvokeOutput {
 pub trait Instance: Send + Sync + 'static {
     /// How many requests this instance serves at once.
     fn capacity(&self) -> usize;
+    /// Whether the instance can take more requests. An instance whose process
+    /// died or timed out answers `false` and is dropped by its pool.
+    fn healthy(&self) -> bool {
+        true
+    }
     /// Runs one request to completion. Must return within `timeout` plus a
     /// small grace; the engine enforces a hard stop as a backstop.
     async fn invoke(&self, request: InvokeRequest) -> InvokeOutput;
@@ -95,11 +147,17 @@ pub trait Instance: Send + Sync + 'static {
 /// A runtime turns artifacts into instances.
 #[async_trait]
 pub trait Runtime: Send + Sync + 'static {
-    /// Which `runtime:` this serves.
-    fn kind(&self) -> RuntimeKind;
+    /// Which `runtime:` kinds this serves.
+    fn kinds(&self) -> &'static [RuntimeKind];
     /// Validates an uploaded artifact and compiles it ahead of time. Called at
     /// deploy, once per content hash; must be idempotent.
     async fn prepare(&self, sha256: &str, bytes: Bytes) -> Result<(), RuntimeError>;
+    /// Whether cold starts of one function may run side by side. Runtimes
+    /// whose instances take one request at a time (processes) answer `true`;
+    /// for the others a burst waits for one shared cold start.
+    fn parallel_cold_starts(&self) -> bool {
+        false
+    }
     /// Whether the artifact was already prepared.
     fn is_prepared(&self, sha256: &str) -> bool;
     /// The cold start: loads the compiled artifact and builds the instance.

@@ -97,12 +97,14 @@ struct RuntimeQuery {
 }
 
 fn runtime_of(query: &RuntimeQuery) -> Result<RuntimeKind, ApiFailure> {
-    match query.runtime.as_deref().unwrap_or("wasm") {
-        "wasm" => Ok(RuntimeKind::Wasm),
-        other => Err(ApiFailure::bad_request(format!(
-            "unknown runtime `{other}`; supported: wasm"
-        ))),
-    }
+    let name = query.runtime.as_deref().unwrap_or("wasm");
+    RuntimeKind::from_wire(name).ok_or_else(|| {
+        let known: Vec<&str> = RuntimeKind::ALL.iter().map(|k| k.as_str()).collect();
+        ApiFailure::bad_request(format!(
+            "unknown runtime `{name}`; supported: {}",
+            known.join(", ")
+        ))
+    })
 }
 
 fn valid_sha(sha: &str) -> Result<(), ApiFailure> {
@@ -309,13 +311,14 @@ async fn invoke(
             };
             let message = match error.kind {
                 stratus_engine::FunctionErrorKind::Timeout => "Task timed out".to_string(),
-                _ => error.message,
+                _ => error.message.clone(),
             };
+            let error_type = error.error_type().to_string();
             (
                 status,
                 Vec::new(),
-                Bytes::new(),
-                Some(error.kind.error_type().to_string()),
+                error.body.unwrap_or_default(),
+                Some(error_type),
                 Some(message),
             )
         }

@@ -84,6 +84,10 @@ async fn handle(State(state): State<AppState>, request: Request) -> Response {
     {
         parts.headers.insert(header::HOST, host);
     }
+    parts.extensions.insert(stratus_engine::MatchedRoute {
+        route_key: routed.route_key.clone(),
+        params: routed.params.clone(),
+    });
     let request = http::Request::from_parts(parts, body);
     let invocation = match engine
         .invoke(&routed.function, request, Trigger::Http)

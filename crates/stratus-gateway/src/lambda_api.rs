@@ -219,9 +219,22 @@ async fn run(
             };
         }
         "Event" => {
-            return Err(LambdaError::invalid(
-                "InvocationType Event (asynchronous invocation) is not available yet in this Stratus version; use RequestResponse",
-            ));
+            let mut headers = Vec::new();
+            if let Some(trace) = header("x-amzn-trace-id") {
+                headers.push(("x-amzn-trace-id".to_string(), trace));
+            }
+            let host = state.gateway_url.trim_start_matches("http://").to_string();
+            headers.push(("host".to_string(), host));
+            let request_id = state
+                .engine
+                .invoke_async(&name, resolved, payload, headers)
+                .await
+                .map_err(|error| engine_error(error, &name, qualifier.as_deref()))?;
+            let mut response = StatusCode::ACCEPTED.into_response();
+            if let Ok(value) = HeaderValue::from_str(&request_id) {
+                response.headers_mut().insert("x-amzn-requestid", value);
+            }
+            return Ok(response);
         }
         other => {
             return Err(LambdaError::invalid(format!(
@@ -239,29 +252,7 @@ async fn run(
         .engine
         .invoke_qualified(&name, resolved, event, Trigger::Invoke)
         .await
-        .map_err(|error| match error {
-            EngineError::NotFound(_) => LambdaError::not_found(&arn(&name, qualifier.as_deref())),
-            EngineError::Throttled(t) => LambdaError {
-                status: StatusCode::TOO_MANY_REQUESTS,
-                kind: "TooManyRequestsException",
-                body: serde_json::json!({ "Reason": t.reason, "Type": "User", "message": "Rate Exceeded." }),
-                retry_after: Some(t.retry_after_secs),
-            },
-            EngineError::PayloadTooLarge { limit, .. } => LambdaError::user(
-                StatusCode::PAYLOAD_TOO_LARGE,
-                "RequestTooLargeException",
-                format!("Request must be smaller than {limit} bytes for the InvokeFunction operation"),
-            ),
-            other => {
-                tracing::error!(error = %stratus_engine::error_chain(&other), "invoke failed");
-                LambdaError {
-                    status: StatusCode::INTERNAL_SERVER_ERROR,
-                    kind: "ServiceException",
-                    body: serde_json::json!({ "Type": "Service", "message": "internal error; see the server log" }),
-                    retry_after: None,
-                }
-            }
-        })?;
+        .map_err(|error| engine_error(error, &name, qualifier.as_deref()))?;
 
     let mut response = match invocation.result {
         Ok(answer) => {
@@ -285,10 +276,23 @@ async fn run(
                         .function(&name)
                         .map_or(0.0, |f| f.config.timeout)
                 ),
-                _ => error.message,
+                _ => error.message.clone(),
             };
-            let body = serde_json::json!({ "errorMessage": message, "errorType": error.kind.error_type() });
-            let mut response = axum::Json(body).into_response();
+            let mut response = match (&error.kind, error.body.clone()) {
+                // A Lambda runtime's own error document, relayed verbatim.
+                (kind, Some(body)) if *kind != FunctionErrorKind::Timeout => {
+                    let mut response = Response::new(Body::from(body));
+                    response.headers_mut().insert(
+                        header::CONTENT_TYPE,
+                        HeaderValue::from_static("application/json"),
+                    );
+                    response
+                }
+                _ => axum::Json(
+                    serde_json::json!({ "errorMessage": message, "errorType": error.error_type() }),
+                )
+                .into_response(),
+            };
             response.headers_mut().insert(
                 "x-amz-function-error",
                 HeaderValue::from_static("Unhandled"),
@@ -317,6 +321,39 @@ async fn run(
         }
     }
     Ok(response)
+}
+
+/// An engine error in the Lambda service's words.
+fn engine_error(error: EngineError, name: &str, qualifier: Option<&str>) -> LambdaError {
+    match error {
+        EngineError::NotFound(_) => LambdaError::not_found(&arn(name, qualifier)),
+        EngineError::Throttled(t) => LambdaError {
+            status: StatusCode::TOO_MANY_REQUESTS,
+            kind: "TooManyRequestsException",
+            body: serde_json::json!({ "Reason": t.reason, "Type": "User", "message": "Rate Exceeded." }),
+            retry_after: Some(t.retry_after_secs),
+        },
+        EngineError::PayloadTooLarge { limit, .. } => LambdaError::user(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "RequestTooLargeException",
+            format!("Request must be smaller than {limit} bytes for the InvokeFunction operation"),
+        ),
+        EngineError::ShuttingDown => LambdaError {
+            status: StatusCode::SERVICE_UNAVAILABLE,
+            kind: "ServiceException",
+            body: serde_json::json!({ "Type": "Service", "message": "the server is shutting down" }),
+            retry_after: Some(1),
+        },
+        other => {
+            tracing::error!(error = %stratus_engine::error_chain(&other), "invoke failed");
+            LambdaError {
+                status: StatusCode::INTERNAL_SERVER_ERROR,
+                kind: "ServiceException",
+                body: serde_json::json!({ "Type": "Service", "message": "internal error; see the server log" }),
+                retry_after: None,
+            }
+        }
+    }
 }
 
 #[cfg(test)]

@@ -25,6 +25,7 @@
 
 #![warn(missing_docs)]
 
+mod async_events;
 mod error;
 mod files;
 mod functions;
@@ -38,6 +39,7 @@ use std::time::Duration;
 
 use rusqlite::Connection;
 
+pub use async_events::{AsyncEvent, AsyncQueueStats, NewAsyncEvent};
 pub use error::StoreError;
 pub use types::{
     DeployResult, DeployStatus, FunctionRecord, FunctionStats, InvocationRecord, LogRecord,

@@ -70,6 +70,32 @@ const MIGRATIONS: &[&str] = &[
     CREATE INDEX invocations_by_ts ON invocations (ts_ms);
     CREATE INDEX invocations_by_function ON invocations (function, ts_ms);
     "#,
+    // 2: the durable queue of asynchronous (`Event`) invocations.
+    r#"
+    -- One row per accepted event until it succeeds or runs out of attempts.
+    -- `visible_ms`: when the event may next be claimed (enqueue time, or the
+    -- time of a retry after backoff). `leased_until_ms`: set while a
+    -- dispatcher runs it; a crash leaves the lease, which the next start
+    -- clears, so the event runs again (at least once). `state` is `pending`
+    -- or `failed` (attempts exhausted or too old; kept for inspection).
+    CREATE TABLE async_events (
+        id              INTEGER PRIMARY KEY AUTOINCREMENT,
+        request_id      TEXT NOT NULL UNIQUE,
+        function        TEXT NOT NULL,
+        qualifier       TEXT,
+        payload         BLOB NOT NULL,
+        headers         TEXT NOT NULL,
+        enqueued_ms     INTEGER NOT NULL,
+        visible_ms      INTEGER NOT NULL,
+        leased_until_ms INTEGER,
+        attempts        INTEGER NOT NULL DEFAULT 0,
+        max_attempts    INTEGER NOT NULL,
+        max_age_ms      INTEGER NOT NULL,
+        state           TEXT NOT NULL DEFAULT 'pending',
+        last_error      TEXT
+    );
+    CREATE INDEX async_events_ready ON async_events (state, visible_ms);
+    "#,
 ];
 
 /// The schema version this build writes.

@@ -168,10 +168,10 @@ impl Client {
     }
 
     /// Whether the server already has an artifact.
-    pub fn has_artifact(&self, sha: &str) -> Result<bool> {
+    pub fn has_artifact(&self, sha: &str, runtime: &str) -> Result<bool> {
         let response = self
             .agent
-            .head(self.url(&format!("/v1/artifacts/{sha}?runtime=wasm")))
+            .head(self.url(&format!("/v1/artifacts/{sha}?runtime={runtime}")))
             .header("Authorization", self.auth())
             .call();
         match response {
@@ -189,14 +189,20 @@ impl Client {
     pub fn put_artifact(
         &self,
         sha: &str,
+        runtime: &str,
         len: u64,
         reader: impl Read + 'static,
     ) -> Result<stratus_api::ArtifactResponse> {
+        let content_type = if runtime == "wasm" {
+            "application/wasm"
+        } else {
+            "application/zip"
+        };
         let response = self
             .agent
-            .put(self.url(&format!("/v1/artifacts/{sha}?runtime=wasm")))
+            .put(self.url(&format!("/v1/artifacts/{sha}?runtime={runtime}")))
             .header("Authorization", self.auth())
-            .header("Content-Type", "application/wasm")
+            .header("Content-Type", content_type)
             .header("Content-Length", len.to_string())
             .send(ureq::SendBody::from_owned_reader(reader));
         self.finish(

@@ -2,6 +2,7 @@
 //! subcommands talk to a running server through the control API.
 
 mod client;
+mod package;
 mod cmd;
 mod server;
 

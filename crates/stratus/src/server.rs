@@ -11,6 +11,7 @@ use stratus_core::pricing::PriceSheet;
 use stratus_engine::{Engine, EngineConfig};
 use stratus_gateway::AppState;
 use stratus_store::Store;
+use stratus_lambda::{LambdaConfig, LambdaRuntime};
 use stratus_wasm::{WasmConfig, WasmRuntime};
 use tokio::net::TcpListener;
 use tokio::task::JoinHandle;
@@ -47,6 +48,15 @@ pub struct ServerOptions {
     /// JSON price sheet (default: AWS Lambda's public x86 price).
     #[arg(long)]
     pub price_sheet: Option<PathBuf>,
+    /// Where the managed runtime environments of Lambda functions (Python's
+    /// awslambdaric and boto3, the Node.js runtime client) are installed on
+    /// first use; servers may share one (default: <data-dir>/lambda/runtimes).
+    #[arg(long, env = "STRATUS_RUNTIMES_DIR")]
+    pub runtimes_dir: Option<PathBuf>,
+    /// Seconds before the first retry of a failed asynchronous (`Event`)
+    /// invocation; the second waits twice as long (Lambda: 60).
+    #[arg(long, default_value_t = 60.0)]
+    pub async_retry_delay: f64,
 }
 
 fn init_tracing() {
@@ -81,6 +91,8 @@ pub struct Running {
     pub gateway_url: String,
     pub data_dir: PathBuf,
     engine: Engine,
+    lambda: Arc<LambdaRuntime>,
+    host: Arc<stratus_sandbox::Host>,
     stop: CancellationToken,
     servers: Vec<JoinHandle<std::io::Result<()>>>,
     grace: Duration,
@@ -102,6 +114,7 @@ pub async fn start(options: ServerOptions) -> Result<Running> {
         max_concurrency: options.max_concurrency,
         log_retention: seconds(options.log_retention_days * 86400.0, "--log-retention-days")?,
         prices,
+        async_retry_delay: seconds(options.async_retry_delay, "--async-retry-delay")?,
         ..EngineConfig::default()
     };
     let grace = seconds(options.grace, "--grace")?;
@@ -121,7 +134,22 @@ pub async fn start(options: ServerOptions) -> Result<Running> {
         },
     )
     .context("start the wasm runtime")?;
-    let engine = Engine::start(store, vec![Arc::new(wasm)], config)
+    let host = Arc::new(stratus_sandbox::Host::detect(&format!(
+        "stratus-{}",
+        std::process::id()
+    )));
+    for line in host.report() {
+        tracing::info!(target: "stratus::sandbox", "{line}");
+    }
+    let lambda = Arc::new(LambdaRuntime::new(
+        LambdaConfig {
+            data_dir: data_dir.clone(),
+            runtimes_dir: options.runtimes_dir.clone(),
+            shutdown_grace: Duration::from_millis(500),
+        },
+        host.clone(),
+    ));
+    let engine = Engine::start(store, vec![Arc::new(wasm), lambda.clone()], config)
         .await
         .context("start the engine")?;
 
@@ -176,6 +204,8 @@ pub async fn start(options: ServerOptions) -> Result<Running> {
         gateway_url,
         data_dir,
         engine,
+        lambda,
+        host,
         stop,
         servers,
         grace,
@@ -224,6 +254,9 @@ impl Running {
                 "invocations still running at shutdown were abandoned"
             );
         }
+        // Function processes get SIGTERM, then SIGKILL.
+        self.lambda.shutdown().await;
+        self.host.cleanup();
         let engine = self.engine.clone();
         tokio::task::spawn_blocking(move || engine.join_writer())
             .await

@@ -47,6 +47,13 @@ fn render(m: &Manifest) -> String {
             f.reserved_concurrency, f.provisioned_concurrency
         );
         let _ = writeln!(out, "  allowedOutboundHosts {:?}", f.allowed_outbound_hosts);
+        if let Some(version) = &f.runtime_version {
+            let _ = writeln!(
+                out,
+                "  runtimeVersion {version}, package {:?} at {}, ephemeralStorageSize {:?}",
+                f.package, f.package_at, f.ephemeral_storage
+            );
+        }
         for (route, at) in &f.routes {
             let _ = writeln!(out, "  route {} {} at {at}", route.method, route.path);
         }
@@ -194,6 +201,9 @@ fn to_config_carries_every_field() {
                 path: "*".into(),
             },
         ],
+        runtime_version: None,
+        handler: None,
+        ephemeral_storage: None,
     };
     assert_eq!(config, expected);
     let other = m.functions[1].to_config("cd34");

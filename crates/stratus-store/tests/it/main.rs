@@ -47,5 +47,8 @@ pub fn config(name: &str, artifact: &str) -> FunctionConfig {
             method: "GET".to_owned(),
             path: format!("/{name}"),
         }],
+        runtime_version: None,
+        handler: None,
+        ephemeral_storage: None,
     }
 }

@@ -9,7 +9,8 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::process::{Command, ExitCode};
 use stratus_api as api;
-use stratus_core::manifest::{Manifest, check_handlers, parse_manifest};
+use stratus_core::RuntimeKind;
+use stratus_core::manifest::{Manifest, ManifestError, check_handlers, parse_manifest};
 
 pub const MANIFEST: &str = "stratus.yaml";
 
@@ -71,34 +72,49 @@ fn run_builds(base: &Path, manifest: &Manifest) -> Result<()> {
     Ok(())
 }
 
-fn upload(client: &Client, sha: &str, path: &Path) -> Result<()> {
-    if client.has_artifact(sha)? {
+fn upload(client: &Client, sha: &str, runtime: &str, shown: &str, bytes: Vec<u8>) -> Result<()> {
+    if client.has_artifact(sha, runtime)? {
         return Ok(());
     }
-    let file = std::fs::File::open(path).with_context(|| format!("open {}", path.display()))?;
-    let len = file.metadata()?.len();
+    let len = bytes.len() as u64;
     let bar = ProgressBar::new(len);
     bar.set_style(
         ProgressStyle::with_template("{msg} [{bar:30}] {bytes}/{total_bytes} {bytes_per_sec}")
             .unwrap_or_else(|_| ProgressStyle::default_bar())
             .progress_chars("=> "),
     );
-    bar.set_message(format!(
-        "uploading {}",
-        path.file_name()
-            .map(|n| n.to_string_lossy())
-            .unwrap_or_default()
-    ));
-    let reader = bar.wrap_read(file);
-    let result = client.put_artifact(sha, len, reader);
+    bar.set_message(format!("uploading {shown}"));
+    let reader = bar.wrap_read(std::io::Cursor::new(bytes));
+    let result = client.put_artifact(sha, runtime, len, reader);
     bar.finish_and_clear();
     result?;
-    eprintln!(
-        "uploaded {} ({} KiB), validated and compiled",
-        path.display(),
-        len.div_ceil(1024)
-    );
+    let done = if runtime == "wasm" {
+        "validated and compiled"
+    } else {
+        "validated and unpacked"
+    };
+    eprintln!("uploaded {shown} ({} KiB), {done}", len.div_ceil(1024));
     Ok(())
+}
+
+/// The bytes of a function's code: the component (wasm), a package zip as
+/// is, or a package directory zipped (deterministically, so an unchanged
+/// directory deploys as `unchanged`).
+fn artifact_bytes(path: &Path, process: bool) -> Result<Vec<u8>> {
+    if process && path.is_dir() {
+        let bytes =
+            crate::package::zip_dir(path).with_context(|| format!("zip {}", path.display()))?;
+        if bytes.len() > stratus_lambda::MAX_ZIPPED_BYTES {
+            bail!(
+                "the package {} is {} bytes zipped; Lambda packages are limited to {} bytes",
+                path.display(),
+                bytes.len(),
+                stratus_lambda::MAX_ZIPPED_BYTES
+            );
+        }
+        return Ok(bytes);
+    }
+    std::fs::read(path).with_context(|| format!("read {}", path.display()))
 }
 
 /// Deploys the service described in `dir`.
@@ -109,23 +125,49 @@ pub fn deploy_dir(client: &Client, dir: &Path, config: Option<&Path>) -> Result<
         .map(Path::to_path_buf)
         .unwrap_or_else(|| PathBuf::from("."));
     run_builds(&base, &manifest)?;
-    check_handlers(&path.display().to_string(), &manifest, |handler| {
-        base.join(handler).is_file()
+    let shown = path.display().to_string();
+    check_handlers(&shown, &manifest, |code| {
+        let code = base.join(code);
+        code.is_file() || code.is_dir()
     })?;
+    for function in &manifest.functions {
+        let code = base.join(function.code_path());
+        let fail = |message: String| -> anyhow::Error {
+            ManifestError::new(&shown, function.package_at, message).into()
+        };
+        if function.runtime.is_process() && code.is_file() && !is_zip(&code) {
+            return Err(fail(format!(
+                "package `{}` of function `{}` is neither a directory nor a zip archive",
+                function.code_path(),
+                function.name
+            )));
+        }
+        if function.runtime == RuntimeKind::Provided
+            && code.is_dir()
+            && !code.join("bootstrap").is_file()
+        {
+            return Err(fail(format!(
+                "function `{}` uses a `provided` runtime, but its package `{}` has no `bootstrap` executable at its root",
+                function.name,
+                function.code_path()
+            )));
+        }
+    }
 
-    let mut shas: BTreeMap<String, String> = BTreeMap::new();
+    let mut shas: BTreeMap<(String, &'static str), String> = BTreeMap::new();
     let mut functions = Vec::new();
     for function in &manifest.functions {
-        let artifact = base.join(&function.handler);
-        let sha = match shas.get(&function.handler) {
+        let runtime = function.runtime.as_str();
+        let code = base.join(function.code_path());
+        let key = (function.code_path().to_string(), runtime);
+        let sha = match shas.get(&key) {
             Some(sha) => sha.clone(),
             None => {
-                let bytes = std::fs::read(&artifact)
-                    .with_context(|| format!("read {}", artifact.display()))?;
+                let bytes = artifact_bytes(&code, function.runtime.is_process())?;
                 let sha = hex::encode(Sha256::digest(&bytes));
-                upload(client, &sha, &artifact)
+                upload(client, &sha, runtime, function.code_path(), bytes)
                     .with_context(|| format!("function `{}`", function.name))?;
-                shas.insert(function.handler.clone(), sha.clone());
+                shas.insert(key, sha.clone());
                 sha
             }
         };
@@ -148,4 +190,14 @@ pub fn deploy_dir(client: &Client, dir: &Path, config: Option<&Path>) -> Result<
         }
     }
     Ok(())
+}
+
+/// Whether `path` starts like a zip archive.
+fn is_zip(path: &Path) -> bool {
+    use std::io::Read as _;
+    let mut magic = [0u8; 4];
+    std::fs::File::open(path)
+        .and_then(|mut f| f.read_exact(&mut magic))
+        .is_ok()
+        && (magic == *b"PK\x03\x04" || magic == *b"PK\x05\x06")
 }

@@ -7,6 +7,7 @@ mod auth;
 mod deploy;
 mod faults;
 mod lambda_api;
+mod lambda_runtime;
 mod lifecycle;
 mod limits;
 mod scaling;

@@ -87,10 +87,14 @@ check(error_of(lambda: client.invoke(FunctionName="tb", Qualifier="prod")) == ("
 check(error_of(lambda: client.invoke(FunctionName="zero")) == ("TooManyRequestsException", 429), "reserved 0")
 big = b"x" * (6 * 1024 * 1024 + 1)
 check(error_of(lambda: client.invoke(FunctionName="tb", Payload=big)) == ("RequestTooLargeException", 413), "too large")
-check(
-    error_of(lambda: client.invoke(FunctionName="tb", InvocationType="Event", Payload=b"{}"))
-    == ("InvalidParameterValueException", 400),
-    "Event is not available yet",
-)
+# Event: queued durably, 202 at once, with the request id the function runs under.
+r = client.invoke(FunctionName="tb", InvocationType="Event", Payload=b'"/version"')
+check(r["StatusCode"] == 202, r)
+check(len(r["ResponseMetadata"]["RequestId"]) == 36, r)
+check(r["Payload"].read() == b"", r)
+check(error_of(lambda: client.invoke(FunctionName="ghost", InvocationType="Event", Payload=b"{}")) == ("ResourceNotFoundException", 404), "event to unknown function")
+async_big = b'"' + b"x" * (1024 * 1024) + b'"'
+check(error_of(lambda: client.invoke(FunctionName="tb", InvocationType="Event", Payload=async_big)) == ("RequestTooLargeException", 413), "event too large")
+check(error_of(lambda: client.invoke(FunctionName="tb", InvocationType="Sideways", Payload=b"{}")) == ("InvalidParameterValueException", 400), "bad invocation type")
 
 print(f"lambda invoke api: {checks} checks ok")

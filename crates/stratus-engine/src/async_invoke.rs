@@ -1,0 +1,252 @@
+//! Asynchronous invocation (Lambda's `Event` type): the caller's event is
+//! committed to the store's durable queue before it is acknowledged, then a
+//! dispatcher loop claims due events and runs each through the ordinary
+//! invocation path with [`Trigger::Event`], keeping the event's request id
+//! on every attempt.
+//!
+//! - A function error is retried after `async_retry_delay` times the attempt
+//!   number, up to the event's attempts (1 + retries, 3 by default).
+//! - Throttles and shutdowns give the attempt back and retry later.
+//! - Events older than their maximum age, or whose attempts are spent, are
+//!   kept as `failed` with a warning in the server log.
+//! - A crash leaves claimed events leased; the next start releases them, so
+//!   every acknowledged event runs at least once.
+
+use super::{Engine, EngineError, Qualifier, Trigger, now_ms};
+use bytes::Bytes;
+use std::sync::Arc;
+use std::time::Duration;
+use stratus_store::{AsyncEvent, NewAsyncEvent};
+
+/// Largest asynchronous payload (Lambda's 1 MB for `Event` invocations).
+pub const MAX_ASYNC_PAYLOAD_BYTES: usize = 1024 * 1024;
+/// Lambda's default and maximum `MaximumRetryAttempts`.
+pub const MAX_RETRY_ATTEMPTS: u32 = 2;
+/// Lambda's default and maximum `MaximumEventAgeInSeconds` (6 hours).
+const MAX_EVENT_AGE: Duration = Duration::from_secs(6 * 3600);
+/// Asynchronous invocations running at once, server-wide.
+const MAX_IN_FLIGHT: usize = 64;
+/// How long a claimed event stays leased within this process: longer than
+/// any function's timeout, so a lease never expires under a running event.
+const LEASE: Duration = Duration::from_secs(960);
+/// The longest the dispatcher sleeps between looks at the queue.
+const IDLE_POLL: Duration = Duration::from_secs(1);
+/// Delay before retrying an event that was throttled or interrupted.
+const THROTTLE_RETRY: Duration = Duration::from_secs(1);
+
+impl Engine {
+    /// Queues an asynchronous invocation durably and returns its request id.
+    /// `headers` are replayed on the request the function receives.
+    /// Errors: `NotFound` for an unknown function or version,
+    /// `PayloadTooLarge` past [`MAX_ASYNC_PAYLOAD_BYTES`], `ShuttingDown`.
+    pub async fn invoke_async(
+        &self,
+        function: &str,
+        qualifier: Qualifier,
+        payload: Bytes,
+        headers: Vec<(String, String)>,
+    ) -> Result<String, EngineError> {
+        if !self.inner.accepting.load(std::sync::atomic::Ordering::Acquire) {
+            return Err(EngineError::ShuttingDown);
+        }
+        if payload.len() > MAX_ASYNC_PAYLOAD_BYTES {
+            return Err(EngineError::PayloadTooLarge {
+                size: payload.len(),
+                limit: MAX_ASYNC_PAYLOAD_BYTES,
+            });
+        }
+        // The function (and version) must exist now, as on Lambda.
+        self.resolve(function, qualifier).await?;
+        let request_id = uuid::Uuid::new_v4().to_string();
+        let event = NewAsyncEvent {
+            request_id: request_id.clone(),
+            function: function.to_string(),
+            qualifier: match qualifier {
+                Qualifier::Latest => None,
+                Qualifier::Version(v) => Some(v.to_string()),
+            },
+            payload: payload.to_vec(),
+            headers,
+            max_attempts: 1 + MAX_RETRY_ATTEMPTS,
+            max_age_ms: MAX_EVENT_AGE.as_millis() as i64,
+        };
+        self.blocking(move |s| s.enqueue_async(&event, now_ms()))
+            .await?;
+        self.inner.async_wake.notify_one();
+        tracing::debug!(function, request_id = %request_id, "queued an asynchronous invocation");
+        Ok(request_id)
+    }
+
+    /// Pending and failed asynchronous events.
+    pub async fn async_queue(&self) -> Result<stratus_store::AsyncQueueStats, EngineError> {
+        self.blocking(|s| s.async_stats()).await
+    }
+
+    pub(super) fn spawn_async_dispatcher(&self) {
+        let engine = self.clone();
+        let cancel = self.inner.cancel.clone();
+        let slots = Arc::new(tokio::sync::Semaphore::new(MAX_IN_FLIGHT));
+        self.inner.tasks.spawn(async move {
+            loop {
+                let wait = engine.next_wait().await;
+                tokio::select! {
+                    _ = cancel.cancelled() => break,
+                    _ = engine.inner.async_wake.notified() => {}
+                    _ = tokio::time::sleep(wait) => {}
+                }
+                if !engine.inner.accepting.load(std::sync::atomic::Ordering::Acquire) {
+                    continue;
+                }
+                let free = slots.available_permits();
+                if free == 0 {
+                    continue;
+                }
+                let claimed = engine
+                    .blocking(move |s| s.claim_async(now_ms(), free, LEASE.as_millis() as i64))
+                    .await;
+                let (events, expired) = match claimed {
+                    Ok(found) => found,
+                    Err(error) => {
+                        tracing::warn!(error = %crate::error_chain(&error), "could not claim asynchronous events");
+                        tokio::time::sleep(IDLE_POLL).await;
+                        continue;
+                    }
+                };
+                for event in expired {
+                    tracing::warn!(function = %event.function, request_id = %event.request_id, "asynchronous event dropped: older than its maximum age");
+                }
+                for event in events {
+                    let Ok(permit) = slots.clone().try_acquire_owned() else {
+                        // Cannot happen (we claimed no more than were free);
+                        // put the event back rather than lose it.
+                        let id = event.id;
+                        let _ = engine.blocking(move |s| s.retry_async(id, now_ms(), "no dispatch slot", false)).await;
+                        continue;
+                    };
+                    let engine = engine.clone();
+                    let cancel = cancel.clone();
+                    engine.inner.tasks.clone().spawn(async move {
+                        tokio::select! {
+                            // Shutdown: the event stays leased and runs
+                            // again after the next start.
+                            _ = cancel.cancelled() => {}
+                            _ = engine.run_event(event) => {}
+                        }
+                        drop(permit);
+                        engine.inner.async_wake.notify_one();
+                    });
+                }
+            }
+        });
+    }
+
+    /// How long the dispatcher may sleep: until the next due event, at most
+    /// [`IDLE_POLL`].
+    async fn next_wait(&self) -> Duration {
+        match self.blocking(|s| s.next_async_due()).await {
+            Ok(Some(due)) => {
+                let ms = (due - now_ms()).clamp(0, IDLE_POLL.as_millis() as i64);
+                Duration::from_millis(ms as u64)
+            }
+            _ => IDLE_POLL,
+        }
+    }
+
+    async fn run_event(&self, event: AsyncEvent) {
+        let qualifier = match event.qualifier.as_deref().map(str::parse::<u64>) {
+            None => Qualifier::Latest,
+            Some(Ok(v)) => Qualifier::Version(v),
+            Some(Err(_)) => {
+                self.settle(&event, Settle::Fail("the event's qualifier is not a version".into()))
+                    .await;
+                return;
+            }
+        };
+        let request = match build_request(&event) {
+            Ok(request) => request,
+            Err(error) => {
+                self.settle(&event, Settle::Fail(format!("the event cannot be replayed: {error}")))
+                    .await;
+                return;
+            }
+        };
+        let outcome = self
+            .invoke_with_id(
+                &event.function,
+                qualifier,
+                request,
+                Trigger::Event,
+                Some(event.request_id.clone()),
+            )
+            .await;
+        let settle = match outcome {
+            Ok(invocation) => match invocation.result {
+                Ok(_) => Settle::Done,
+                Err(error) => Settle::Retry(format!("{}: {}", error.error_type(), error.message)),
+            },
+            Err(EngineError::Throttled(_)) | Err(EngineError::ShuttingDown) => Settle::Later,
+            Err(EngineError::NotFound(what)) => {
+                Settle::Fail(format!("function {what} no longer exists"))
+            }
+            Err(error) => Settle::Retry(crate::error_chain(&error)),
+        };
+        self.settle(&event, settle).await;
+    }
+
+    async fn settle(&self, event: &AsyncEvent, settle: Settle) {
+        let id = event.id;
+        let now = now_ms();
+        let delay = self.inner.config.async_retry_delay;
+        let result = match settle {
+            Settle::Done => self.blocking(move |s| s.complete_async(id)).await,
+            Settle::Later => {
+                let at = now + THROTTLE_RETRY.as_millis() as i64;
+                self.blocking(move |s| s.retry_async(id, at, "throttled", false))
+                    .await
+            }
+            Settle::Retry(error) if event.attempt < event.max_attempts => {
+                let at = now + (delay * event.attempt).as_millis() as i64;
+                tracing::info!(function = %event.function, request_id = %event.request_id, attempt = event.attempt, error = %error, "asynchronous invocation failed; will retry");
+                self.blocking(move |s| s.retry_async(id, at, &error, true))
+                    .await
+            }
+            Settle::Retry(error) | Settle::Fail(error) => {
+                tracing::warn!(function = %event.function, request_id = %event.request_id, attempts = event.attempt, error = %error, "asynchronous invocation failed for good");
+                self.blocking(move |s| s.fail_async(id, &error)).await
+            }
+        };
+        if let Err(error) = result {
+            tracing::warn!(request_id = %event.request_id, error = %crate::error_chain(&error), "could not record the outcome of an asynchronous event; it will run again");
+        }
+    }
+}
+
+enum Settle {
+    Done,
+    Later,
+    Retry(String),
+    Fail(String),
+}
+
+/// The request a function receives for an asynchronous event: a POST of the
+/// payload with CloudEvents headers, like every non-HTTP event.
+fn build_request(event: &AsyncEvent) -> Result<http::Request<Bytes>, http::Error> {
+    let mut builder = http::Request::builder()
+        .method("POST")
+        .uri("/")
+        .header("ce-specversion", "1.0")
+        .header("ce-type", "dev.stratus.invoke.async")
+        .header("ce-source", "stratus")
+        .header("ce-id", event.request_id.as_str());
+    if !event
+        .headers
+        .iter()
+        .any(|(k, _)| k.eq_ignore_ascii_case("content-type"))
+    {
+        builder = builder.header(http::header::CONTENT_TYPE, "application/json");
+    }
+    for (key, value) in &event.headers {
+        builder = builder.header(key.as_str(), value.as_str());
+    }
+    builder.body(Bytes::from(event.payload.clone()))
+}

@@ -1,0 +1,268 @@
+//! The durable queue of asynchronous invocations (Lambda's `Event`
+//! invocation type): an event is committed before the caller gets its 202,
+//! claimed by the engine's dispatcher under a lease, and deleted once it
+//! ran, or kept as `failed` when its attempts are spent.
+
+use rusqlite::{OptionalExtension, Row, TransactionBehavior, params};
+
+use crate::error::SqlContext;
+use crate::{Store, StoreError, from_sql_int};
+
+/// An event to enqueue.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NewAsyncEvent {
+    /// The invocation's request id, returned to the caller and kept across
+    /// retries so handlers can deduplicate.
+    pub request_id: String,
+    /// The function to invoke.
+    pub function: String,
+    /// `None` for the current version, else a version number as text.
+    pub qualifier: Option<String>,
+    /// The event payload.
+    pub payload: Vec<u8>,
+    /// Request headers to replay (e.g. `x-amzn-trace-id`).
+    pub headers: Vec<(String, String)>,
+    /// Attempts in all: 1 + `maximumRetryAttempts`.
+    pub max_attempts: u32,
+    /// Events older than this are not run again (`maximumEventAge`).
+    pub max_age_ms: i64,
+}
+
+/// A claimed event.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AsyncEvent {
+    /// The row id (for completing or retrying the event).
+    pub id: i64,
+    /// The invocation's request id, the same on every attempt.
+    pub request_id: String,
+    /// The function to invoke.
+    pub function: String,
+    /// `None` for the current version, else a version number as text.
+    pub qualifier: Option<String>,
+    /// The event payload.
+    pub payload: Vec<u8>,
+    /// Request headers to replay.
+    pub headers: Vec<(String, String)>,
+    /// When the event was accepted (ms since the epoch).
+    pub enqueued_ms: i64,
+    /// This attempt's number, from 1.
+    pub attempt: u32,
+    /// Attempts in all.
+    pub max_attempts: u32,
+    /// The event's maximum age.
+    pub max_age_ms: i64,
+}
+
+/// Counts of the queue, for metrics and tests.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct AsyncQueueStats {
+    /// Events waiting or running.
+    pub pending: u64,
+    /// Events whose attempts are spent.
+    pub failed: u64,
+}
+
+const COLUMNS: &str = "id, request_id, function, qualifier, payload, headers, enqueued_ms, attempts, max_attempts, max_age_ms";
+
+fn event_from_row(row: &Row<'_>) -> rusqlite::Result<(AsyncEvent, String)> {
+    let attempts: i64 = row.get(7)?;
+    let max_attempts: i64 = row.get(8)?;
+    Ok((
+        AsyncEvent {
+            id: row.get(0)?,
+            request_id: row.get(1)?,
+            function: row.get(2)?,
+            qualifier: row.get(3)?,
+            payload: row.get(4)?,
+            headers: Vec::new(),
+            enqueued_ms: row.get(6)?,
+            attempt: u32::try_from(attempts).unwrap_or(u32::MAX),
+            max_attempts: u32::try_from(max_attempts).unwrap_or(1),
+            max_age_ms: row.get(9)?,
+        },
+        row.get::<_, String>(5)?,
+    ))
+}
+
+impl Store {
+    /// Commits an event (durably) for the dispatcher. `Conflict` if the
+    /// request id is already queued.
+    pub fn enqueue_async(&self, event: &NewAsyncEvent, now_ms: i64) -> Result<(), StoreError> {
+        let headers = serde_json::to_string(&event.headers)
+            .map_err(|e| StoreError::Invalid(format!("event headers: {e}")))?;
+        let conn = self.writer();
+        let inserted = conn
+            .execute(
+                "INSERT INTO async_events (request_id, function, qualifier, payload, headers,
+                     enqueued_ms, visible_ms, max_attempts, max_age_ms)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?6, ?7, ?8)
+                 ON CONFLICT (request_id) DO NOTHING",
+                params![
+                    event.request_id,
+                    event.function,
+                    event.qualifier,
+                    event.payload,
+                    headers,
+                    now_ms,
+                    i64::from(event.max_attempts.max(1)),
+                    event.max_age_ms,
+                ],
+            )
+            .sql("enqueuing an asynchronous event")?;
+        if inserted == 0 {
+            return Err(StoreError::Conflict(format!(
+                "request id {} is already queued",
+                event.request_id
+            )));
+        }
+        Ok(())
+    }
+
+    /// Claims up to `limit` events that are due at `now_ms`, leasing each
+    /// until `now_ms + lease_ms` and counting the attempt. Events past their
+    /// maximum age are marked failed instead (and returned in the second
+    /// list, so the caller can log them).
+    pub fn claim_async(
+        &self,
+        now_ms: i64,
+        limit: usize,
+        lease_ms: i64,
+    ) -> Result<(Vec<AsyncEvent>, Vec<AsyncEvent>), StoreError> {
+        let mut conn = self.writer();
+        let tx = conn
+            .transaction_with_behavior(TransactionBehavior::Immediate)
+            .sql("starting a claim of asynchronous events")?;
+        let mut claimed = Vec::new();
+        let mut expired = Vec::new();
+        {
+            let mut select = tx
+                .prepare_cached(&format!(
+                    "SELECT {COLUMNS} FROM async_events
+                     WHERE state = 'pending' AND visible_ms <= ?1
+                       AND (leased_until_ms IS NULL OR leased_until_ms <= ?1)
+                     ORDER BY visible_ms, id LIMIT ?2"
+                ))
+                .sql("preparing the claim of asynchronous events")?;
+            let rows = select
+                .query_map(params![now_ms, limit as i64], event_from_row)
+                .sql("reading due asynchronous events")?;
+            for row in rows {
+                let (mut event, headers) = row.sql("reading an asynchronous event")?;
+                event.headers = serde_json::from_str(&headers).map_err(|e| {
+                    StoreError::Corrupt(format!("headers of event {}: {e}", event.request_id))
+                })?;
+                if now_ms - event.enqueued_ms > event.max_age_ms {
+                    expired.push(event);
+                } else {
+                    event.attempt += 1;
+                    claimed.push(event);
+                }
+            }
+        }
+        for event in &claimed {
+            tx.execute(
+                "UPDATE async_events SET attempts = attempts + 1, leased_until_ms = ?2 WHERE id = ?1",
+                params![event.id, now_ms + lease_ms],
+            )
+            .sql("leasing an asynchronous event")?;
+        }
+        for event in &expired {
+            tx.execute(
+                "UPDATE async_events SET state = 'failed', leased_until_ms = NULL,
+                     last_error = 'EventAgeExceeded' WHERE id = ?1",
+                params![event.id],
+            )
+            .sql("expiring an asynchronous event")?;
+        }
+        tx.commit().sql("committing a claim of asynchronous events")?;
+        Ok((claimed, expired))
+    }
+
+    /// Removes an event that ran to completion.
+    pub fn complete_async(&self, id: i64) -> Result<(), StoreError> {
+        self.writer()
+            .execute("DELETE FROM async_events WHERE id = ?1", params![id])
+            .sql("completing an asynchronous event")?;
+        Ok(())
+    }
+
+    /// Schedules another attempt at `visible_ms`. With `count_attempt`
+    /// false (a throttle, a shutdown) the attempt just made is given back.
+    pub fn retry_async(
+        &self,
+        id: i64,
+        visible_ms: i64,
+        error: &str,
+        count_attempt: bool,
+    ) -> Result<(), StoreError> {
+        let give_back = if count_attempt { 0 } else { 1 };
+        self.writer()
+            .execute(
+                "UPDATE async_events SET visible_ms = ?2, leased_until_ms = NULL,
+                     last_error = ?3, attempts = MAX(attempts - ?4, 0) WHERE id = ?1",
+                params![id, visible_ms, error, give_back],
+            )
+            .sql("scheduling a retry of an asynchronous event")?;
+        Ok(())
+    }
+
+    /// Marks an event failed for good (its attempts are spent).
+    pub fn fail_async(&self, id: i64, error: &str) -> Result<(), StoreError> {
+        self.writer()
+            .execute(
+                "UPDATE async_events SET state = 'failed', leased_until_ms = NULL, last_error = ?2
+                 WHERE id = ?1",
+                params![id, error],
+            )
+            .sql("failing an asynchronous event")?;
+        Ok(())
+    }
+
+    /// Clears every lease: called at start, when no dispatcher of an earlier
+    /// process can still be running, so events it held run again. Returns
+    /// how many were released.
+    pub fn release_async_leases(&self) -> Result<usize, StoreError> {
+        self.writer()
+            .execute(
+                "UPDATE async_events SET leased_until_ms = NULL WHERE leased_until_ms IS NOT NULL",
+                [],
+            )
+            .sql("releasing leases of asynchronous events")
+    }
+
+    /// The earliest time a pending event becomes due, if any.
+    pub fn next_async_due(&self) -> Result<Option<i64>, StoreError> {
+        self.read(|conn| {
+            conn.query_row(
+                "SELECT MIN(MAX(visible_ms, COALESCE(leased_until_ms, 0))) FROM async_events
+                 WHERE state = 'pending'",
+                [],
+                |row| row.get::<_, Option<i64>>(0),
+            )
+            .optional()
+            .map(Option::flatten)
+            .sql("reading the next due asynchronous event")
+        })
+    }
+
+    /// Counts of pending and failed events.
+    pub fn async_stats(&self) -> Result<AsyncQueueStats, StoreError> {
+        self.read(|conn| {
+            let count = |state: &str| -> Result<u64, StoreError> {
+                let n: i64 = conn
+                    .query_row(
+                        "SELECT COUNT(*) FROM async_events WHERE state = ?1",
+                        params![state],
+                        |row| row.get(0),
+                    )
+                    .sql("counting asynchronous events")?;
+                from_sql_int(n, "event count")
+            };
+            Ok(AsyncQueueStats {
+                pending: count("pending")?,
+                failed: count("failed")?,
+            })
+        })
+    }
+}

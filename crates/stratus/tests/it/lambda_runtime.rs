@@ -1,0 +1,341 @@
+//! Lambda functions run unmodified as sandboxed processes: Python with the
+//! real awslambdaric, Node.js with the real aws-lambda-ric, and `provided`
+//! bootstraps (a bash script and a binary built with the Rust
+//! `lambda_runtime` crate), through HTTP routes, `stratus invoke` and boto3.
+
+use crate::harness::{Server, app, request, workspace};
+use std::path::PathBuf;
+use std::process::Command;
+use std::time::Duration;
+
+/// The Python with boto3 that `test.sh` prepares (STRATUS_TEST_PYTHON).
+fn python() -> String {
+    std::env::var("STRATUS_TEST_PYTHON").unwrap_or_else(|_| "python3".into())
+}
+
+fn lambda_fixture(name: &str) -> PathBuf {
+    workspace().join("fixtures/lambda").join(name)
+}
+
+/// The Rust `lambda_runtime` bootstrap, built by fixtures/build.sh.
+fn rust_bootstrap() -> PathBuf {
+    let path = lambda_fixture("rust/target/release/bootstrap");
+    if !path.exists() {
+        let status = Command::new("bash")
+            .arg(workspace().join("fixtures/build.sh"))
+            .stdout(std::process::Stdio::null())
+            .status()
+            .expect("run fixtures/build.sh");
+        assert!(status.success(), "fixtures/build.sh failed");
+    }
+    path
+}
+
+/// A server whose managed runtime environments (awslambdaric, boto3,
+/// aws-lambda-ric) are shared by all tests of this run, so they are
+/// installed once.
+fn server() -> Server {
+    let runtimes = workspace().join("target/stratus-test-runtimes");
+    let runtimes = runtimes.display().to_string();
+    Server::start(&["--runtimes-dir", &runtimes, "--keep-alive", "60"])
+}
+
+/// `stratus invoke --json` of `name` with `data`; returns the JSON answer.
+fn invoke(server: &Server, name: &str, data: &str) -> serde_json::Value {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let out = server.cli(&["invoke", name, "--data", data, "--json"], dir.path());
+    let text = String::from_utf8_lossy(&out.stdout).into_owned();
+    serde_json::from_str(&text).unwrap_or_else(|e| {
+        panic!(
+            "invoke {name}: not JSON ({e}): {text}\nstderr: {}",
+            String::from_utf8_lossy(&out.stderr)
+        )
+    })
+}
+
+fn body_of(answer: &serde_json::Value) -> serde_json::Value {
+    use base64::Engine as _;
+    let raw = base64::engine::general_purpose::STANDARD
+        .decode(answer["bodyBase64"].as_str().unwrap_or(""))
+        .expect("base64 body");
+    serde_json::from_slice(&raw).unwrap_or_else(|_| {
+        serde_json::Value::String(String::from_utf8_lossy(&raw).into_owned())
+    })
+}
+
+/// Calls the Invoke API directly (bearer token) and returns the reply.
+fn lambda_invoke(server: &Server, name: &str, payload: &[u8]) -> crate::harness::Reply {
+    let auth = format!("Bearer {}", server.token);
+    request(
+        "POST",
+        &server.api_url(&format!("/2015-03-31/functions/{name}/invocations")),
+        Some(payload),
+        &[("authorization", auth.as_str())],
+    )
+}
+
+#[test]
+fn python_handlers_serve_http_cli_and_boto3() {
+    let server = server();
+    let pkg = lambda_fixture("python");
+    let dir = app(&format!(
+        "service: py\nprovider:\n  runtime: python3.11\nfunctions:\n  echo:\n    handler: app.echo\n    package: {pkg}\n  counter:\n    handler: app.counter\n    package: {pkg}\n  env:\n    handler: app.env\n    package: {pkg}\n    environment:\n      GREETING: hi\n  web:\n    handler: app.http\n    package: {pkg}\n    events:\n      - httpApi: 'POST /py/{{id}}'\n  slow:\n    handler: app.sleep\n    package: {pkg}\n    timeout: 10\n",
+        pkg = pkg.display()
+    ));
+    server.cli_ok(&["deploy"], dir.path());
+
+    // `stratus invoke`: the body is the event, the answer the response.
+    let answer = invoke(&server, "echo", r#"{"hello":"world"}"#);
+    assert_eq!(answer["status"], 200, "{answer}");
+    assert_eq!(body_of(&answer), serde_json::json!({"hello": "world"}));
+    assert_eq!(answer["cold"], true);
+    let log = answer["log"].to_string();
+    assert!(log.contains("Init Duration"), "{log}");
+    let warm = invoke(&server, "echo", "[1,2]");
+    assert_eq!(warm["cold"], false, "{warm}");
+    assert_eq!(body_of(&warm), serde_json::json!([1, 2]));
+
+    // Globals and /tmp survive between warm calls of one instance.
+    let first = body_of(&invoke(&server, "counter", "{}"));
+    let second = body_of(&invoke(&server, "counter", "{}"));
+    assert_eq!(first["count"], 1, "{first}");
+    assert_eq!(second["count"], 2, "{second}");
+    assert_eq!(first["pid"], second["pid"]);
+    assert_eq!(second["tmp"], 2, "{second}");
+
+    // The environment Lambda functions expect.
+    let env = body_of(&invoke(&server, "env", "{}"));
+    assert_eq!(env["AWS_LAMBDA_FUNCTION_NAME"], "env", "{env}");
+    assert_eq!(env["AWS_LAMBDA_FUNCTION_MEMORY_SIZE"], "128");
+    assert_eq!(env["LAMBDA_TASK_ROOT"], "/var/task");
+    assert_eq!(env["_HANDLER"], "app.env");
+    assert_eq!(env["TZ"], ":UTC");
+    assert_eq!(env["cwd"], "/var/task");
+    assert_eq!(env["GREETING"], "hi");
+    assert_eq!(env["AWS_LAMBDA_RUNTIME_API"], "127.0.0.1:9001", "{env}");
+    // The sandbox: its own pid namespace, an unprivileged user.
+    assert_ne!(env["uid"], 0, "{env}");
+    assert!(env["pid"].as_u64().is_some_and(|p| p < 100), "{env}");
+
+    // An HTTP route: API Gateway payload 2.0 both ways.
+    let reply = request(
+        "POST",
+        &server.url("/py/42?x=1&x=2"),
+        Some(b"hello body"),
+        &[("cookie", "a=1; b=2"), ("content-type", "text/plain")],
+    );
+    assert_eq!(reply.status, 201, "{}", reply.text());
+    let cookies: Vec<&str> = reply
+        .headers
+        .iter()
+        .filter(|(k, _)| k.eq_ignore_ascii_case("set-cookie"))
+        .map(|(_, v)| v.as_str())
+        .collect();
+    assert_eq!(cookies.len(), 2, "{:?}", reply.headers);
+    let seen = reply.json();
+    assert_eq!(seen["rawPath"], "/py/42", "{seen}");
+    assert_eq!(seen["pathParameters"]["id"], "42");
+    assert_eq!(seen["queryStringParameters"]["x"], "1,2");
+    assert_eq!(seen["body"], "hello body");
+    assert_eq!(seen["cookies"], serde_json::json!(["a=1", "b=2"]));
+
+    // Concurrent calls get separate instances.
+    let handles: Vec<_> = (0..3)
+        .map(|_| {
+            let url = server.api_url("/2015-03-31/functions/slow/invocations");
+            let auth = format!("Bearer {}", server.token);
+            std::thread::spawn(move || {
+                request(
+                    "POST",
+                    &url,
+                    Some(br#"{"seconds": 1}"#),
+                    &[("authorization", auth.as_str())],
+                )
+            })
+        })
+        .collect();
+    let started = std::time::Instant::now();
+    for handle in handles {
+        let reply = handle.join().expect("thread");
+        assert_eq!(reply.status, 200, "{}", reply.text());
+    }
+    assert!(
+        started.elapsed() < Duration::from_secs(8),
+        "three 1 s calls ran one after another"
+    );
+    let info = server.api("GET", "/v1/functions/slow", None).json();
+    assert!(info["instances"].as_u64().unwrap_or(0) >= 3, "{info}");
+
+    // boto3, unmodified.
+    let out = Command::new(python())
+        .arg(workspace().join("crates/stratus/tests/py/lambda_runtime.py"))
+        .env("STRATUS_ENDPOINT", &server.api)
+        .output()
+        .expect("run python; ./test.sh prepares a venv with boto3");
+    assert!(
+        out.status.success(),
+        "boto3 checks failed:\nstdout: {}\nstderr: {}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    server.assert_healthy();
+}
+
+#[test]
+fn python_failures_get_lambda_error_shapes() {
+    let server = server();
+    let pkg = lambda_fixture("python");
+    let syntax = lambda_fixture("python-syntax");
+    let dir = app(&format!(
+        "service: bad\nprovider:\n  runtime: python3.11\nfunctions:\n  fail:\n    handler: app.fail\n    package: {pkg}\n  nope:\n    handler: app.nope\n    package: {pkg}\n  syntax:\n    handler: app.handler\n    package: {syntax}\n  exit:\n    handler: app.exit_mid\n    package: {pkg}\n  slow:\n    handler: app.sleep\n    package: {pkg}\n    timeout: 1\n  big:\n    handler: app.big\n    package: {pkg}\n  badid:\n    handler: app.bad_request_id\n    package: {pkg}\n",
+        pkg = pkg.display(),
+        syntax = syntax.display()
+    ));
+    server.cli_ok(&["deploy"], dir.path());
+
+    let reply = lambda_invoke(&server, "fail", b"{}");
+    assert_eq!(reply.status, 200);
+    assert_eq!(reply.header("x-amz-function-error"), Some("Unhandled"));
+    let body = reply.json();
+    assert_eq!(body["errorType"], "ValueError", "{body}");
+    assert_eq!(body["errorMessage"], "boom");
+    assert!(body["stackTrace"].is_array());
+
+    let reply = lambda_invoke(&server, "nope", b"{}");
+    assert_eq!(reply.header("x-amz-function-error"), Some("Unhandled"));
+    assert_eq!(reply.json()["errorType"], "Runtime.HandlerNotFound", "{}", reply.text());
+
+    let reply = lambda_invoke(&server, "syntax", b"{}");
+    assert_eq!(reply.header("x-amz-function-error"), Some("Unhandled"));
+    assert_eq!(reply.json()["errorType"], "Runtime.UserCodeSyntaxError", "{}", reply.text());
+    // Init runs again on the next call (and fails again).
+    let again = lambda_invoke(&server, "syntax", b"{}");
+    assert_eq!(again.json()["errorType"], "Runtime.UserCodeSyntaxError");
+
+    let reply = lambda_invoke(&server, "exit", b"{}");
+    assert_eq!(reply.header("x-amz-function-error"), Some("Unhandled"));
+    let body = reply.json();
+    assert_eq!(body["errorType"], "Runtime.ExitError", "{body}");
+    assert!(body["errorMessage"].as_str().unwrap_or("").contains("exit status 3"), "{body}");
+
+    let reply = lambda_invoke(&server, "slow", br#"{"seconds": 5}"#);
+    assert_eq!(reply.header("x-amz-function-error"), Some("Unhandled"));
+    let body = reply.json();
+    assert!(
+        body["errorMessage"].as_str().unwrap_or("").contains("Task timed out after 1.00 seconds"),
+        "{body}"
+    );
+    // The timed-out instance was reset: the next call is a cold start that works.
+    let after = invoke(&server, "slow", r#"{"seconds": 0}"#);
+    assert_eq!(after["status"], 200, "{after}");
+    assert_eq!(after["cold"], true);
+
+    let reply = lambda_invoke(&server, "big", br#"{"bytes": 7000000}"#);
+    assert_eq!(reply.header("x-amz-function-error"), Some("Unhandled"));
+    assert_eq!(reply.json()["errorType"], "Function.ResponseSizeTooLarge", "{}", reply.text());
+
+    // A runtime that answers with someone else's request id gets 400.
+    let reply = lambda_invoke(&server, "badid", b"{}");
+    assert_eq!(reply.status, 200, "{}", reply.text());
+    let seen = reply.json();
+    assert_eq!(seen["status"], 400, "{seen}");
+    assert_eq!(seen["errorType"], "InvalidRequestID", "{seen}");
+    server.assert_healthy();
+}
+
+#[test]
+fn sandbox_stops_hogs_bombs_and_fillers() {
+    let server = server();
+    let pkg = lambda_fixture("python");
+    let dir = app(&format!(
+        "service: abuse\nprovider:\n  runtime: python3.11\nfunctions:\n  hog:\n    handler: app.hog\n    package: {pkg}\n    memorySize: 128\n    timeout: 20\n  bomb:\n    handler: app.forkbomb\n    package: {pkg}\n    timeout: 30\n  fill:\n    handler: app.fill_tmp\n    package: {pkg}\n    memorySize: 512\n    ephemeralStorageSize: 32\n  task:\n    handler: app.write_task\n    package: {pkg}\n  echo:\n    handler: app.echo\n    package: {pkg}\n",
+        pkg = pkg.display()
+    ));
+    server.cli_ok(&["deploy"], dir.path());
+
+    let reply = lambda_invoke(&server, "hog", b"{}");
+    assert_eq!(reply.header("x-amz-function-error"), Some("Unhandled"), "{}", reply.text());
+    let body = reply.json();
+    assert_eq!(body["errorType"], "Runtime.OutOfMemory", "{body}");
+
+    let reply = lambda_invoke(&server, "bomb", b"{}");
+    let body = reply.json();
+    // Either the handler saw fork fail (and says so) or the process died;
+    // both are contained.
+    if reply.header("x-amz-function-error").is_none() {
+        assert!(body["forks"].as_u64().unwrap_or(u64::MAX) < 1024, "{body}");
+        assert!(!body["error"].is_null(), "{body}");
+    }
+
+    let reply = lambda_invoke(&server, "fill", b"{}");
+    let body = reply.json();
+    assert!(body["error"].as_str().unwrap_or("").contains("No space left"), "{body}");
+    assert!(body["written_mb"].as_u64().unwrap_or(0) <= 32, "{body}");
+
+    let reply = lambda_invoke(&server, "task", b"{}");
+    let body = reply.json();
+    assert!(body.to_string().contains("Read-only file system"), "{body}");
+
+    // Other functions and the server are unharmed.
+    let reply = lambda_invoke(&server, "echo", b"\"still here\"");
+    assert_eq!(reply.text(), "\"still here\"");
+    server.assert_healthy();
+}
+
+#[test]
+fn node_and_provided_runtimes() {
+    let server = server();
+    let rust = rust_bootstrap();
+    let rust_pkg = tempfile::tempdir().expect("tempdir");
+    std::fs::copy(&rust, rust_pkg.path().join("bootstrap")).expect("copy bootstrap");
+    let dir = app(&format!(
+        "service: mixed\nfunctions:\n  node:\n    runtime: nodejs20.x\n    handler: index.echo\n    package: {node}\n  nodeweb:\n    runtime: nodejs20.x\n    handler: index.http\n    package: {node}\n    events:\n      - httpApi: 'GET /node/{{id}}'\n  nodecount:\n    runtime: nodejs20.x\n    handler: index.counter\n    package: {node}\n  shell:\n    runtime: provided.al2023\n    handler: my.handler\n    package: {shell}\n  rust:\n    runtime: provided.al2023\n    package: {rust}\n    events:\n      - httpApi: 'POST /rust'\n",
+        node = lambda_fixture("node").display(),
+        shell = lambda_fixture("shell").display(),
+        rust = rust_pkg.path().display(),
+    ));
+    server.cli_ok(&["deploy"], dir.path());
+
+    let answer = invoke(&server, "node", r#"{"n":1}"#);
+    assert_eq!(answer["status"], 200, "{answer}");
+    assert_eq!(body_of(&answer), serde_json::json!({"n": 1}));
+    let first = body_of(&invoke(&server, "nodecount", "{}"));
+    let second = body_of(&invoke(&server, "nodecount", "{}"));
+    assert_eq!(second["count"].as_u64(), first["count"].as_u64().map(|c| c + 1));
+    let reply = request("GET", &server.url("/node/7?q=1"), None, &[]);
+    assert_eq!(reply.status, 201, "{}", reply.text());
+    assert_eq!(reply.json()["pathParameters"]["id"], "7");
+
+    let answer = body_of(&invoke(&server, "shell", r#"{"s":true}"#));
+    assert_eq!(answer["shell"], true, "{answer}");
+    assert_eq!(answer["handler"], "my.handler");
+    assert_eq!(answer["event"]["s"], true);
+
+    let reply = lambda_invoke(&server, "rust", br#"{"r":1}"#);
+    assert_eq!(reply.status, 200, "{}", reply.text());
+    let body = reply.json();
+    assert_eq!(body["rust"], true, "{body}");
+    assert_eq!(body["event"]["r"], 1);
+    let failed = lambda_invoke(&server, "rust", br#"{"fail":true}"#);
+    assert_eq!(failed.header("x-amz-function-error"), Some("Unhandled"));
+    // Through an HTTP route the Rust function answers with a plain JSON
+    // object: API Gateway's shortcut makes it a 200 application/json body.
+    let reply = request("POST", &server.url("/rust"), Some(b"{}"), &[]);
+    assert_eq!(reply.status, 200, "{}", reply.text());
+    assert_eq!(reply.header("content-type"), Some("application/json"));
+    assert_eq!(reply.json()["rust"], true);
+
+    let out = Command::new(python())
+        .arg(workspace().join("crates/stratus/tests/py/lambda_runtime.py"))
+        .arg("--others")
+        .env("STRATUS_ENDPOINT", &server.api)
+        .output()
+        .expect("run python");
+    assert!(
+        out.status.success(),
+        "boto3 checks failed:\nstdout: {}\nstderr: {}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    server.assert_healthy();
+}
