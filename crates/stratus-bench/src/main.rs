@@ -7,7 +7,16 @@
 //!   connections, against a plain hyper hello-world server (the limit) and
 //!   `wasmtime serve -S cli` running the same component (the peer).
 //!
-//! Run it with `scripts/bench.sh`, which builds what it needs.
+//! With `--lambda` it measures the Lambda process runtime instead (see
+//! [`lambda`]): warm invoke latency through the Runtime API against the same
+//! client's round trip to the hyper server, Python cold starts that import
+//! boto3 against a bare `python3 -c "import boto3"`, and the memory of idle
+//! (frozen) instances.
+//!
+//! Run it with `scripts/bench.sh` (or `scripts/bench.sh --lambda`), which
+//! builds what it needs.
+
+mod lambda;
 
 use anyhow::{Context, Result, bail};
 use bytes::Bytes;
@@ -55,6 +64,30 @@ struct Args {
     /// Functions deployed (and each loaded once) to measure idle memory.
     #[arg(long, default_value_t = 200)]
     idle_functions: usize,
+    /// Measure the Lambda process runtime instead of the wasm path.
+    #[arg(long)]
+    lambda: bool,
+    /// (--lambda) Where the server installs the managed runtime environments
+    /// (default: target/stratus-test-runtimes if it exists, else a folder in
+    /// the bench's temporary directory, installed afresh).
+    #[arg(long)]
+    runtimes_dir: Option<PathBuf>,
+    /// (--lambda) Measured sequential warm invokes per target.
+    #[arg(long, default_value_t = 2000)]
+    calls: usize,
+    /// (--lambda) Unmeasured warm-up invokes per target.
+    #[arg(long, default_value_t = 100)]
+    warm_up: usize,
+    /// (--lambda) Python cold starts (evict, then invoke) to measure, and
+    /// fresh `python3` processes of each baseline.
+    #[arg(long, default_value_t = 20)]
+    lambda_cold_starts: usize,
+    /// (--lambda) Instances started at once to measure idle memory.
+    #[arg(long, default_value_t = 10)]
+    instances: usize,
+    /// (--lambda) The Lambda fixtures (python, python-boto3, rust).
+    #[arg(long, default_value = "fixtures/lambda")]
+    fixtures: PathBuf,
 }
 
 #[derive(clap::Subcommand)]
@@ -73,6 +106,7 @@ fn main() -> Result<()> {
     }
     match args.mode {
         Some(Mode::Baseline { listen }) => baseline(listen),
+        None if args.lambda => lambda::run(&args),
         None => run(&args),
     }
 }
@@ -265,11 +299,33 @@ impl Drop for TempDir {
     }
 }
 
-fn start_stratus(args: &Args) -> Result<Stratus> {
+/// The bench's temporary directory (removed on drop).
+fn bench_dir() -> Result<TempDir> {
     let dir = std::env::temp_dir().join(format!("stratus-bench-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&dir);
     std::fs::create_dir_all(&dir)?;
-    let dir = TempDir(dir);
+    Ok(TempDir(dir))
+}
+
+fn start_stratus(args: &Args) -> Result<Stratus> {
+    let component = args
+        .component
+        .canonicalize()
+        .context("find the component")?;
+    let s = start_server(args, bench_dir()?, &[])?;
+    s.deploy(
+        args,
+        "app",
+        &format!(
+            "service: bench\nfunctions:\n  hello:\n    handler: {}\n    memorySize: 128\n    events:\n      - httpApi: GET /hello/{{name}}\n",
+            component.display()
+        ),
+    )?;
+    Ok(s)
+}
+
+/// Starts `stratus serve` on a fresh data dir in `dir`, with `extra` args.
+fn start_server(args: &Args, dir: TempDir, extra: &[&std::ffi::OsStr]) -> Result<Stratus> {
     let data = dir.0.join("data");
     let gateway_port = free_port()?;
     let api_port = free_port()?;
@@ -279,6 +335,7 @@ fn start_stratus(args: &Args) -> Result<Stratus> {
         .arg(&data)
         .args(["--listen", &format!("127.0.0.1:{gateway_port}")])
         .args(["--api-listen", &format!("127.0.0.1:{api_port}")])
+        .args(extra)
         .env("HOME", &dir.0)
         .env("STRATUS_LOG", "warn")
         .stdout(Stdio::null())
@@ -293,37 +350,35 @@ fn start_stratus(args: &Args) -> Result<Stratus> {
     let token = std::fs::read_to_string(data.join("token"))?
         .trim()
         .to_string();
-    let component = args
-        .component
-        .canonicalize()
-        .context("find the component")?;
-    let app = dir.0.join("app");
-    std::fs::create_dir_all(&app)?;
-    std::fs::write(
-        app.join("stratus.yaml"),
-        format!(
-            "service: bench\nfunctions:\n  hello:\n    handler: {}\n    memorySize: 128\n    events:\n      - httpApi: GET /hello/{{name}}\n",
-            component.display()
-        ),
-    )?;
-    let status = Command::new(&args.stratus)
-        .arg("deploy")
-        .current_dir(&app)
-        .env("STRATUS_ENDPOINT", format!("http://{api}"))
-        .env("STRATUS_TOKEN", &token)
-        .stdout(Stdio::null())
-        .status()?;
-    if !status.success() {
-        bail!("deploy failed");
-    }
     Ok(Stratus {
         proc,
-        app,
+        app: dir.0.join("app"),
         gateway: format!("127.0.0.1:{gateway_port}").parse()?,
         api,
         token,
         _dir: dir,
     })
+}
+
+impl Stratus {
+    /// Deploys `manifest` from the folder `<app>/<sub>`.
+    fn deploy(&self, args: &Args, sub: &str, manifest: &str) -> Result<()> {
+        let dir = self.app.join(sub);
+        std::fs::create_dir_all(&dir)?;
+        std::fs::write(dir.join("stratus.yaml"), manifest)?;
+        let status = Command::new(&args.stratus)
+            .arg("deploy")
+            .current_dir(&dir)
+            .env("STRATUS_ENDPOINT", format!("http://{}", self.api))
+            .env("STRATUS_TOKEN", &self.token)
+            .stdout(Stdio::null())
+            .status()
+            .with_context(|| format!("run {} deploy", args.stratus.display()))?;
+        if !status.success() {
+            bail!("deploy of {sub} failed");
+        }
+        Ok(())
+    }
 }
 
 fn post_blocking(addr: &str, path: &str, token: &str) -> Result<u16> {
@@ -387,34 +442,41 @@ fn cold_starts(s: &Stratus, count: usize) -> Result<Cold> {
     })?;
     // The engine's own measure: Init Duration on each REPORT line.
     let mut init = Histogram::<u64>::new_with_bounds(1, 60_000_000, 3)?;
+    for r in logs(s, "hello")? {
+        let message = r["message"].as_str().unwrap_or("");
+        if let Some(ms) = message
+            .split("Init Duration: ")
+            .nth(1)
+            .and_then(|t| t.trim_end_matches(" ms").parse::<f64>().ok())
+        {
+            init.record(((ms * 1000.0) as u64).max(1))?;
+        }
+    }
+    Ok(Cold { cold, warm, init })
+}
+
+/// Every log record of function `name`, oldest first.
+fn logs(s: &Stratus, name: &str) -> Result<Vec<serde_json::Value>> {
+    let mut all = Vec::new();
     let mut after = 0i64;
     loop {
         let (status, body) = get_blocking(
             &s.api,
-            &format!("/v1/functions/hello/logs?after={after}&limit=10000"),
+            &format!("/v1/functions/{name}/logs?after={after}&limit=10000"),
             Some(&s.token),
         )?;
         if status != 200 {
-            bail!("logs answered {status}");
+            bail!("logs of {name} answered {status}: {body}");
         }
-        let page: serde_json::Value = serde_json::from_str(&body)?;
+        let page: serde_json::Value =
+            serde_json::from_str(&body).with_context(|| format!("logs of {name}: {body}"))?;
         let records = page["records"].as_array().cloned().unwrap_or_default();
         if records.is_empty() {
-            break;
+            return Ok(all);
         }
         after = page["next"].as_i64().unwrap_or(after);
-        for r in records {
-            let message = r["message"].as_str().unwrap_or("");
-            if let Some(ms) = message
-                .split("Init Duration: ")
-                .nth(1)
-                .and_then(|t| t.trim_end_matches(" ms").parse::<f64>().ok())
-            {
-                init.record(((ms * 1000.0) as u64).max(1))?;
-            }
-        }
+        all.extend(records);
     }
-    Ok(Cold { cold, warm, init })
 }
 
 fn rss_kib(pid: u32) -> Result<u64> {
@@ -439,19 +501,7 @@ fn idle_memory(s: &Stratus, args: &Args) -> Result<(u64, f64)> {
             component.display()
         ));
     }
-    let dir = s.app.join("idle");
-    std::fs::create_dir_all(&dir)?;
-    std::fs::write(dir.join("stratus.yaml"), manifest)?;
-    let status = Command::new(&args.stratus)
-        .arg("deploy")
-        .current_dir(&dir)
-        .env("STRATUS_ENDPOINT", format!("http://{}", s.api))
-        .env("STRATUS_TOKEN", &s.token)
-        .stdout(Stdio::null())
-        .status()?;
-    if !status.success() {
-        bail!("deploy of the idle functions failed");
-    }
+    s.deploy(args, "idle", &manifest)?;
     let call = |i: usize| -> Result<()> {
         let code = post_blocking(&s.api, &format!("/v1/functions/idle{i}/invoke"), &s.token)?;
         if code != 200 {

@@ -701,9 +701,11 @@ impl Parser<'_> {
             }
         }
         let function_at = node_location(body).unwrap_or(name_at);
-        let (runtime, spelling, _) = runtime
-            .or_else(|| defaults.runtime.clone())
-            .unwrap_or((RuntimeKind::Wasm, "wasm".to_string(), name_at));
+        let (runtime, spelling, _) = runtime.or_else(|| defaults.runtime.clone()).unwrap_or((
+            RuntimeKind::Wasm,
+            "wasm".to_string(),
+            name_at,
+        ));
         let (handler, handler_at) = match handler {
             Some(found) => found,
             None if runtime == RuntimeKind::Provided => (String::new(), name_at),
@@ -939,7 +941,10 @@ impl Parser<'_> {
                 )
             });
         }
-        Ok((self.non_empty_string(key, value)?, value_location(key, value)))
+        Ok((
+            self.non_empty_string(key, value)?,
+            value_location(key, value),
+        ))
     }
 
     fn storage(&self, key: &MarkedScalarNode, value: &Node) -> Result<(u32, Location)> {
@@ -1311,12 +1316,17 @@ fn valid_lambda_handler(handler: &str) -> bool {
         return false;
     };
     let is_ident = |s: &str| {
-        s.chars().next().is_some_and(|c| c.is_alphabetic() || c == '_' || c == '$')
-            && s.chars().all(|c| c.is_alphanumeric() || c == '_' || c == '$')
+        s.chars()
+            .next()
+            .is_some_and(|c| c.is_alphabetic() || c == '_' || c == '$')
+            && s.chars()
+                .all(|c| c.is_alphanumeric() || c == '_' || c == '$')
     };
     !module.is_empty()
         && !module.starts_with('/')
-        && !module.split('/').any(|part| part.is_empty() || part == "..")
+        && !module
+            .split('/')
+            .any(|part| part.is_empty() || part == "..")
         && !handler.chars().any(char::is_whitespace)
         && is_ident(function)
 }

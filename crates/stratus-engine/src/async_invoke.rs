@@ -46,7 +46,11 @@ impl Engine {
         payload: Bytes,
         headers: Vec<(String, String)>,
     ) -> Result<String, EngineError> {
-        if !self.inner.accepting.load(std::sync::atomic::Ordering::Acquire) {
+        if !self
+            .inner
+            .accepting
+            .load(std::sync::atomic::Ordering::Acquire)
+        {
             return Err(EngineError::ShuttingDown);
         }
         if payload.len() > MAX_ASYNC_PAYLOAD_BYTES {
@@ -157,16 +161,22 @@ impl Engine {
             None => Qualifier::Latest,
             Some(Ok(v)) => Qualifier::Version(v),
             Some(Err(_)) => {
-                self.settle(&event, Settle::Fail("the event's qualifier is not a version".into()))
-                    .await;
+                self.settle(
+                    &event,
+                    Settle::Fail("the event's qualifier is not a version".into()),
+                )
+                .await;
                 return;
             }
         };
         let request = match build_request(&event) {
             Ok(request) => request,
             Err(error) => {
-                self.settle(&event, Settle::Fail(format!("the event cannot be replayed: {error}")))
-                    .await;
+                self.settle(
+                    &event,
+                    Settle::Fail(format!("the event cannot be replayed: {error}")),
+                )
+                .await;
                 return;
             }
         };

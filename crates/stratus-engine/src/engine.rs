@@ -263,7 +263,10 @@ impl Engine {
         // Events a previous process held when it stopped run again.
         let released = engine.blocking(|s| s.release_async_leases()).await?;
         if released > 0 {
-            tracing::info!(released, "asynchronous events left running by the last process are queued again");
+            tracing::info!(
+                released,
+                "asynchronous events left running by the last process are queued again"
+            );
         }
         engine.spawn_reaper();
         engine.spawn_pruner();
@@ -422,11 +425,30 @@ impl Engine {
             }
         }
         self.check_routes(service, &configs)?;
+        let mut kinds: Vec<RuntimeKind> = configs.iter().map(|c| c.runtime).collect();
+        kinds.sort_by_key(|k| k.as_str());
+        kinds.dedup();
         let service_owned = service.to_string();
         let results = self
             .blocking(move |s| s.deploy(&service_owned, &configs))
             .await?;
         self.reload().await?;
+        for kind in kinds {
+            let Ok(runtime) = self.runtime(kind) else {
+                continue;
+            };
+            let cancel = self.inner.cancel.clone();
+            self.inner.tasks.spawn(async move {
+                tokio::select! {
+                    _ = cancel.cancelled() => {}
+                    result = runtime.prepare_kind(kind) => {
+                        if let Err(error) = result {
+                            tracing::warn!(runtime = kind.as_str(), error = %crate::error_chain(&error), "could not prepare the runtime; the first cold start will try again");
+                        }
+                    }
+                }
+            });
+        }
         Ok(results)
     }
 

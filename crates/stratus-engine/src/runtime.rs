@@ -158,6 +158,13 @@ pub trait Runtime: Send + Sync + 'static {
     fn parallel_cold_starts(&self) -> bool {
         false
     }
+    /// Gets a runtime kind ready ahead of its first cold start (e.g. installs
+    /// a managed environment on first use). Called in the background after a
+    /// deploy that names the kind; failures are logged, and the first cold
+    /// start tries again.
+    async fn prepare_kind(&self, _kind: RuntimeKind) -> Result<(), RuntimeError> {
+        Ok(())
+    }
     /// Whether the artifact was already prepared.
     fn is_prepared(&self, sha256: &str) -> bool;
     /// The cold start: loads the compiled artifact and builds the instance.

@@ -127,7 +127,10 @@ impl RuntimeApi {
     }
 
     /// Serves the API on `listener` until the task is aborted.
-    pub fn serve(self: Arc<Self>, listener: tokio::net::TcpListener) -> tokio::task::JoinHandle<()> {
+    pub fn serve(
+        self: Arc<Self>,
+        listener: tokio::net::TcpListener,
+    ) -> tokio::task::JoinHandle<()> {
         tokio::spawn(async move {
             let mut connections = tokio::task::JoinSet::new();
             loop {

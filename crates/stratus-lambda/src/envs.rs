@@ -162,7 +162,12 @@ fn write_node_client(root: &Path, dir: &Path) -> Result<(), String> {
     if staging.exists() {
         let _ = std::fs::remove_dir_all(&staging);
     }
-    result.map_err(|e| format!("could not write the Node.js runtime client into {}: {e}", dir.display()))
+    result.map_err(|e| {
+        format!(
+            "could not write the Node.js runtime client into {}: {e}",
+            dir.display()
+        )
+    })
 }
 
 /// Runs `program args` and returns its first three output lines: the real
@@ -271,7 +276,11 @@ async fn install(root: &Path, name: &str, program: &Path, args: Vec<String>) -> 
     std::fs::write(staging.join(COMPLETE), b"")
         .and_then(|()| std::fs::rename(&staging, &dest))
         .map_err(|e| format!("could not finish {}: {e}", dest.display()))?;
-    tracing::info!(runtime = name, seconds = started.elapsed().as_secs_f64(), "managed runtime environment ready");
+    tracing::info!(
+        runtime = name,
+        seconds = started.elapsed().as_secs_f64(),
+        "managed runtime environment ready"
+    );
     drop(lock);
     Ok(())
 }

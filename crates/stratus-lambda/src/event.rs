@@ -17,6 +17,10 @@ pub const REGION: &str = stratus_core::function::REGION;
 /// The event payload for a request, and whether it is an HTTP event.
 pub fn payload(request: &http::Request<Bytes>, request_id: &str, now_ms: i64) -> (Bytes, bool) {
     let Some(route) = request.extensions().get::<MatchedRoute>() else {
+        // Lambda hands an empty payload to the function as `{}`.
+        if request.body().iter().all(u8::is_ascii_whitespace) {
+            return (Bytes::from_static(b"{}"), false);
+        }
         return (request.body().clone(), false);
     };
     let source_ip = request
@@ -110,12 +114,18 @@ mod tests {
     fn error_documents() {
         let (kind, message, body) = error_document(
             None,
-            &Bytes::from_static(br#"{"errorMessage":"boom","errorType":"ValueError","stackTrace":[]}"#),
+            &Bytes::from_static(
+                br#"{"errorMessage":"boom","errorType":"ValueError","stackTrace":[]}"#,
+            ),
         );
         assert_eq!((kind.as_str(), message.as_str()), ("ValueError", "boom"));
         assert!(body.starts_with(b"{\"errorMessage\""));
-        let (kind, message, body) = error_document(Some("unhandled"), &Bytes::from_static(b"plain text"));
-        assert_eq!((kind.as_str(), message.as_str()), ("unhandled", "plain text"));
+        let (kind, message, body) =
+            error_document(Some("unhandled"), &Bytes::from_static(b"plain text"));
+        assert_eq!(
+            (kind.as_str(), message.as_str()),
+            ("unhandled", "plain text")
+        );
         let parsed: serde_json::Value = serde_json::from_slice(&body).expect("json");
         assert_eq!(parsed["errorMessage"], "plain text");
         let (kind, _, _) = error_document(None, &Bytes::new());

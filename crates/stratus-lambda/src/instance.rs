@@ -276,6 +276,56 @@ impl Instance for ProcessInstance {
     }
 }
 
+/// An execution environment whose process never started (its entry point
+/// could not be executed): the invocation that asked for it gets the init
+/// error, and the pool drops it.
+pub struct FailedInit {
+    error: Mutex<Option<FunctionError>>,
+}
+
+impl FailedInit {
+    pub fn new(error_type: &str, message: String) -> FailedInit {
+        let mut error = FunctionError::new(FunctionErrorKind::InitError, message.clone());
+        error.error_type = Some(error_type.to_string());
+        error.body = Some(Bytes::from(
+            serde_json::json!({ "errorType": error_type, "errorMessage": message }).to_string(),
+        ));
+        FailedInit {
+            error: Mutex::new(Some(error)),
+        }
+    }
+}
+
+#[async_trait]
+impl Instance for FailedInit {
+    fn capacity(&self) -> usize {
+        1
+    }
+
+    fn healthy(&self) -> bool {
+        false
+    }
+
+    async fn invoke(&self, _request: InvokeRequest) -> InvokeOutput {
+        let error = self
+            .error
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .take()
+            .unwrap_or_else(|| {
+                FunctionError::new(
+                    FunctionErrorKind::InitError,
+                    "the execution environment failed to start",
+                )
+            });
+        InvokeOutput {
+            result: Err(error),
+            logs: Vec::new(),
+            max_memory_bytes: 0,
+        }
+    }
+}
+
 impl Drop for ProcessInstance {
     fn drop(&mut self) {
         for task in &self.tasks {

@@ -140,43 +140,46 @@ impl LambdaRuntime {
             )
         };
         let handler = config.handler.clone().unwrap_or_default();
-        let (program, args, mut extra): (PathBuf, Vec<OsString>, Vec<(&str, String)>) =
-            match config.runtime {
-                RuntimeKind::Python => {
-                    let env = env_dir.ok_or_else(|| RuntimeError::Internal("python environment missing".into()))?;
-                    (
-                        env.interpreter.clone(),
-                        vec!["-m".into(), "awslambdaric".into(), handler.clone().into()],
-                        vec![
-                            ("PYTHONPATH", runtime_dir.display().to_string()),
-                            ("PYTHONDONTWRITEBYTECODE", "1".into()),
-                            ("PYTHONUNBUFFERED", "1".into()),
-                        ],
-                    )
-                }
-                RuntimeKind::Nodejs => {
-                    let env = env_dir.ok_or_else(|| RuntimeError::Internal("node environment missing".into()))?;
-                    let ric = runtime_dir.join(envs::NODE_RIC_FILE);
-                    (
-                        env.interpreter.clone(),
-                        vec![ric.into_os_string(), handler.clone().into()],
-                        vec![(
-                            "NODE_PATH",
-                            format!(
-                                "/opt/nodejs/node_modules:{}:{}",
-                                runtime_dir.join("node_modules").display(),
-                                task_root.display()
-                            ),
-                        )],
-                    )
-                }
-                RuntimeKind::Provided => (task_root.join("bootstrap"), Vec::new(), Vec::new()),
-                RuntimeKind::Wasm => {
-                    return Err(RuntimeError::Internal(
-                        "wasm functions do not run as processes".into(),
-                    ));
-                }
-            };
+        let (program, args, mut extra): (PathBuf, Vec<OsString>, Vec<(&str, String)>) = match config
+            .runtime
+        {
+            RuntimeKind::Python => {
+                let env = env_dir
+                    .ok_or_else(|| RuntimeError::Internal("python environment missing".into()))?;
+                (
+                    env.interpreter.clone(),
+                    vec!["-m".into(), "awslambdaric".into(), handler.clone().into()],
+                    vec![
+                        ("PYTHONPATH", runtime_dir.display().to_string()),
+                        ("PYTHONDONTWRITEBYTECODE", "1".into()),
+                        ("PYTHONUNBUFFERED", "1".into()),
+                    ],
+                )
+            }
+            RuntimeKind::Nodejs => {
+                let env = env_dir
+                    .ok_or_else(|| RuntimeError::Internal("node environment missing".into()))?;
+                let ric = runtime_dir.join(envs::NODE_RIC_FILE);
+                (
+                    env.interpreter.clone(),
+                    vec![ric.into_os_string(), handler.clone().into()],
+                    vec![(
+                        "NODE_PATH",
+                        format!(
+                            "/opt/nodejs/node_modules:{}:{}",
+                            runtime_dir.join("node_modules").display(),
+                            task_root.display()
+                        ),
+                    )],
+                )
+            }
+            RuntimeKind::Provided => (task_root.join("bootstrap"), Vec::new(), Vec::new()),
+            RuntimeKind::Wasm => {
+                return Err(RuntimeError::Internal(
+                    "wasm functions do not run as processes".into(),
+                ));
+            }
+        };
         let version = config
             .runtime_version
             .clone()
@@ -194,12 +197,24 @@ impl LambdaRuntime {
             ("AWS_DEFAULT_REGION", event::REGION.into()),
             ("AWS_EXECUTION_ENV", format!("AWS_Lambda_{version}")),
             ("AWS_LAMBDA_FUNCTION_NAME", config.name.clone()),
-            ("AWS_LAMBDA_FUNCTION_MEMORY_SIZE", config.memory_size.to_string()),
+            (
+                "AWS_LAMBDA_FUNCTION_MEMORY_SIZE",
+                config.memory_size.to_string(),
+            ),
             ("AWS_LAMBDA_FUNCTION_VERSION", "$LATEST".into()),
-            ("AWS_LAMBDA_FUNCTION_TIMEOUT", format!("{}", config.timeout.ceil() as u64)),
+            (
+                "AWS_LAMBDA_FUNCTION_TIMEOUT",
+                format!("{}", config.timeout.ceil() as u64),
+            ),
             ("AWS_LAMBDA_INITIALIZATION_TYPE", "on-demand".into()),
-            ("AWS_LAMBDA_LOG_GROUP_NAME", format!("/aws/lambda/{}", config.name)),
-            ("AWS_LAMBDA_LOG_STREAM_NAME", format!("{today}/[$LATEST]{instance_id}")),
+            (
+                "AWS_LAMBDA_LOG_GROUP_NAME",
+                format!("/aws/lambda/{}", config.name),
+            ),
+            (
+                "AWS_LAMBDA_LOG_STREAM_NAME",
+                format!("{today}/[$LATEST]{instance_id}"),
+            ),
             ("LAMBDA_TASK_ROOT", task_root.display().to_string()),
             ("LAMBDA_RUNTIME_DIR", runtime_dir.display().to_string()),
             ("TZ", ":UTC".into()),
@@ -260,7 +275,11 @@ impl LambdaRuntime {
 #[async_trait]
 impl Runtime for LambdaRuntime {
     fn kinds(&self) -> &'static [RuntimeKind] {
-        &[RuntimeKind::Python, RuntimeKind::Nodejs, RuntimeKind::Provided]
+        &[
+            RuntimeKind::Python,
+            RuntimeKind::Nodejs,
+            RuntimeKind::Provided,
+        ]
     }
 
     fn parallel_cold_starts(&self) -> bool {
@@ -276,6 +295,10 @@ impl Runtime for LambdaRuntime {
                 package::PackageError::Io { .. } => RuntimeError::Internal(e.to_string()),
                 other => RuntimeError::InvalidArtifact(other.to_string()),
             })
+    }
+
+    async fn prepare_kind(&self, kind: RuntimeKind) -> Result<(), RuntimeError> {
+        self.ensure_environment(kind).await
     }
 
     fn is_prepared(&self, sha256: &str) -> bool {
@@ -296,10 +319,33 @@ impl Runtime for LambdaRuntime {
             tracing::debug!(function = %function.name, interpreter = %env.interpreter.display(), version = %env.version, "starting a process instance");
         }
         let spec = self.spec(&function, &task_dir, env)?;
-        let sandbox: Sandboxed = self
-            .host
-            .spawn(spec)
-            .map_err(|e| RuntimeError::Internal(format!("could not start the function's process: {e}")))?;
+        // Setting a sandbox up blocks for a few milliseconds (clone, mounts,
+        // cgroups); keep it off the async workers.
+        let host = self.host.clone();
+        let spawned = tokio::task::spawn_blocking(move || host.spawn(spec))
+            .await
+            .map_err(|e| RuntimeError::Internal(format!("sandbox task failed: {e}")))?;
+        let sandbox: Sandboxed = match spawned {
+            Ok(sandbox) => sandbox,
+            // The function's entry point could not be run (no `bootstrap`,
+            // not executable, a bad interpreter line): Lambda reports this
+            // as an init error of the function, not a platform fault.
+            Err(stratus_sandbox::SandboxError::Setup { step, error })
+                if step.starts_with("execve") =>
+            {
+                let message = format!("Couldn't find valid bootstrap(s): {step}: {error}");
+                tracing::info!(function = %function.name, %message, "function entry point failed");
+                return Ok(Arc::new(instance::FailedInit::new(
+                    "Runtime.InvalidEntrypoint",
+                    message,
+                )));
+            }
+            Err(e) => {
+                return Err(RuntimeError::Internal(format!(
+                    "could not start the function's process: {e}"
+                )));
+            }
+        };
         tracing::debug!(function = %function.name, pid = sandbox.pid(), "instance started");
         let arn = stratus_core::function::function_arn(&function.name, None);
         let instance =

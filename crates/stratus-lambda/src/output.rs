@@ -102,7 +102,10 @@ impl Output {
         if buffer.dropped > 0 {
             lines.push((
                 LogStream::Stderr,
-                format!("[stratus] {} log lines dropped (over {MAX_LINES} per invocation)", buffer.dropped),
+                format!(
+                    "[stratus] {} log lines dropped (over {MAX_LINES} per invocation)",
+                    buffer.dropped
+                ),
             ));
             buffer.dropped = 0;
         }

@@ -15,7 +15,9 @@ pub const MAX_ENTRIES: usize = 100_000;
 /// Why a package was refused; the message is for the user who deployed it.
 #[derive(Debug, thiserror::Error)]
 pub enum PackageError {
-    #[error("the package is {0} bytes; Lambda packages are limited to {MAX_ZIPPED_BYTES} bytes zipped")]
+    #[error(
+        "the package is {0} bytes; Lambda packages are limited to {MAX_ZIPPED_BYTES} bytes zipped"
+    )]
     TooLarge(usize),
     #[error("the package is not a zip archive: {0}")]
     NotZip(String),
@@ -125,12 +127,13 @@ fn unpack_into(zip: &[u8], root: &Path) -> Result<(), PackageError> {
             continue;
         }
         let mut file = std::fs::File::create(&path).map_err(io(&path))?;
-        let copied = std::io::copy(&mut entry.by_ref().take(budget + 1), &mut file).map_err(
-            |e| PackageError::BadEntry {
-                name: name.clone(),
-                reason: e.to_string(),
-            },
-        )?;
+        let copied =
+            std::io::copy(&mut entry.by_ref().take(budget + 1), &mut file).map_err(|e| {
+                PackageError::BadEntry {
+                    name: name.clone(),
+                    reason: e.to_string(),
+                }
+            })?;
         if copied > budget {
             return Err(PackageError::UnzippedTooLarge);
         }
@@ -215,9 +218,15 @@ mod tests {
         ]);
         unpack(&zip, &dest).expect("unpack");
         use std::os::unix::fs::PermissionsExt;
-        let mode = std::fs::metadata(dest.join("bootstrap")).expect("meta").permissions().mode();
+        let mode = std::fs::metadata(dest.join("bootstrap"))
+            .expect("meta")
+            .permissions()
+            .mode();
         assert_eq!(mode & 0o777, 0o755);
-        assert_eq!(std::fs::read(dest.join("lib/app.py")).expect("read"), b"x = 1\n");
+        assert_eq!(
+            std::fs::read(dest.join("lib/app.py")).expect("read"),
+            b"x = 1\n"
+        );
         // Idempotent.
         unpack(&zip, &dest).expect("again");
     }

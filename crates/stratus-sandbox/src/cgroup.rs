@@ -185,7 +185,7 @@ impl Cgroups {
     }
 
     /// The distinct per-server parent directories.
-    fn parents(&self) -> Vec<&PathBuf> {
+    pub(crate) fn parents(&self) -> Vec<&PathBuf> {
         let mut dirs: Vec<&PathBuf> = [&self.memory, &self.pids, &self.freezer]
             .into_iter()
             .filter_map(|p| p.as_ref().ok())
@@ -203,14 +203,24 @@ impl Cgroups {
         max_pids: u32,
     ) -> Result<Option<InstanceCgroups>, SandboxError> {
         let at = |p: &Parent| p.as_ref().ok().map(|dir| dir.join(id));
+        // With v2 everything shares one directory, and the freezer is a
+        // child of it ("prog") so that the init can stay unfrozen.
+        let (freezer, freezer_parent) = match self.version {
+            Version::V1 => (at(&self.freezer), None),
+            Version::V2 => (at(&self.freezer).map(|d| d.join("prog")), at(&self.freezer)),
+        };
         let mut cg = InstanceCgroups {
             version: self.version,
             memory: at(&self.memory),
             pids: at(&self.pids),
-            freezer: at(&self.freezer),
+            freezer,
             dirs: Vec::new(),
         };
-        for dir in [&cg.memory, &cg.pids, &cg.freezer].into_iter().flatten() {
+        // Parents before children (removal goes in reverse).
+        for dir in [&cg.memory, &cg.pids, &freezer_parent, &cg.freezer]
+            .into_iter()
+            .flatten()
+        {
             if !cg.dirs.contains(dir) {
                 cg.dirs.push(dir.clone());
             }
@@ -289,12 +299,34 @@ impl InstanceCgroups {
         Ok(())
     }
 
-    /// Moves `pid` into every cgroup of the instance.
-    pub(crate) fn add(&self, pid: libc::pid_t) -> Result<(), SandboxError> {
-        for dir in &self.dirs {
+    /// Moves `pid` into the instance's memory and pids cgroups, and into
+    /// its freezer cgroup too when `freezer` (without namespaces; with them
+    /// the program joins the freezer itself and the init stays outside, so
+    /// that it can thaw and kill the tree if the host process dies).
+    pub(crate) fn add(&self, pid: libc::pid_t, freezer: bool) -> Result<(), SandboxError> {
+        let mut dirs: Vec<&PathBuf> = [&self.memory, &self.pids].into_iter().flatten().collect();
+        dirs.dedup();
+        if freezer && let Some(dir) = &self.freezer {
+            dirs.push(dir);
+        }
+        for dir in dirs {
             write_file(&dir.join("cgroup.procs"), &pid.to_string())?;
         }
         Ok(())
+    }
+
+    /// The freezer cgroup's `cgroup.procs`, for the program to join.
+    pub(crate) fn freezer_procs_file(&self) -> Option<PathBuf> {
+        self.freezer.as_ref().map(|d| d.join("cgroup.procs"))
+    }
+
+    /// The freezer's control file and what to write to it to thaw.
+    pub(crate) fn freezer_state_file(&self) -> Option<(PathBuf, &'static [u8])> {
+        let dir = self.freezer.as_ref()?;
+        Some(match self.version {
+            Version::V1 => (dir.join("freezer.state"), b"THAWED"),
+            Version::V2 => (dir.join("cgroup.freeze"), b"0"),
+        })
     }
 
     /// The instance's directories (for tests and logs).
@@ -344,16 +376,21 @@ impl InstanceCgroups {
         }
     }
 
-    /// The host pids in the instance (from any of its cgroups).
+    /// The host pids in the instance (in any of its cgroups).
     pub(crate) fn procs(&self) -> Vec<libc::pid_t> {
-        let dir = self
-            .pids
-            .as_ref()
-            .or(self.memory.as_ref())
-            .or(self.freezer.as_ref());
-        dir.and_then(|d| fs::read_to_string(d.join("cgroup.procs")).ok())
-            .map(|s| s.lines().filter_map(|l| l.trim().parse().ok()).collect())
-            .unwrap_or_default()
+        let mut pids: Vec<libc::pid_t> = self
+            .dirs
+            .iter()
+            .filter_map(|d| fs::read_to_string(d.join("cgroup.procs")).ok())
+            .flat_map(|s| {
+                s.lines()
+                    .filter_map(|l| l.trim().parse().ok())
+                    .collect::<Vec<_>>()
+            })
+            .collect();
+        pids.sort_unstable();
+        pids.dedup();
+        pids
     }
 
     /// Sends `sig` to every process in the instance; returns how many there
@@ -409,7 +446,7 @@ impl InstanceCgroups {
     /// Removes the directories (they must be empty of processes).
     pub(crate) fn remove(&self) -> io::Result<()> {
         let mut result = Ok(());
-        for dir in &self.dirs {
+        for dir in self.dirs.iter().rev() {
             if let Err(e) = rmdir(dir) {
                 result = Err(io::Error::new(
                     e.kind(),
@@ -438,5 +475,62 @@ pub(crate) fn cleanup(cgroups: &Cgroups) {
         if let Err(e) = rmdir(parent) {
             tracing::debug!(cgroup = %parent.display(), error = %e, "could not remove the cgroup parent");
         }
+    }
+}
+
+/// Thaws and kills everything in the cgroup tree at `dir`, then removes it
+/// (bounded wait). For the leftovers of a dead server.
+pub(crate) fn destroy_tree(dir: &Path) {
+    fn subdirs(dir: &Path) -> Vec<PathBuf> {
+        fs::read_dir(dir)
+            .map(|entries| {
+                entries
+                    .flatten()
+                    .filter(|e| e.file_type().map(|t| t.is_dir()).unwrap_or(false))
+                    .map(|e| e.path())
+                    .collect()
+            })
+            .unwrap_or_default()
+    }
+    // Every cgroup of the tree, parents first.
+    let mut all = vec![dir.to_path_buf()];
+    let mut i = 0;
+    while let Some(d) = all.get(i).cloned() {
+        all.extend(subdirs(&d));
+        i += 1;
+    }
+    for d in &all {
+        let state = d.join("freezer.state");
+        if state.exists() {
+            let _ = write_file(&state, "THAWED");
+        }
+        let freeze = d.join("cgroup.freeze");
+        if freeze.exists() {
+            let _ = write_file(&freeze, "0");
+        }
+    }
+    let deadline = Instant::now() + Duration::from_secs(1);
+    loop {
+        let mut busy = false;
+        for d in all.iter().rev() {
+            if let Ok(procs) = fs::read_to_string(d.join("cgroup.procs")) {
+                for pid in procs
+                    .lines()
+                    .filter_map(|l| l.trim().parse::<libc::pid_t>().ok())
+                {
+                    let _ = sys::kill(pid, libc::SIGKILL);
+                }
+            }
+            if rmdir(d).is_err() {
+                busy = true;
+            }
+        }
+        if !busy || Instant::now() > deadline {
+            if busy {
+                tracing::warn!(cgroup = %dir.display(), "could not remove a dead server's cgroups");
+            }
+            return;
+        }
+        std::thread::sleep(Duration::from_millis(5));
     }
 }

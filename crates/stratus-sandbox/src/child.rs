@@ -53,8 +53,17 @@ pub(crate) struct ChildFds {
     pub(crate) errout_wr: RawFd,
     /// The child's end of the socket pair the listener is sent over, or -1.
     pub(crate) sock: RawFd,
+    /// `cgroup.procs` of the freezer cgroup the program moves itself into
+    /// (with namespaces the init stays outside it, so that it keeps running
+    /// while the program is frozen), or -1.
+    pub(crate) freezer_join: RawFd,
+    /// The freezer's control file (`freezer.state` / `cgroup.freeze`), which
+    /// init uses to thaw the program when the host process dies, or -1.
+    pub(crate) freezer_state: RawFd,
+    /// What to write to `freezer_state` to thaw.
+    pub(crate) thaw: &'static [u8],
     /// The above, sorted, -1 for unused slots: what init keeps open.
-    pub(crate) keep: [RawFd; 6],
+    pub(crate) keep: [RawFd; 8],
 }
 
 impl ChildFds {
@@ -67,6 +76,8 @@ impl ChildFds {
             self.out_wr,
             self.errout_wr,
             self.sock,
+            self.freezer_join,
+            self.freezer_state,
         ];
         keep.sort_unstable();
         self.keep = keep;
@@ -181,7 +192,7 @@ unsafe fn fd_limit() -> c_int {
 }
 
 /// Closes every descriptor >= 3 that is not in `keep` (sorted).
-unsafe fn close_all_except(keep: &[RawFd; 6]) -> c_int {
+unsafe fn close_all_except(keep: &[RawFd; 8]) -> c_int {
     // SAFETY: close_range/close on descriptors this process owns.
     unsafe {
         let mut next: c_uint = 3;
@@ -203,7 +214,7 @@ unsafe fn close_all_except(keep: &[RawFd; 6]) -> c_int {
 }
 
 /// The fallback of [`close_all_except`] for kernels before 5.9.
-unsafe fn close_loop(keep: &[RawFd; 6]) -> c_int {
+unsafe fn close_loop(keep: &[RawFd; 8]) -> c_int {
     // SAFETY: close on descriptors this process owns.
     unsafe {
         let limit = fd_limit();
@@ -317,6 +328,9 @@ pub(crate) unsafe fn init_main(plan: &Plan, fds: &ChildFds) -> ! {
         libc::close(fds.err_wr);
         libc::close(fds.out_wr);
         libc::close(fds.errout_wr);
+        if fds.freezer_join >= 0 {
+            libc::close(fds.freezer_join);
+        }
         init_loop(program, sfd, fds)
     }
 }
@@ -358,6 +372,11 @@ unsafe fn init_loop(program: libc::pid_t, sfd: c_int, fds: &ChildFds) -> ! {
                 let n = libc::read(fds.sync_rd, (&mut byte as *mut u8).cast(), 1);
                 if n == 0 || (n == -1 && errno() != libc::EINTR && errno() != libc::EAGAIN) {
                     // The host process is gone: take the tree down with us.
+                    // A frozen program would not die (nor let this init's
+                    // exit complete), so thaw it first.
+                    if fds.freezer_state >= 0 {
+                        libc::write(fds.freezer_state, fds.thaw.as_ptr().cast(), fds.thaw.len());
+                    }
                     libc::kill(-1, libc::SIGKILL);
                     libc::_exit(128 + libc::SIGKILL);
                 }
@@ -630,6 +649,21 @@ unsafe fn program_main(plan: &Plan, fds: &ChildFds, namespaces: bool) -> ! {
         move_fd(fds, null, 0);
         move_fd(fds, fds.out_wr, 1);
         move_fd(fds, fds.errout_wr, 2);
+
+        if fds.freezer_join >= 0 {
+            // Join the freezer cgroup ("0" is the writing process).
+            loop {
+                let n = libc::write(fds.freezer_join, b"0".as_ptr().cast(), 1);
+                if n == -1 && errno() == libc::EINTR {
+                    continue;
+                }
+                if n == -1 {
+                    fail(fds, step::JOIN_FREEZER);
+                }
+                break;
+            }
+            libc::close(fds.freezer_join);
+        }
 
         if namespaces && let Some(path) = &plan.oom_score_adj {
             // The parent set the init's score to -1000 so that the OOM

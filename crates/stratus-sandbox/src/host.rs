@@ -29,6 +29,9 @@ pub struct Host {
     /// The empty directory each sandbox mounts its new root on (in its own
     /// mount namespace), when namespaces are usable.
     root_dir: Option<PathBuf>,
+    /// The same directory, whether or not namespaces work: it marks this
+    /// server as alive in this /run.
+    marker: Option<PathBuf>,
     seq: AtomicU32,
     uid_offset: u32,
 }
@@ -61,16 +64,83 @@ fn fnv(text: &str) -> u32 {
 
 /// Creates the mount point for new roots.
 fn make_root_dir(name: &str) -> Result<PathBuf, String> {
-    let base = if sys::geteuid() == 0 && Path::new("/run").is_dir() {
-        PathBuf::from("/run")
-    } else {
-        std::env::temp_dir()
-    };
-    let dir = base.join(format!(".{name}-sandbox-root"));
+    let dir = root_base().join(format!(".{name}-sandbox-root"));
     match std::fs::create_dir(&dir) {
         Ok(()) => Ok(dir),
         Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists && dir.is_dir() => Ok(dir),
         Err(e) => Err(format!("mkdir {}: {e}", dir.display())),
+    }
+}
+
+/// The base directory of the root mount points.
+fn root_base() -> PathBuf {
+    if sys::geteuid() == 0 && Path::new("/run").is_dir() {
+        PathBuf::from("/run")
+    } else {
+        std::env::temp_dir()
+    }
+}
+
+/// Servers name their hosts `<prefix>-<pid>` (e.g. `stratus-1234`). A
+/// server that died without `cleanup` (killed, crashed) leaves its cgroups
+/// behind, possibly with a frozen tree that nothing else would ever thaw:
+/// when our own name is `<prefix>-<our pid>`, remove the `<prefix>-<pid>`
+/// siblings whose pid no longer exists and whose marker directory is still
+/// in our /run.
+fn collect_stale(name: &str, cgroups: &Cgroups) {
+    let Some((prefix, pid)) = name.rsplit_once('-') else {
+        return;
+    };
+    if pid != std::process::id().to_string() {
+        return;
+    }
+    let stale = |candidate: &str| -> bool {
+        candidate
+            .strip_prefix(prefix)
+            .and_then(|rest| rest.strip_prefix('-'))
+            .is_some_and(|other| {
+                !other.is_empty()
+                    && other != pid
+                    && other.bytes().all(|b| b.is_ascii_digit())
+                    && !Path::new("/proc").join(other).exists()
+            })
+            // Only servers that ran with this /run (so that a sibling in
+            // another container, whose pid we cannot see, is left alone).
+            && root_base()
+                .join(format!(".{candidate}-sandbox-root"))
+                .is_dir()
+    };
+    let mut roots: Vec<&Path> = cgroups
+        .parents()
+        .into_iter()
+        .filter_map(|p| p.parent())
+        .collect();
+    roots.dedup();
+    for root in roots {
+        let Ok(entries) = std::fs::read_dir(root) else {
+            continue;
+        };
+        for entry in entries.flatten() {
+            let file_name = entry.file_name();
+            let file_name = file_name.to_string_lossy();
+            if stale(&file_name) && entry.file_type().map(|t| t.is_dir()).unwrap_or(false) {
+                tracing::info!(cgroup = %entry.path().display(), "removing the cgroups of a dead server");
+                cgroup::destroy_tree(&entry.path());
+            }
+        }
+    }
+    if let Ok(entries) = std::fs::read_dir(root_base()) {
+        for entry in entries.flatten() {
+            let file_name = entry.file_name();
+            let file_name = file_name.to_string_lossy();
+            if let Some(host) = file_name
+                .strip_prefix('.')
+                .and_then(|n| n.strip_suffix("-sandbox-root"))
+                && stale(host)
+            {
+                let _ = std::fs::remove_dir(entry.path());
+            }
+        }
     }
 }
 
@@ -101,6 +171,7 @@ impl Host {
         let name = sanitize(name);
         let uid_offset = fnv(&name) % UID_COUNT;
         let cgroups = Cgroups::detect(&name);
+        collect_stale(&name, &cgroups);
 
         // Namespaces: run the real setup (without exec) once with a network
         // namespace and, if that fails, once without.
@@ -135,8 +206,12 @@ impl Host {
             launch::probe(&plan, Mode::Namespaces(flags))
         };
         let mut root_dir = None;
+        // The mount point doubles as the marker of a live server in this
+        // /run (see collect_stale), so it is created even without
+        // namespaces.
+        let marker = make_root_dir(&name);
         let root = if try_namespaces {
-            make_root_dir(&name)
+            marker.clone()
         } else {
             Err("disabled".to_string())
         };
@@ -152,10 +227,7 @@ impl Host {
                         root_dir = Some(dir);
                         (Ok(()), Err(net_err.to_string()))
                     }
-                    Err(e) => {
-                        let _ = std::fs::remove_dir(&dir);
-                        (Err(e.to_string()), Err(net_err.to_string()))
-                    }
+                    Err(e) => (Err(e.to_string()), Err(net_err.to_string())),
                 },
             },
         };
@@ -236,6 +308,7 @@ impl Host {
             report,
             cgroups,
             root_dir,
+            marker: marker.ok(),
             seq: AtomicU32::new(0),
             uid_offset,
         };
@@ -357,7 +430,7 @@ impl Host {
     /// (after the instances are gone; what is still busy stays). Idempotent.
     pub fn cleanup(&self) {
         cgroup::cleanup(&self.cgroups);
-        if let Some(dir) = &self.root_dir
+        if let Some(dir) = &self.marker
             && let Err(e) = std::fs::remove_dir(dir)
             && e.kind() != std::io::ErrorKind::NotFound
         {

@@ -79,6 +79,21 @@ pub(crate) fn launch(
     } else {
         (None, None)
     };
+    // With namespaces, the program joins the freezer cgroup itself and the
+    // init keeps the freezer's control file to thaw it if we die.
+    let (freezer_join, freezer_state, thaw) = match (namespaces, cgroups) {
+        (true, Some(cg)) => {
+            let join = match cg.freezer_procs_file() {
+                Some(path) => Some(open_write(&path)?),
+                None => None,
+            };
+            match cg.freezer_state_file() {
+                Some((path, thaw)) => (join, Some(open_write(&path)?), thaw),
+                None => (join, None, &b""[..]),
+            }
+        }
+        _ => (None, None, &b""[..]),
+    };
     let raw = |fd: &Option<OwnedFd>| fd.as_ref().map_or(-1, |fd| fd.as_raw_fd());
     let fds = ChildFds {
         sync_rd: sync_rd.as_raw_fd(),
@@ -87,7 +102,10 @@ pub(crate) fn launch(
         out_wr: out_wr.as_raw_fd(),
         errout_wr: errout_wr.as_raw_fd(),
         sock: raw(&sock_child),
-        keep: [-1; 6],
+        freezer_join: raw(&freezer_join),
+        freezer_state: raw(&freezer_state),
+        thaw,
+        keep: [-1; 8],
     }
     .seal();
     let flags = match mode {
@@ -128,6 +146,7 @@ pub(crate) fn launch(
     let pid = pid as libc::pid_t;
     let mut reap = Reap(pid);
     drop((sync_rd, err_wr, status_wr, out_wr, errout_wr, sock_child));
+    drop((freezer_join, freezer_state));
 
     if namespaces {
         // Keep the tiny init out of the OOM killer's choice (its RSS counts
@@ -140,7 +159,7 @@ pub(crate) fn launch(
         unsafe { libc::setpgid(pid, pid) };
     }
     if let Some(cgroups) = cgroups {
-        cgroups.add(pid)?;
+        cgroups.add(pid, !namespaces)?;
     }
     sys::write_all(sync_wr.as_fd(), b"g").map_err(io_err("release the sandbox child"))?;
 
@@ -187,6 +206,18 @@ pub(crate) fn launch(
         stderr: errout_rd,
         listener,
     })
+}
+
+/// Opens a cgroup control file for writing (close-on-exec, fd >= 3).
+fn open_write(path: &std::path::Path) -> Result<OwnedFd, SandboxError> {
+    use std::os::unix::fs::OpenOptionsExt;
+    let what = || format!("open {}", path.display());
+    let file = std::fs::OpenOptions::new()
+        .write(true)
+        .custom_flags(libc::O_CLOEXEC)
+        .open(path)
+        .map_err(|e| SandboxError::io(what(), e))?;
+    sys::above_stdio(OwnedFd::from(file)).map_err(|e| SandboxError::io(what(), e))
 }
 
 /// Kills and reaps the child now, returning how it ended.

@@ -48,6 +48,7 @@ pub(crate) mod step {
     pub(crate) const SETPGID: u32 = 14;
     pub(crate) const LISTEN: u32 = 15;
     pub(crate) const SEND_LISTENER: u32 = 16;
+    pub(crate) const JOIN_FREEZER: u32 = 17;
 }
 
 /// One setup operation performed by the namespace init before `pivot_root`
@@ -268,6 +269,7 @@ impl Plan {
             "setpgid".to_string(),
             format!("listen on 127.0.0.1:{CHILD_LISTENER_PORT}"),
             "send the listener to the host".to_string(),
+            "join the freezer cgroup".to_string(),
         ];
         plan.steps.extend(fixed);
 

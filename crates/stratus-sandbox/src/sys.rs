@@ -25,7 +25,7 @@ pub(crate) fn cvt_long(ret: libc::c_long) -> io::Result<libc::c_long> {
 
 /// Moves `fd` to a number >= 3 (keeping it close-on-exec), so that it can
 /// never collide with the standard descriptors the child sets up.
-fn above_stdio(fd: OwnedFd) -> io::Result<OwnedFd> {
+pub(crate) fn above_stdio(fd: OwnedFd) -> io::Result<OwnedFd> {
     if fd.as_raw_fd() > 2 {
         return Ok(fd);
     }

@@ -175,7 +175,8 @@ impl Store {
             )
             .sql("expiring an asynchronous event")?;
         }
-        tx.commit().sql("committing a claim of asynchronous events")?;
+        tx.commit()
+            .sql("committing a claim of asynchronous events")?;
         Ok((claimed, expired))
     }
 

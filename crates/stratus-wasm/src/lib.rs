@@ -407,7 +407,10 @@ impl Instance for WasmInstance {
             Ok(pair) => pair,
             Err(e) => {
                 return InvokeOutput {
-                    result: Err(FunctionError::new(FunctionErrorKind::BadResponse, format!("could not pass the request to the function: {e:#}"))),
+                    result: Err(FunctionError::new(
+                        FunctionErrorKind::BadResponse,
+                        format!("could not pass the request to the function: {e:#}"),
+                    )),
                     logs: Vec::new(),
                     max_memory_bytes: 0,
                 };
@@ -454,18 +457,33 @@ impl Instance for WasmInstance {
         let timed_out = Instant::now() >= deadline;
         let (result, max_memory_bytes) = match joined {
             Err(_) => (
-                Err(FunctionError::new(FunctionErrorKind::Timeout, String::new())),
+                Err(FunctionError::new(
+                    FunctionErrorKind::Timeout,
+                    String::new(),
+                )),
                 0,
             ),
             Ok(((call_result, (peak, denied)), responded)) => {
                 let result = match (call_result, responded) {
-                    (_, _) if timed_out => Err(FunctionError::new(FunctionErrorKind::Timeout, String::new())),
-                    (Err(e), _) if denied => Err(FunctionError::new(FunctionErrorKind::OutOfMemory, format!(
+                    (_, _) if timed_out => Err(FunctionError::new(
+                        FunctionErrorKind::Timeout,
+                        String::new(),
+                    )),
+                    (Err(e), _) if denied => Err(FunctionError::new(
+                        FunctionErrorKind::OutOfMemory,
+                        format!(
                             "memory limit of {} MB reached: {e}",
                             self.memory_limit >> 20
-                        ))),
-                    (_, Responded::TooLarge) => Err(FunctionError::new(FunctionErrorKind::ResponseTooLarge, format!("response body exceeds {limit} bytes"))),
-                    (Err(e), _) => Err(FunctionError::new(FunctionErrorKind::Trap, format!("{e:#}").replace('\n', " "))),
+                        ),
+                    )),
+                    (_, Responded::TooLarge) => Err(FunctionError::new(
+                        FunctionErrorKind::ResponseTooLarge,
+                        format!("response body exceeds {limit} bytes"),
+                    )),
+                    (Err(e), _) => Err(FunctionError::new(
+                        FunctionErrorKind::Trap,
+                        format!("{e:#}").replace('\n', " "),
+                    )),
                     (Ok(()), Responded::Ok(response)) => Ok(response),
                     (Ok(()), Responded::Failed(message)) => {
                         Err(FunctionError::new(FunctionErrorKind::BadResponse, message))

@@ -2,8 +2,8 @@
 //! subcommands talk to a running server through the control API.
 
 mod client;
-mod package;
 mod cmd;
+mod package;
 mod server;
 
 use clap::{Parser, Subcommand};

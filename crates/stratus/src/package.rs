@@ -27,8 +27,8 @@ pub fn zip_dir(dir: &Path) -> Result<Vec<u8>> {
     for relative in entries {
         let path = dir.join(&relative);
         let name = relative.to_string_lossy().replace('\\', "/");
-        let meta = std::fs::symlink_metadata(&path)
-            .with_context(|| format!("read {}", path.display()))?;
+        let meta =
+            std::fs::symlink_metadata(&path).with_context(|| format!("read {}", path.display()))?;
         let mode = meta.permissions().mode() & 0o7777;
         if meta.file_type().is_symlink() {
             let target = std::fs::read_link(&path)
@@ -41,8 +41,7 @@ pub fn zip_dir(dir: &Path) -> Result<Vec<u8>> {
                 .add_directory(format!("{name}/"), base.unix_permissions(mode | 0o755))
                 .with_context(|| format!("add folder {}", path.display()))?;
         } else if meta.is_file() {
-            let bytes =
-                std::fs::read(&path).with_context(|| format!("read {}", path.display()))?;
+            let bytes = std::fs::read(&path).with_context(|| format!("read {}", path.display()))?;
             // Readable by the sandbox's unprivileged user, as Lambda needs.
             writer
                 .start_file(name, base.unix_permissions(mode | 0o444))

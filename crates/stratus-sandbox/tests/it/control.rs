@@ -139,3 +139,117 @@ async fn drop_kills_the_tree_and_removes_its_cgroups() {
         tokio::time::sleep(Duration::from_millis(10)).await;
     }
 }
+
+/// The body of the helper process of
+/// `a_dead_hosts_frozen_sandbox_dies_and_is_collected` (does nothing when
+/// run on its own).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "helper process of a_dead_hosts_frozen_sandbox_dies_and_is_collected"]
+async fn orphan_helper() {
+    use std::io::Write;
+    if std::env::var_os("STRATUS_IT_ORPHAN_HELPER").is_none() {
+        return;
+    }
+    let host = stratus_sandbox::Host::detect(&format!("stratus-itgc-{}", std::process::id()));
+    let mut sandbox = host
+        .spawn(sh("echo ready; while :; do sleep 0.01; done"))
+        .expect("spawn");
+    let mut lines = Lines::new(sandbox.stdout.take().expect("stdout"));
+    lines.until(|l| l == "ready").await;
+    sandbox.freeze().expect("freeze");
+    let dirs: Vec<String> = ["memory", "pids", "freezer"]
+        .iter()
+        .map(|c| {
+            cgroup_dir(sandbox.pid(), c)
+                .expect("cgroup")
+                .display()
+                .to_string()
+        })
+        .collect();
+    println!("orphan {} {}", sandbox.pid(), dirs.join(" "));
+    std::io::stdout().flush().expect("flush");
+    std::future::pending::<()>().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_dead_hosts_frozen_sandbox_dies_and_is_collected() {
+    use std::io::BufRead;
+    if host().is_none() {
+        return;
+    }
+    let mut helper = std::process::Command::new(std::env::current_exe().expect("test binary"))
+        .args([
+            "--exact",
+            "control::orphan_helper",
+            "--ignored",
+            "--nocapture",
+        ])
+        .env("STRATUS_IT_ORPHAN_HELPER", "1")
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .expect("helper");
+    let stdout = helper.stdout.take().expect("stdout");
+    let line = tokio::task::spawn_blocking(move || {
+        std::io::BufReader::new(stdout)
+            .lines()
+            .map_while(Result::ok)
+            .find(|l| l.starts_with("orphan "))
+    });
+    let line = tokio::time::timeout(Duration::from_secs(20), line)
+        .await
+        .expect("the helper reports")
+        .expect("reader")
+        .expect("an orphan line");
+    let mut words = line.split_whitespace().skip(1);
+    let init: u32 = words.next().and_then(|w| w.parse().ok()).expect("pid");
+    let dirs: Vec<std::path::PathBuf> = words.map(std::path::PathBuf::from).collect();
+    assert_eq!(dirs.len(), 3, "{line}");
+    let freezer = &dirs[2];
+    assert_eq!(
+        std::fs::read_to_string(freezer.join("freezer.state"))
+            .expect("state")
+            .trim(),
+        "FROZEN"
+    );
+
+    // The host process dies (no cleanup, no Drop).
+    helper.kill().expect("kill the helper");
+    helper.wait().expect("reap the helper");
+
+    // The sandbox's init notices, thaws and kills the frozen tree.
+    let gone = |pid: u32| {
+        std::fs::read_to_string(format!("/proc/{pid}/stat"))
+            .map(|s| s.contains(") Z "))
+            .unwrap_or(true)
+    };
+    let deadline = Instant::now() + Duration::from_secs(5);
+    loop {
+        let procs = dirs
+            .iter()
+            .map(|d| std::fs::read_to_string(d.join("cgroup.procs")).unwrap_or_default())
+            .collect::<String>();
+        if gone(init) && procs.trim().is_empty() {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "the orphaned tree is gone: {procs}"
+        );
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    // Its cgroups are left behind, until the next host of that prefix
+    // collects them.
+    assert!(dirs.iter().all(|d| d.exists()));
+    let helper_marker = format!("/run/.stratus-itgc-{}-sandbox-root", helper.id());
+    assert!(std::path::Path::new(&helper_marker).is_dir());
+    let _collector = stratus_sandbox::Host::detect(&format!("stratus-itgc-{}", std::process::id()));
+    assert!(!std::path::Path::new(&helper_marker).exists());
+    for dir in &dirs {
+        assert!(!dir.exists(), "{} was collected", dir.display());
+        assert!(
+            !dir.parent().expect("parent").exists(),
+            "the dead host's parent was collected"
+        );
+    }
+}

@@ -150,17 +150,21 @@ impl Lines {
     }
 }
 
-/// The host directory of `pid`'s cgroup in the v1 `controller` hierarchy.
+/// The host directory of the instance whose init (or direct program) is
+/// `pid` in the v1 `controller` hierarchy. The instance's path is the same
+/// in every hierarchy; it is read from the memory one, as with namespaces
+/// the init stays outside the freezer cgroup (only the program joins it).
 pub fn cgroup_dir(pid: u32, controller: &str) -> Option<PathBuf> {
     let text = std::fs::read_to_string(format!("/proc/{pid}/cgroup")).ok()?;
-    text.lines().find_map(|line| {
+    let path = text.lines().find_map(|line| {
         let mut parts = line.splitn(3, ':');
         let (_, controllers, path) = (parts.next()?, parts.next()?, parts.next()?);
         controllers
             .split(',')
-            .any(|c| c == controller)
-            .then(|| PathBuf::from(format!("/sys/fs/cgroup/{controller}{path}")))
-    })
+            .any(|c| c == "memory")
+            .then(|| path.to_string())
+    })?;
+    (path != "/").then(|| PathBuf::from(format!("/sys/fs/cgroup/{controller}{path}")))
 }
 
 /// Whether any process runs as `uid`.

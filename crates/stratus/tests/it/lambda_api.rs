@@ -139,7 +139,11 @@ fn event_invocations_retry_with_the_same_request_id() {
     let ok = event_invoke(&server, "tb", b"\"/version\"");
     let start = format!("START RequestId: {ok} ");
     let lines = wait_for_logs(&server, "tb", |l| l.iter().any(|m| m.starts_with(&start)));
-    assert_eq!(lines.iter().filter(|m| m.starts_with(&start)).count(), 1, "{lines:#?}");
+    assert_eq!(
+        lines.iter().filter(|m| m.starts_with(&start)).count(),
+        1,
+        "{lines:#?}"
+    );
 
     // A failure runs three times (two retries), each under the same id.
     let failing = event_invoke(&server, "tb", b"\"/trap\"");
@@ -147,11 +151,19 @@ fn event_invocations_retry_with_the_same_request_id() {
     let lines = wait_for_logs(&server, "tb", |l| {
         l.iter().filter(|m| m.starts_with(&start)).count() >= 3
     });
-    assert_eq!(lines.iter().filter(|m| m.starts_with(&start)).count(), 3, "{lines:#?}");
+    assert_eq!(
+        lines.iter().filter(|m| m.starts_with(&start)).count(),
+        3,
+        "{lines:#?}"
+    );
     // And no more after that.
     std::thread::sleep(std::time::Duration::from_millis(800));
     let lines = wait_for_logs(&server, "tb", |_| true);
-    assert_eq!(lines.iter().filter(|m| m.starts_with(&start)).count(), 3, "{lines:#?}");
+    assert_eq!(
+        lines.iter().filter(|m| m.starts_with(&start)).count(),
+        3,
+        "{lines:#?}"
+    );
     let usage = server.api("GET", "/v1/stats", None).json();
     assert!(usage.to_string().contains("tb"), "{usage}");
     server.assert_healthy();
@@ -177,12 +189,12 @@ fn acknowledged_events_survive_kill_9() {
     let lines = wait_for_logs(&server, "tb", |l| {
         ids.iter().all(|id| {
             let end = format!("END RequestId: {id}");
-            l.iter().any(|m| *m == end)
+            l.contains(&end)
         })
     });
     for id in &ids {
         let end = format!("END RequestId: {id}");
-        assert!(lines.iter().any(|m| *m == end), "event {id} was lost: {lines:#?}");
+        assert!(lines.contains(&end), "event {id} was lost: {lines:#?}");
     }
     server.assert_healthy();
 }

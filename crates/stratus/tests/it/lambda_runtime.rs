@@ -58,9 +58,8 @@ fn body_of(answer: &serde_json::Value) -> serde_json::Value {
     let raw = base64::engine::general_purpose::STANDARD
         .decode(answer["bodyBase64"].as_str().unwrap_or(""))
         .expect("base64 body");
-    serde_json::from_slice(&raw).unwrap_or_else(|_| {
-        serde_json::Value::String(String::from_utf8_lossy(&raw).into_owned())
-    })
+    serde_json::from_slice(&raw)
+        .unwrap_or_else(|_| serde_json::Value::String(String::from_utf8_lossy(&raw).into_owned()))
 }
 
 /// Calls the Invoke API directly (bearer token) and returns the reply.
@@ -72,6 +71,159 @@ fn lambda_invoke(server: &Server, name: &str, payload: &[u8]) -> crate::harness:
         Some(payload),
         &[("authorization", auth.as_str())],
     )
+}
+
+/// Every `event NAME ID` line the boto3 script printed names an Event
+/// invocation that must have run to its END line.
+fn assert_events_ran(server: &Server, script_output: &str) {
+    let events: Vec<(&str, &str)> = script_output
+        .lines()
+        .filter_map(|l| l.strip_prefix("event "))
+        .filter_map(|l| l.split_once(' '))
+        .collect();
+    assert!(
+        !events.is_empty(),
+        "the script sent no Event invocation: {script_output}"
+    );
+    for (name, id) in events {
+        let end = format!("END RequestId: {id}");
+        let deadline = std::time::Instant::now() + Duration::from_secs(30);
+        loop {
+            let logs = server
+                .api("GET", &format!("/v1/functions/{name}/logs"), None)
+                .json();
+            let ran = logs["records"]
+                .as_array()
+                .is_some_and(|r| r.iter().any(|line| line["message"] == end.as_str()));
+            if ran {
+                break;
+            }
+            assert!(
+                std::time::Instant::now() < deadline,
+                "Event {id} of {name} never ran: {logs}"
+            );
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+}
+
+/// Host pids of processes whose environment names function `name`.
+fn processes_of(name: &str) -> Vec<u32> {
+    let needle = format!("AWS_LAMBDA_FUNCTION_NAME={name}");
+    let mut pids = Vec::new();
+    for entry in std::fs::read_dir("/proc").into_iter().flatten().flatten() {
+        let Some(pid) = entry
+            .file_name()
+            .to_str()
+            .and_then(|n| n.parse::<u32>().ok())
+        else {
+            continue;
+        };
+        let Ok(environ) = std::fs::read(entry.path().join("environ")) else {
+            continue;
+        };
+        if environ
+            .split(|&b| b == 0)
+            .any(|var| var == needle.as_bytes())
+        {
+            pids.push(pid);
+        }
+    }
+    pids
+}
+
+/// The cgroup v1 freezer state of a process, if it has a freezer cgroup.
+fn freezer_state(pid: u32) -> Option<String> {
+    let cgroups = std::fs::read_to_string(format!("/proc/{pid}/cgroup")).ok()?;
+    let path = cgroups
+        .lines()
+        .find_map(|l| l.split_once(":freezer:").map(|(_, p)| p.to_string()))?;
+    std::fs::read_to_string(format!("/sys/fs/cgroup/freezer{path}/freezer.state"))
+        .ok()
+        .map(|s| s.trim().to_string())
+}
+
+#[test]
+fn processes_are_frozen_retired_and_stopped() {
+    let runtimes = workspace().join("target/stratus-test-runtimes");
+    let runtimes = runtimes.display().to_string();
+    let mut server = Server::start(&["--runtimes-dir", &runtimes, "--keep-alive", "1"]);
+    let unique = format!("life{}", std::process::id());
+    let pkg = lambda_fixture("python");
+    let empty = tempfile::tempdir().expect("tempdir");
+    std::fs::write(empty.path().join("bootstrap"), b"not a program").expect("write");
+    let dir = app(&format!(
+        "service: life\nprovider:\n  runtime: python3.11\nfunctions:\n  {unique}:\n    handler: app.counter\n    package: {pkg}\n  stay{unique}:\n    handler: app.counter\n    package: {pkg}\n    provisionedConcurrency: 1\n  off:\n    handler: app.echo\n    package: {pkg}\n    reservedConcurrency: 0\n  noentry:\n    runtime: provided.al2023\n    package: {empty}\n",
+        pkg = pkg.display(),
+        empty = empty.path().display(),
+    ));
+    server.cli_ok(&["deploy"], dir.path());
+
+    let answer = invoke(&server, &unique, "{}");
+    assert_eq!(answer["status"], 200, "{answer}");
+    let pids = processes_of(&unique);
+    assert!(!pids.is_empty(), "no process runs function {unique}");
+    // Frozen between calls: no CPU while idle.
+    let frozen = pids
+        .iter()
+        .filter_map(|&p| freezer_state(p))
+        .collect::<Vec<_>>();
+    // As root on a host with the v1 freezer (this one, and CI), it is used.
+    let freezer = std::path::Path::new("/sys/fs/cgroup/freezer/cgroup.procs").exists()
+        && unsafe { libc::geteuid() } == 0;
+    if freezer {
+        assert!(!frozen.is_empty(), "no freezer cgroup for {pids:?}");
+    }
+    assert!(frozen.iter().all(|s| s == "FROZEN"), "{frozen:?}");
+    // Retired after the keep-alive (1 s): the processes are gone.
+    let deadline = std::time::Instant::now() + Duration::from_secs(15);
+    while !processes_of(&unique).is_empty() {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "idle instance of {unique} not retired: {:?}",
+            processes_of(&unique)
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    let info = server
+        .api("GET", &format!("/v1/functions/{unique}"), None)
+        .json();
+    assert_eq!(info["instances"], 0, "{info}");
+    // The provisioned one stays.
+    let stay = format!("stay{unique}");
+    let answer = invoke(&server, &stay, "{}");
+    assert_eq!(answer["status"], 200, "{answer}");
+    assert!(!processes_of(&stay).is_empty());
+
+    // Reserved concurrency 0 throttles, with Lambda's 429.
+    let reply = lambda_invoke(&server, "off", b"{}");
+    assert_eq!(reply.status, 429, "{}", reply.text());
+    assert_eq!(
+        reply.header("x-amzn-errortype"),
+        Some("TooManyRequestsException")
+    );
+
+    // A bootstrap that is not a program: Lambda's init error, twice.
+    for _ in 0..2 {
+        let reply = lambda_invoke(&server, "noentry", b"{}");
+        assert_eq!(
+            reply.header("x-amz-function-error"),
+            Some("Unhandled"),
+            "{}",
+            reply.text()
+        );
+        assert_eq!(
+            reply.json()["errorType"],
+            "Runtime.InvalidEntrypoint",
+            "{}",
+            reply.text()
+        );
+    }
+    server.assert_healthy();
+
+    // Shutdown stops every process of the server.
+    assert_eq!(server.stop(), Some(0));
+    assert!(processes_of(&stay).is_empty(), "{:?}", processes_of(&stay));
 }
 
 #[test]
@@ -178,6 +330,7 @@ fn python_handlers_serve_http_cli_and_boto3() {
         String::from_utf8_lossy(&out.stdout),
         String::from_utf8_lossy(&out.stderr)
     );
+    assert_events_ran(&server, &String::from_utf8_lossy(&out.stdout));
     server.assert_healthy();
 }
 
@@ -203,11 +356,21 @@ fn python_failures_get_lambda_error_shapes() {
 
     let reply = lambda_invoke(&server, "nope", b"{}");
     assert_eq!(reply.header("x-amz-function-error"), Some("Unhandled"));
-    assert_eq!(reply.json()["errorType"], "Runtime.HandlerNotFound", "{}", reply.text());
+    assert_eq!(
+        reply.json()["errorType"],
+        "Runtime.HandlerNotFound",
+        "{}",
+        reply.text()
+    );
 
     let reply = lambda_invoke(&server, "syntax", b"{}");
     assert_eq!(reply.header("x-amz-function-error"), Some("Unhandled"));
-    assert_eq!(reply.json()["errorType"], "Runtime.UserCodeSyntaxError", "{}", reply.text());
+    assert_eq!(
+        reply.json()["errorType"],
+        "Runtime.UserCodeSyntaxError",
+        "{}",
+        reply.text()
+    );
     // Init runs again on the next call (and fails again).
     let again = lambda_invoke(&server, "syntax", b"{}");
     assert_eq!(again.json()["errorType"], "Runtime.UserCodeSyntaxError");
@@ -216,13 +379,22 @@ fn python_failures_get_lambda_error_shapes() {
     assert_eq!(reply.header("x-amz-function-error"), Some("Unhandled"));
     let body = reply.json();
     assert_eq!(body["errorType"], "Runtime.ExitError", "{body}");
-    assert!(body["errorMessage"].as_str().unwrap_or("").contains("exit status 3"), "{body}");
+    assert!(
+        body["errorMessage"]
+            .as_str()
+            .unwrap_or("")
+            .contains("exit status 3"),
+        "{body}"
+    );
 
     let reply = lambda_invoke(&server, "slow", br#"{"seconds": 5}"#);
     assert_eq!(reply.header("x-amz-function-error"), Some("Unhandled"));
     let body = reply.json();
     assert!(
-        body["errorMessage"].as_str().unwrap_or("").contains("Task timed out after 1.00 seconds"),
+        body["errorMessage"]
+            .as_str()
+            .unwrap_or("")
+            .contains("Task timed out after 1.00 seconds"),
         "{body}"
     );
     // The timed-out instance was reset: the next call is a cold start that works.
@@ -232,7 +404,12 @@ fn python_failures_get_lambda_error_shapes() {
 
     let reply = lambda_invoke(&server, "big", br#"{"bytes": 7000000}"#);
     assert_eq!(reply.header("x-amz-function-error"), Some("Unhandled"));
-    assert_eq!(reply.json()["errorType"], "Function.ResponseSizeTooLarge", "{}", reply.text());
+    assert_eq!(
+        reply.json()["errorType"],
+        "Function.ResponseSizeTooLarge",
+        "{}",
+        reply.text()
+    );
 
     // A runtime that answers with someone else's request id gets 400.
     let reply = lambda_invoke(&server, "badid", b"{}");
@@ -248,28 +425,54 @@ fn sandbox_stops_hogs_bombs_and_fillers() {
     let server = server();
     let pkg = lambda_fixture("python");
     let dir = app(&format!(
-        "service: abuse\nprovider:\n  runtime: python3.11\nfunctions:\n  hog:\n    handler: app.hog\n    package: {pkg}\n    memorySize: 128\n    timeout: 20\n  bomb:\n    handler: app.forkbomb\n    package: {pkg}\n    timeout: 30\n  fill:\n    handler: app.fill_tmp\n    package: {pkg}\n    memorySize: 512\n    ephemeralStorageSize: 32\n  task:\n    handler: app.write_task\n    package: {pkg}\n  echo:\n    handler: app.echo\n    package: {pkg}\n",
+        "service: abuse\nprovider:\n  runtime: python3.11\nfunctions:\n  hog:\n    handler: app.hog\n    package: {pkg}\n    memorySize: 128\n    timeout: 20\n  bomb:\n    handler: app.forkbomb\n    package: {pkg}\n    timeout: 30\n    memorySize: 3008\n  smallbomb:\n    handler: app.forkbomb\n    package: {pkg}\n    timeout: 30\n  fill:\n    handler: app.fill_tmp\n    package: {pkg}\n    memorySize: 512\n    ephemeralStorageSize: 32\n  task:\n    handler: app.write_task\n    package: {pkg}\n  echo:\n    handler: app.echo\n    package: {pkg}\n",
         pkg = pkg.display()
     ));
     server.cli_ok(&["deploy"], dir.path());
 
     let reply = lambda_invoke(&server, "hog", b"{}");
-    assert_eq!(reply.header("x-amz-function-error"), Some("Unhandled"), "{}", reply.text());
+    assert_eq!(
+        reply.header("x-amz-function-error"),
+        Some("Unhandled"),
+        "{}",
+        reply.text()
+    );
     let body = reply.json();
     assert_eq!(body["errorType"], "Runtime.OutOfMemory", "{body}");
 
-    let reply = lambda_invoke(&server, "bomb", b"{}");
+    // With memory to spare, the process limit (1024) stops the bomb: fork
+    // fails inside the function, which says so.
+    let reply = lambda_invoke(&server, "bomb", br#"{"child_seconds": 5}"#);
     let body = reply.json();
-    // Either the handler saw fork fail (and says so) or the process died;
-    // both are contained.
-    if reply.header("x-amz-function-error").is_none() {
-        assert!(body["forks"].as_u64().unwrap_or(u64::MAX) < 1024, "{body}");
-        assert!(!body["error"].is_null(), "{body}");
-    }
+    assert!(reply.header("x-amz-function-error").is_none(), "{body}");
+    assert!(body["forks"].as_u64().unwrap_or(u64::MAX) < 1024, "{body}");
+    assert!(
+        body["error"]
+            .as_str()
+            .unwrap_or("")
+            .contains("Resource temporarily unavailable"),
+        "{body}"
+    );
+    // In 128 MB the memory limit stops it first: the environment is killed
+    // and reported as out of memory.
+    let reply = lambda_invoke(&server, "smallbomb", br#"{"child_seconds": 5}"#);
+    let body = reply.json();
+    assert_eq!(
+        reply.header("x-amz-function-error"),
+        Some("Unhandled"),
+        "{body}"
+    );
+    assert_eq!(body["errorType"], "Runtime.OutOfMemory", "{body}");
 
     let reply = lambda_invoke(&server, "fill", b"{}");
     let body = reply.json();
-    assert!(body["error"].as_str().unwrap_or("").contains("No space left"), "{body}");
+    assert!(
+        body["error"]
+            .as_str()
+            .unwrap_or("")
+            .contains("No space left"),
+        "{body}"
+    );
     assert!(body["written_mb"].as_u64().unwrap_or(0) <= 32, "{body}");
 
     let reply = lambda_invoke(&server, "task", b"{}");
@@ -301,7 +504,10 @@ fn node_and_provided_runtimes() {
     assert_eq!(body_of(&answer), serde_json::json!({"n": 1}));
     let first = body_of(&invoke(&server, "nodecount", "{}"));
     let second = body_of(&invoke(&server, "nodecount", "{}"));
-    assert_eq!(second["count"].as_u64(), first["count"].as_u64().map(|c| c + 1));
+    assert_eq!(
+        second["count"].as_u64(),
+        first["count"].as_u64().map(|c| c + 1)
+    );
     let reply = request("GET", &server.url("/node/7?q=1"), None, &[]);
     assert_eq!(reply.status, 201, "{}", reply.text());
     assert_eq!(reply.json()["pathParameters"]["id"], "7");
@@ -337,5 +543,6 @@ fn node_and_provided_runtimes() {
         String::from_utf8_lossy(&out.stdout),
         String::from_utf8_lossy(&out.stderr)
     );
+    assert_events_ran(&server, &String::from_utf8_lossy(&out.stdout));
     server.assert_healthy();
 }

@@ -201,9 +201,13 @@ fn metrics_count_invocations() {
 #[test]
 fn the_readme_example_deploys_and_answers_invoke() {
     let f = fixtures();
-    let server = Server::start(&[]);
-    // the example's own manifest, with its handler at the prebuilt path
+    let runtimes = crate::harness::workspace().join("target/stratus-test-runtimes");
+    let runtimes = runtimes.display().to_string();
+    let server = Server::start(&["--runtimes-dir", &runtimes]);
+    // the example's own manifest, with its handler at the prebuilt path and
+    // its Python package where it is in the repository
     let example = crate::harness::workspace().join("examples/hello/stratus.yaml");
+    let package = crate::harness::workspace().join("examples/hello/lambda");
     let text = std::fs::read_to_string(&example).expect("example manifest");
     let text = text
         .replace(
@@ -213,6 +217,10 @@ fn the_readme_example_deploys_and_answers_invoke() {
         .replace(
             "build: cargo build --target wasm32-wasip2 --release",
             "build: echo prebuilt",
+        )
+        .replace(
+            "package: lambda",
+            &format!("package: {}", package.display()),
         );
     let dir = app(&text);
     server.cli_ok(&["deploy"], dir.path());
@@ -221,6 +229,13 @@ fn the_readme_example_deploys_and_answers_invoke() {
     assert!(out.status.success());
     assert_eq!(String::from_utf8_lossy(&out.stdout).trim(), "hello, world");
     assert!(String::from_utf8_lossy(&out.stderr).contains("REPORT RequestId"));
+    // The Python function, through its route, twice on one warm instance.
+    let first = server.get("/py/hello/world");
+    assert_eq!(first.status, 200, "{}", first.text());
+    assert_eq!(first.json()["message"], "hello from Python, world");
+    let second = server.get("/py/hello/again").json();
+    assert_eq!(second["message"], "hello from Python, again");
+    assert_eq!(second["callsOfThisInstance"], 2, "{second}");
 }
 
 #[test]
