@@ -31,6 +31,13 @@ pub struct ProcessInstance {
     init_failure: Mutex<Option<FunctionError>>,
     /// How long the process gets between SIGTERM and SIGKILL when retired.
     grace: Duration,
+    /// Serialises freezing and thawing.
+    freezer: Arc<tokio::sync::Mutex<()>>,
+    /// Invocations started: a deferred freeze runs only if no invocation
+    /// started after the one it follows.
+    generation: Arc<std::sync::atomic::AtomicU64>,
+    /// The deferred freeze of the last invocation, if still pending.
+    pending_freeze: Mutex<Option<tokio::task::JoinHandle<()>>>,
 }
 
 impl ProcessInstance {
@@ -72,6 +79,9 @@ impl ProcessInstance {
             healthy: AtomicBool::new(true),
             init_failure: Mutex::new(None),
             grace,
+            freezer: Arc::new(tokio::sync::Mutex::new(())),
+            generation: Arc::new(std::sync::atomic::AtomicU64::new(0)),
+            pending_freeze: Mutex::new(None),
         };
         let failure = tokio::select! {
             outcome = init => match outcome {
@@ -104,8 +114,8 @@ impl ProcessInstance {
                 .init_failure
                 .lock()
                 .unwrap_or_else(|e| e.into_inner()) = Some(failure);
-        } else if let Err(error) = instance.sandbox.freeze() {
-            tracing::debug!(%error, "could not freeze an idle instance");
+        } else {
+            instance.freeze_later();
         }
         Ok(instance)
     }
@@ -113,6 +123,42 @@ impl ProcessInstance {
     /// The instance's sandbox.
     pub fn sandbox(&self) -> &Arc<Sandboxed> {
         &self.sandbox
+    }
+
+    /// Freezes the instance off the response path: the freezer needs a
+    /// moment to settle, and the caller should not wait for it. A later
+    /// invocation waits for the freeze to finish before it thaws.
+    fn freeze_later(&self) {
+        let freezer = self.freezer.clone();
+        let sandbox = self.sandbox.clone();
+        let generations = self.generation.clone();
+        let generation = generations.load(Ordering::Acquire);
+        let task = tokio::spawn(async move {
+            let guard = freezer.lock().await;
+            if generations.load(Ordering::Acquire) != generation {
+                return;
+            }
+            let frozen = tokio::task::spawn_blocking(move || sandbox.freeze()).await;
+            if let Ok(Err(error)) = frozen {
+                tracing::debug!(%error, "could not freeze an idle instance");
+            }
+            drop(guard);
+        });
+        let previous = self
+            .pending_freeze
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .replace(task);
+        drop(previous);
+    }
+
+    /// Thaws the instance for an invocation, after any pending freeze.
+    async fn thaw_for_invocation(&self) {
+        let _guard = self.freezer.lock().await;
+        self.generation.fetch_add(1, Ordering::AcqRel);
+        if let Err(error) = self.sandbox.thaw() {
+            tracing::warn!(%error, "could not thaw an instance");
+        }
     }
 
     fn fail(&self) {
@@ -221,9 +267,7 @@ impl Instance for ProcessInstance {
             client_context,
             body,
         };
-        if let Err(error) = self.sandbox.thaw() {
-            tracing::warn!(%error, "could not thaw an instance");
-        }
+        self.thaw_for_invocation().await;
         let answer = self.api.dispatch(event);
         let result = tokio::select! {
             reply = answer => match reply {
@@ -261,10 +305,9 @@ impl Instance for ProcessInstance {
             }
         };
         let logs = if self.healthy() {
-            if let Err(error) = self.sandbox.freeze() {
-                tracing::debug!(%error, "could not freeze an idle instance");
-            }
-            self.output.take()
+            let logs = self.output.take();
+            self.freeze_later();
+            logs
         } else {
             self.output.take_all()
         };
@@ -329,6 +372,14 @@ impl Instance for FailedInit {
 impl Drop for ProcessInstance {
     fn drop(&mut self) {
         for task in &self.tasks {
+            task.abort();
+        }
+        if let Some(task) = self
+            .pending_freeze
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .take()
+        {
             task.abort();
         }
         let sandbox = self.sandbox.clone();

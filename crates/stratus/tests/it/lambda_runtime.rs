@@ -163,11 +163,19 @@ fn processes_are_frozen_retired_and_stopped() {
     assert_eq!(answer["status"], 200, "{answer}");
     let pids = processes_of(&unique);
     assert!(!pids.is_empty(), "no process runs function {unique}");
-    // Frozen between calls: no CPU while idle.
-    let frozen = pids
-        .iter()
-        .filter_map(|&p| freezer_state(p))
-        .collect::<Vec<_>>();
+    // Frozen between calls: no CPU while idle (the freeze follows the
+    // response by a moment).
+    let deadline = std::time::Instant::now() + Duration::from_secs(2);
+    let frozen = loop {
+        let frozen = pids
+            .iter()
+            .filter_map(|&p| freezer_state(p))
+            .collect::<Vec<_>>();
+        if frozen.iter().all(|s| s == "FROZEN") || std::time::Instant::now() > deadline {
+            break frozen;
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    };
     // As root on a host with the v1 freezer (this one, and CI), it is used.
     let freezer = std::path::Path::new("/sys/fs/cgroup/freezer/cgroup.procs").exists()
         && unsafe { libc::geteuid() } == 0;
@@ -492,7 +500,7 @@ fn node_and_provided_runtimes() {
     let rust_pkg = tempfile::tempdir().expect("tempdir");
     std::fs::copy(&rust, rust_pkg.path().join("bootstrap")).expect("copy bootstrap");
     let dir = app(&format!(
-        "service: mixed\nfunctions:\n  node:\n    runtime: nodejs20.x\n    handler: index.echo\n    package: {node}\n  nodeweb:\n    runtime: nodejs20.x\n    handler: index.http\n    package: {node}\n    events:\n      - httpApi: 'GET /node/{{id}}'\n  nodecount:\n    runtime: nodejs20.x\n    handler: index.counter\n    package: {node}\n  shell:\n    runtime: provided.al2023\n    handler: my.handler\n    package: {shell}\n  rust:\n    runtime: provided.al2023\n    package: {rust}\n    events:\n      - httpApi: 'POST /rust'\n",
+        "service: mixed\nfunctions:\n  node:\n    runtime: nodejs20.x\n    handler: index.echo\n    package: {node}\n  nodeweb:\n    runtime: nodejs20.x\n    handler: index.http\n    package: {node}\n    events:\n      - httpApi: 'GET /node/{{id}}'\n  nodecount:\n    runtime: nodejs20.x\n    handler: index.counter\n    package: {node}\n  nodefail:\n    runtime: nodejs20.x\n    handler: index.fail\n    package: {node}\n  nodenope:\n    runtime: nodejs20.x\n    handler: index.nope\n    package: {node}\n  nodemissing:\n    runtime: nodejs22.x\n    handler: missing.handler\n    package: {node}\n  shell:\n    runtime: provided.al2023\n    handler: my.handler\n    package: {shell}\n  rust:\n    runtime: provided.al2023\n    package: {rust}\n    events:\n      - httpApi: 'POST /rust'\n",
         node = lambda_fixture("node").display(),
         shell = lambda_fixture("shell").display(),
         rust = rust_pkg.path().display(),
@@ -508,6 +516,31 @@ fn node_and_provided_runtimes() {
         second["count"].as_u64(),
         first["count"].as_u64().map(|c| c + 1)
     );
+    // Node.js failures in Lambda's shapes.
+    let reply = lambda_invoke(&server, "nodefail", b"{}");
+    assert_eq!(reply.status, 200);
+    assert_eq!(reply.header("x-amz-function-error"), Some("Unhandled"));
+    let body = reply.json();
+    assert_eq!(body["errorType"], "Error", "{body}");
+    assert_eq!(body["errorMessage"], "boom", "{body}");
+    assert!(body["trace"].is_array(), "{body}");
+    let reply = lambda_invoke(&server, "nodenope", b"{}");
+    assert_eq!(
+        reply.json()["errorType"],
+        "Runtime.HandlerNotFound",
+        "{}",
+        reply.text()
+    );
+    let reply = lambda_invoke(&server, "nodemissing", b"{}");
+    assert_eq!(
+        reply.json()["errorType"],
+        "Runtime.ImportModuleError",
+        "{}",
+        reply.text()
+    );
+    // Warm instances keep module state; the log has Lambda's line format.
+    let answer = invoke(&server, "node", r#"{"n":2}"#);
+    assert_eq!(answer["cold"], false, "{answer}");
     let reply = request("GET", &server.url("/node/7?q=1"), None, &[]);
     assert_eq!(reply.status, 201, "{}", reply.text());
     assert_eq!(reply.json()["pathParameters"]["id"], "7");
@@ -544,5 +577,40 @@ fn node_and_provided_runtimes() {
         String::from_utf8_lossy(&out.stderr)
     );
     assert_events_ran(&server, &String::from_utf8_lossy(&out.stdout));
+    server.assert_healthy();
+}
+
+#[test]
+fn init_is_limited_to_ten_seconds() {
+    let server = server();
+    let dir = app(&format!(
+        "service: slow\nfunctions:\n  slowinit:\n    runtime: python3.11\n    handler: app.handler\n    package: {}\n    timeout: 30\n",
+        lambda_fixture("python-slowinit").display()
+    ));
+    server.cli_ok(&["deploy"], dir.path());
+    let started = std::time::Instant::now();
+    let reply = lambda_invoke(&server, "slowinit", b"{}");
+    let took = started.elapsed();
+    assert_eq!(
+        reply.header("x-amz-function-error"),
+        Some("Unhandled"),
+        "{}",
+        reply.text()
+    );
+    let body = reply.json();
+    assert_eq!(body["errorType"], "Sandbox.Timedout", "{body}");
+    assert!(
+        body["errorMessage"]
+            .as_str()
+            .unwrap_or("")
+            .contains("10.00 seconds"),
+        "{body}"
+    );
+    assert!(
+        took >= Duration::from_secs(10) && took < Duration::from_secs(25),
+        "{took:?}"
+    );
+    let log = invoke(&server, "slowinit", "{}");
+    assert!(log["log"].to_string().contains("Init Duration"), "{log}");
     server.assert_healthy();
 }
