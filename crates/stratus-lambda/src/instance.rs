@@ -5,6 +5,7 @@
 use crate::api::{Event, InitOutcome, Reply, RuntimeApi};
 use crate::event;
 use crate::output::Output;
+use crate::template::Forked;
 use async_trait::async_trait;
 use bytes::Bytes;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -14,6 +15,84 @@ use stratus_engine::{
     FunctionError, FunctionErrorKind, Instance, InvokeOutput, InvokeRequest, RuntimeError,
 };
 use stratus_sandbox::{Exit, Sandboxed};
+
+/// The processes of one execution environment: a sandbox of its own, or a
+/// fork of a Python template (see `template.rs`).
+pub enum Tree {
+    Sandboxed(Sandboxed),
+    Forked(Forked),
+}
+
+impl Tree {
+    pub async fn wait(&self) -> Exit {
+        match self {
+            Tree::Sandboxed(s) => s.wait().await,
+            Tree::Forked(f) => f.wait().await,
+        }
+    }
+
+    /// SIGKILL to every process, now.
+    pub fn kill(&self) {
+        match self {
+            Tree::Sandboxed(s) => s.kill(),
+            Tree::Forked(f) => {
+                let _ = f.cgroups.thaw();
+                for pid in f.cgroups.pids() {
+                    // SAFETY: kill(2) with a pid read from the instance's cgroup.
+                    unsafe {
+                        libc::kill(pid, libc::SIGKILL);
+                    }
+                }
+            }
+        }
+    }
+
+    /// SIGTERM, then SIGKILL after `grace`.
+    pub async fn terminate(&self, grace: std::time::Duration) {
+        match self {
+            Tree::Sandboxed(s) => s.terminate(grace).await,
+            Tree::Forked(f) => f.terminate(grace).await,
+        }
+    }
+
+    pub fn freeze(&self) -> Result<(), String> {
+        if self.exited() {
+            return Ok(());
+        }
+        match self {
+            Tree::Sandboxed(s) => s.freeze().map_err(|e| e.to_string()),
+            Tree::Forked(f) => f.cgroups.freeze().map_err(|e| e.to_string()),
+        }
+    }
+
+    pub fn thaw(&self) -> Result<(), String> {
+        match self {
+            Tree::Sandboxed(s) => s.thaw().map_err(|e| e.to_string()),
+            Tree::Forked(f) => f.cgroups.thaw().map_err(|e| e.to_string()),
+        }
+    }
+
+    fn exited(&self) -> bool {
+        match self {
+            Tree::Sandboxed(s) => s.try_exit().is_some(),
+            Tree::Forked(f) => f.try_exit().is_some(),
+        }
+    }
+
+    pub fn memory_peak_bytes(&self) -> Option<u64> {
+        match self {
+            Tree::Sandboxed(s) => s.memory_peak_bytes(),
+            Tree::Forked(f) => f.cgroups.memory_peak_bytes(),
+        }
+    }
+
+    pub fn oom_killed(&self) -> bool {
+        match self {
+            Tree::Sandboxed(s) => s.oom_killed(),
+            Tree::Forked(f) => f.cgroups.oom_killed(),
+        }
+    }
+}
 use stratus_store::LogStream;
 
 /// Lambda's limit on the init phase.
@@ -21,7 +100,7 @@ pub const INIT_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// A running (or failed) execution environment.
 pub struct ProcessInstance {
-    sandbox: Arc<Sandboxed>,
+    sandbox: Arc<Tree>,
     api: Arc<RuntimeApi>,
     output: Arc<Output>,
     tasks: Vec<tokio::task::JoinHandle<()>>,
@@ -45,31 +124,21 @@ impl ProcessInstance {
     /// end: the runtime's first `/next`, an `/init/error`, its exit, or
     /// [`INIT_TIMEOUT`].
     pub async fn start(
-        mut sandbox: Sandboxed,
+        tree: Tree,
+        listener: std::net::TcpListener,
+        pipes: Vec<(LogStream, std::fs::File)>,
         function_arn: String,
         grace: Duration,
     ) -> Result<ProcessInstance, RuntimeError> {
-        let listener = sandbox
-            .listener
-            .take()
-            .ok_or_else(|| RuntimeError::Internal("the sandbox has no Runtime API listener".into()))
-            .and_then(|l| {
-                l.set_nonblocking(true)
-                    .and_then(|()| tokio::net::TcpListener::from_std(l))
-                    .map_err(|e| RuntimeError::Internal(format!("runtime API listener: {e}")))
-            })?;
-        let mut pipes = Vec::new();
-        if let Some(fd) = sandbox.stdout.take() {
-            pipes.push((LogStream::Stdout, std::fs::File::from(fd)));
-        }
-        if let Some(fd) = sandbox.stderr.take() {
-            pipes.push((LogStream::Stderr, std::fs::File::from(fd)));
-        }
+        let listener = listener
+            .set_nonblocking(true)
+            .and_then(|()| tokio::net::TcpListener::from_std(listener))
+            .map_err(|e| RuntimeError::Internal(format!("runtime API listener: {e}")))?;
         let (output, mut tasks) = Output::start(pipes)
             .map_err(|e| RuntimeError::Internal(format!("capturing the runtime's output: {e}")))?;
         let (api, init) = RuntimeApi::new();
         tasks.push(api.clone().serve(listener));
-        let sandbox = Arc::new(sandbox);
+        let sandbox = Arc::new(tree);
         let instance = ProcessInstance {
             sandbox: sandbox.clone(),
             api,
@@ -121,7 +190,7 @@ impl ProcessInstance {
     }
 
     /// The instance's sandbox.
-    pub fn sandbox(&self) -> &Arc<Sandboxed> {
+    pub fn sandbox(&self) -> &Arc<Tree> {
         &self.sandbox
     }
 
@@ -172,7 +241,7 @@ impl ProcessInstance {
 }
 
 /// The error for a runtime process that exited, in Lambda's words.
-fn exit_error(sandbox: &Sandboxed, exit: Exit, when: &str) -> FunctionError {
+fn exit_error(sandbox: &Tree, exit: Exit, when: &str) -> FunctionError {
     let oom = sandbox.oom_killed();
     let mut error = FunctionError::new(
         if when == "during init" {

@@ -22,19 +22,24 @@ mod event;
 mod instance;
 mod output;
 mod package;
+mod template;
 
 pub use api::MAX_RUNTIME_PAYLOAD;
 pub use package::{MAX_UNZIPPED_BYTES, MAX_ZIPPED_BYTES};
 
 use async_trait::async_trait;
 use bytes::Bytes;
+use instance::Tree;
+use std::collections::HashMap;
 use std::ffi::OsString;
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::{Arc, Mutex, Weak};
 use std::time::Duration;
 use stratus_core::{FunctionConfig, RuntimeKind};
 use stratus_engine::{Instance, Runtime, RuntimeError};
 use stratus_sandbox::{Bind, Host, Sandboxed, Spec};
+use stratus_store::LogStream;
 
 /// Where instances see their code and the runtime client.
 const TASK_ROOT: &str = "/var/task";
@@ -53,15 +58,43 @@ pub struct LambdaConfig {
     pub runtimes_dir: Option<PathBuf>,
     /// Time between SIGTERM and SIGKILL when an instance is retired.
     pub shutdown_grace: Duration,
+    /// Start Python instances by forking a pre-initialised template (see
+    /// `template.rs`) where the host allows it; else each starts Python.
+    pub python_templates: bool,
 }
+
+/// Python templates kept before idle ones are stopped.
+const MAX_TEMPLATES: usize = 16;
+
+/// Which template serves a function: one per configuration.
+fn template_key(function: &FunctionConfig) -> u64 {
+    use std::hash::{Hash, Hasher};
+    let mut hasher = std::collections::hash_map::DefaultHasher::new();
+    serde_json::to_string(function)
+        .unwrap_or_default()
+        .hash(&mut hasher);
+    hasher.finish()
+}
+
+/// The first uid of instances forked from templates (the sandbox crate
+/// hands out 20000..60000 for its own spawns).
+const FORKED_UID_FIRST: u32 = 100_000;
+/// How many uids forked instances cycle through.
+const FORKED_UID_COUNT: u32 = 100_000;
 
 /// The runtime for `python`, `nodejs` and `provided` functions.
 pub struct LambdaRuntime {
     config: LambdaConfig,
     host: Arc<Host>,
     envs: envs::Environments,
-    /// Live instances' sandboxes, for shutdown.
-    live: Mutex<Vec<Weak<Sandboxed>>>,
+    /// Live instances' processes, for shutdown.
+    live: Mutex<Vec<Weak<Tree>>>,
+    /// Python templates by function configuration (each starts with that
+    /// function's environment); a `None` entry marks a configuration whose
+    /// template failed, which then starts Python per instance.
+    templates: tokio::sync::Mutex<HashMap<u64, Option<Arc<template::Template>>>>,
+    /// The next uid offset for forked instances.
+    next_uid: AtomicU32,
 }
 
 impl LambdaRuntime {
@@ -78,6 +111,8 @@ impl LambdaRuntime {
             host,
             envs,
             live: Mutex::new(Vec::new()),
+            templates: tokio::sync::Mutex::new(HashMap::new()),
+            next_uid: AtomicU32::new(std::process::id() % FORKED_UID_COUNT),
         }
     }
 
@@ -109,7 +144,7 @@ impl LambdaRuntime {
     /// Terminates every instance's process tree: SIGTERM, then SIGKILL after
     /// the grace (server shutdown).
     pub async fn shutdown(&self) {
-        let sandboxes: Vec<Arc<Sandboxed>> = self
+        let sandboxes: Vec<Arc<Tree>> = self
             .live
             .lock()
             .unwrap_or_else(|e| e.into_inner())
@@ -122,6 +157,110 @@ impl LambdaRuntime {
             sandbox.terminate(grace).await;
         });
         futures::future::join_all(stops).await;
+        for template in self.templates.lock().await.drain().filter_map(|(_, t)| t) {
+            template.kill();
+        }
+    }
+
+    /// The template for a Python function's package, started on first use.
+    /// `None` when templates are off, the host cannot isolate forked
+    /// children, or the template failed (then it is not tried again).
+    async fn template(
+        &self,
+        function: &FunctionConfig,
+        spec: &Spec,
+    ) -> Option<Arc<template::Template>> {
+        let enforced = self.host.enforced();
+        if !self.config.python_templates
+            || function.runtime != RuntimeKind::Python
+            || !spec.isolate_network
+            || !enforced.namespaces
+            || !enforced.memory_limit
+        {
+            return None;
+        }
+        let key = template_key(function);
+        let mut templates = self.templates.lock().await;
+        if let Some(found) = templates.get(&key) {
+            match found {
+                Some(t) if t.alive() => return Some(t.clone()),
+                Some(_) => {}
+                None => return None,
+            }
+        }
+        let host = self.host.clone();
+        let spec = spec.clone();
+        let started = std::time::Instant::now();
+        let made = tokio::task::spawn_blocking(move || template::Template::start(&host, spec))
+            .await
+            .map_err(|e| format!("template task failed: {e}"))
+            .and_then(|r| r);
+        let entry = match made {
+            Ok(template) => {
+                tracing::info!(function = %function.name, package = %function.artifact, ms = started.elapsed().as_millis() as u64, "started a Python template");
+                Some(Arc::new(template))
+            }
+            Err(error) => {
+                tracing::warn!(function = %function.name, %error, "no Python template for this package; instances start Python afresh");
+                None
+            }
+        };
+        // Templates of configurations no longer in use pile up with
+        // redeploys: past the cap, stop those without live instances (an
+        // instance holds its template; stopping one would end them).
+        if templates.len() >= MAX_TEMPLATES {
+            templates.retain(|_, t| t.as_ref().is_some_and(|t| Arc::strong_count(t) > 1));
+        }
+        templates.insert(key, entry.clone());
+        entry
+    }
+
+    /// Forks an instance from `template`; `None` if that failed (logged).
+    async fn fork(
+        &self,
+        template: Arc<template::Template>,
+        function: &FunctionConfig,
+        spec: &Spec,
+    ) -> Option<template::Spawned> {
+        let offset = self.next_uid.fetch_add(1, Ordering::Relaxed) % FORKED_UID_COUNT;
+        let uid = FORKED_UID_FIRST + offset;
+        let mut env: Vec<(String, String)> = spec
+            .env
+            .iter()
+            .map(|(k, v)| {
+                (
+                    k.to_string_lossy().into_owned(),
+                    v.to_string_lossy().into_owned(),
+                )
+            })
+            .collect();
+        env.push((
+            "AWS_LAMBDA_RUNTIME_API".to_string(),
+            "127.0.0.1:9001".to_string(),
+        ));
+        let request = template::ForkRequest {
+            env,
+            handler: function.handler.clone().unwrap_or_default(),
+            uid,
+            gid: uid,
+            tmp_mb: spec.tmp_mb,
+            memory_mb: spec.memory_mb,
+            max_pids: spec.max_pids,
+            isolate_network: spec.isolate_network,
+        };
+        let host = self.host.clone();
+        let forked = tokio::task::spawn_blocking(move || template.fork(&host, &request))
+            .await
+            .map_err(|e| format!("fork task failed: {e}"))
+            .and_then(|r| r);
+        match forked {
+            Ok(forked) => Some(forked),
+            Err(error) => {
+                tracing::warn!(function = %function.name, %error, "could not fork from the Python template; starting Python afresh");
+                self.templates.lock().await.remove(&template_key(function));
+                None
+            }
+        }
     }
 
     fn spec(
@@ -268,7 +407,17 @@ impl LambdaRuntime {
             max_pids: MAX_PIDS,
             isolate_network: config.allowed_outbound_hosts.is_empty(),
             listener_env: Some("AWS_LAMBDA_RUNTIME_API".into()),
+            keep_root: false,
+            pass_fd: None,
         })
+    }
+}
+
+impl LambdaRuntime {
+    fn track(&self, instance: &instance::ProcessInstance) {
+        let mut live = self.live.lock().unwrap_or_else(|e| e.into_inner());
+        live.retain(|w| w.strong_count() > 0);
+        live.push(Arc::downgrade(instance.sandbox()));
     }
 }
 
@@ -319,13 +468,29 @@ impl Runtime for LambdaRuntime {
             tracing::debug!(function = %function.name, interpreter = %env.interpreter.display(), version = %env.version, "starting a process instance");
         }
         let spec = self.spec(&function, &task_dir, env)?;
+        let arn = stratus_core::function::function_arn(&function.name, None);
+        let grace = self.config.shutdown_grace;
+        if let Some(template) = self.template(&function, &spec).await
+            && let Some(forked) = self.fork(template, &function, &spec).await
+        {
+            let (forked, listener, stdout, stderr) = forked;
+            let pipes = vec![
+                (LogStream::Stdout, std::fs::File::from(stdout)),
+                (LogStream::Stderr, std::fs::File::from(stderr)),
+            ];
+            let instance =
+                instance::ProcessInstance::start(Tree::Forked(forked), listener, pipes, arn, grace)
+                    .await?;
+            self.track(&instance);
+            return Ok(Arc::new(instance));
+        }
         // Setting a sandbox up blocks for a few milliseconds (clone, mounts,
         // cgroups); keep it off the async workers.
         let host = self.host.clone();
         let spawned = tokio::task::spawn_blocking(move || host.spawn(spec))
             .await
             .map_err(|e| RuntimeError::Internal(format!("sandbox task failed: {e}")))?;
-        let sandbox: Sandboxed = match spawned {
+        let mut sandbox: Sandboxed = match spawned {
             Ok(sandbox) => sandbox,
             // The function's entry point could not be run (no `bootstrap`,
             // not executable, a bad interpreter line): Lambda reports this
@@ -347,14 +512,20 @@ impl Runtime for LambdaRuntime {
             }
         };
         tracing::debug!(function = %function.name, pid = sandbox.pid(), "instance started");
-        let arn = stratus_core::function::function_arn(&function.name, None);
-        let instance =
-            instance::ProcessInstance::start(sandbox, arn, self.config.shutdown_grace).await?;
-        {
-            let mut live = self.live.lock().unwrap_or_else(|e| e.into_inner());
-            live.retain(|w| w.strong_count() > 0);
-            live.push(Arc::downgrade(instance.sandbox()));
+        let listener = sandbox.listener.take().ok_or_else(|| {
+            RuntimeError::Internal("the sandbox has no Runtime API listener".into())
+        })?;
+        let mut pipes = Vec::new();
+        if let Some(fd) = sandbox.stdout.take() {
+            pipes.push((LogStream::Stdout, std::fs::File::from(fd)));
         }
+        if let Some(fd) = sandbox.stderr.take() {
+            pipes.push((LogStream::Stderr, std::fs::File::from(fd)));
+        }
+        let instance =
+            instance::ProcessInstance::start(Tree::Sandboxed(sandbox), listener, pipes, arn, grace)
+                .await?;
+        self.track(&instance);
         Ok(Arc::new(instance))
     }
 }

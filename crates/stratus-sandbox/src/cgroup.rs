@@ -12,7 +12,7 @@ use crate::sys;
 /// The cgroup root.
 const CGROUP_ROOT: &str = "/sys/fs/cgroup";
 
-/// How long [`InstanceCgroups::freeze`] waits for the freezer to settle.
+/// How long [`Instance::freeze`] waits for the freezer to settle.
 const FREEZE_WAIT: Duration = Duration::from_millis(100);
 
 /// A cgroup version.
@@ -201,7 +201,7 @@ impl Cgroups {
         id: &str,
         memory_mb: u32,
         max_pids: u32,
-    ) -> Result<Option<InstanceCgroups>, SandboxError> {
+    ) -> Result<Option<Instance>, SandboxError> {
         let at = |p: &Parent| p.as_ref().ok().map(|dir| dir.join(id));
         // With v2 everything shares one directory, and the freezer is a
         // child of it ("prog") so that the init can stay unfrozen.
@@ -209,7 +209,7 @@ impl Cgroups {
             Version::V1 => (at(&self.freezer), None),
             Version::V2 => (at(&self.freezer).map(|d| d.join("prog")), at(&self.freezer)),
         };
-        let mut cg = InstanceCgroups {
+        let mut cg = Instance {
             version: self.version,
             memory: at(&self.memory),
             pids: at(&self.pids),
@@ -256,7 +256,8 @@ impl Cgroups {
 }
 
 /// The cgroups of one instance.
-pub(crate) struct InstanceCgroups {
+#[derive(Debug)]
+pub(crate) struct Instance {
     version: Version,
     memory: Option<PathBuf>,
     pids: Option<PathBuf>,
@@ -264,7 +265,7 @@ pub(crate) struct InstanceCgroups {
     dirs: Vec<PathBuf>,
 }
 
-impl InstanceCgroups {
+impl Instance {
     fn set_limits(&self, memory_mb: u32, max_pids: u32) -> Result<(), SandboxError> {
         let bytes = (u64::from(memory_mb) << 20).to_string();
         if let (Some(dir), true) = (&self.memory, memory_mb > 0) {
@@ -313,6 +314,17 @@ impl InstanceCgroups {
             write_file(&dir.join("cgroup.procs"), &pid.to_string())?;
         }
         Ok(())
+    }
+
+    /// The directories a process that places itself joins, in order: with
+    /// v1 every hierarchy's (memory, pids, freezer, those available), with
+    /// v2 only the innermost one (the freezer's `prog` when there is a
+    /// freezer), as a v2 process is in exactly one cgroup.
+    pub(crate) fn join_dirs(&self) -> Vec<&PathBuf> {
+        match self.version {
+            Version::V1 => self.dirs.iter().collect(),
+            Version::V2 => self.dirs.last().into_iter().collect(),
+        }
     }
 
     /// The freezer cgroup's `cgroup.procs`, for the program to join.

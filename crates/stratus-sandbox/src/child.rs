@@ -38,6 +38,7 @@ use libc::{c_int, c_uint, c_ulong};
 use crate::plan::{Op, Plan, step};
 
 /// The descriptors the child uses (all close-on-exec, all >= 3).
+#[derive(Clone, Copy)]
 pub(crate) struct ChildFds {
     /// Read end of the sync pipe: the child waits for one byte (the parent
     /// has placed it in its cgroups); end of file later means the parent is
@@ -62,8 +63,11 @@ pub(crate) struct ChildFds {
     pub(crate) freezer_state: RawFd,
     /// What to write to `freezer_state` to thaw.
     pub(crate) thaw: &'static [u8],
+    /// The descriptor the program gets as fd 3 ([`crate::Spec::pass_fd`]),
+    /// or -1.
+    pub(crate) pass: RawFd,
     /// The above, sorted, -1 for unused slots: what init keeps open.
-    pub(crate) keep: [RawFd; 8],
+    pub(crate) keep: [RawFd; 9],
 }
 
 impl ChildFds {
@@ -78,6 +82,7 @@ impl ChildFds {
             self.sock,
             self.freezer_join,
             self.freezer_state,
+            self.pass,
         ];
         keep.sort_unstable();
         self.keep = keep;
@@ -192,7 +197,7 @@ unsafe fn fd_limit() -> c_int {
 }
 
 /// Closes every descriptor >= 3 that is not in `keep` (sorted).
-unsafe fn close_all_except(keep: &[RawFd; 8]) -> c_int {
+unsafe fn close_all_except(keep: &[RawFd]) -> c_int {
     // SAFETY: close_range/close on descriptors this process owns.
     unsafe {
         let mut next: c_uint = 3;
@@ -214,7 +219,7 @@ unsafe fn close_all_except(keep: &[RawFd; 8]) -> c_int {
 }
 
 /// The fallback of [`close_all_except`] for kernels before 5.9.
-unsafe fn close_loop(keep: &[RawFd; 8]) -> c_int {
+unsafe fn close_loop(keep: &[RawFd]) -> c_int {
     // SAFETY: close on descriptors this process owns.
     unsafe {
         let limit = fd_limit();
@@ -229,15 +234,15 @@ unsafe fn close_loop(keep: &[RawFd; 8]) -> c_int {
     }
 }
 
-/// Marks every descriptor >= 3 close-on-exec.
-unsafe fn cloexec_all() -> c_int {
+/// Marks every descriptor >= `first` close-on-exec.
+unsafe fn cloexec_from(first: c_int) -> c_int {
     // SAFETY: close_range/fcntl on descriptors this process owns.
     unsafe {
-        if close_range(3, c_uint::MAX, libc::CLOSE_RANGE_CLOEXEC) == 0 {
+        if close_range(first as c_uint, c_uint::MAX, libc::CLOSE_RANGE_CLOEXEC) == 0 {
             return 0;
         }
         let limit = fd_limit();
-        let mut fd = 3;
+        let mut fd = first;
         while fd < limit {
             libc::fcntl(fd, libc::F_SETFD, libc::FD_CLOEXEC);
             fd += 1;
@@ -328,6 +333,10 @@ pub(crate) unsafe fn init_main(plan: &Plan, fds: &ChildFds) -> ! {
         libc::close(fds.err_wr);
         libc::close(fds.out_wr);
         libc::close(fds.errout_wr);
+        if fds.pass >= 0 {
+            // Only the program holds the passed descriptor.
+            libc::close(fds.pass);
+        }
         if fds.freezer_join >= 0 {
             libc::close(fds.freezer_join);
         }
@@ -665,6 +674,27 @@ unsafe fn program_main(plan: &Plan, fds: &ChildFds, namespaces: bool) -> ! {
             libc::close(fds.freezer_join);
         }
 
+        // The passed descriptor becomes fd 3 (before the rlimits, while any
+        // descriptor number can still be used). The error pipe is needed
+        // until execve; should it be fd 3, it moves out of the way first.
+        let moved: ChildFds;
+        let fds = if fds.pass >= 0 && fds.pass != 3 && fds.err_wr == 3 {
+            let err_wr = libc::fcntl(3, libc::F_DUPFD_CLOEXEC, 4);
+            check(fds, step::PASS_FD, err_wr);
+            moved = ChildFds { err_wr, ..*fds };
+            &moved
+        } else {
+            fds
+        };
+        if fds.pass >= 0 {
+            if fds.pass == 3 {
+                check(fds, step::PASS_FD, libc::fcntl(3, libc::F_SETFD, 0));
+            } else {
+                // dup2 leaves the new descriptor without FD_CLOEXEC.
+                check(fds, step::PASS_FD, libc::dup2(fds.pass, 3));
+            }
+        }
+
         if namespaces && let Some(path) = &plan.oom_score_adj {
             // The parent set the init's score to -1000 so that the OOM
             // killer picks the program; undo that for the program.
@@ -697,21 +727,25 @@ unsafe fn program_main(plan: &Plan, fds: &ChildFds, namespaces: bool) -> ! {
                 fail(fds, step::SETUID);
             }
         }
-        check(
-            fds,
-            step::NO_NEW_PRIVS,
-            libc::prctl(
-                libc::PR_SET_NO_NEW_PRIVS,
-                1 as c_ulong,
-                0 as c_ulong,
-                0 as c_ulong,
-                0 as c_ulong,
-            ),
-        );
+        if plan.no_new_privs {
+            check(
+                fds,
+                step::NO_NEW_PRIVS,
+                libc::prctl(
+                    libc::PR_SET_NO_NEW_PRIVS,
+                    1 as c_ulong,
+                    0 as c_ulong,
+                    0 as c_ulong,
+                    0 as c_ulong,
+                ),
+            );
+        }
         check(fds, step::CHDIR, libc::chdir(plan.cwd.as_ptr()));
-        // Nothing but 0, 1 and 2 survives execve (the error pipe is already
-        // close-on-exec, so its end of file tells the host exec succeeded).
-        check(fds, step::CLOEXEC, cloexec_all());
+        // Nothing but 0, 1 and 2 (and the passed fd 3) survives execve (the
+        // error pipe is already close-on-exec, so its end of file tells the
+        // host exec succeeded).
+        let first = if fds.pass >= 0 { 4 } else { 3 };
+        check(fds, step::CLOEXEC, cloexec_from(first));
 
         // Default dispositions (Rust ignores SIGPIPE, tokio installs
         // handlers; ignored signals would survive execve), then unblock.

@@ -2,6 +2,7 @@
 //! sandboxes.
 
 use std::net::{Ipv4Addr, TcpListener};
+use std::os::fd::AsFd;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU32, Ordering};
 
@@ -9,7 +10,7 @@ use crate::cgroup::{self, Cgroups};
 use crate::launch::{self, Mode};
 use crate::plan::{self, Options, Plan};
 use crate::sys;
-use crate::{Enforced, SandboxError, Sandboxed, Spec};
+use crate::{Enforced, InstanceCgroups, SandboxError, Sandboxed, Spec};
 
 /// The first per-instance uid/gid.
 const UID_FIRST: u32 = 20_000;
@@ -188,6 +189,8 @@ impl Host {
                 max_pids: 0,
                 isolate_network: net,
                 listener_env: None,
+                keep_root: false,
+                pass_fd: None,
             };
             let opts = Options {
                 root_dir: Some(root),
@@ -368,8 +371,7 @@ impl Host {
                 None => None,
             }
         };
-        let uid = root_dir
-            .is_some()
+        let uid = (root_dir.is_some() && !spec.keep_root)
             .then(|| UID_FIRST + (self.uid_offset.wrapping_add(seq)) % UID_COUNT);
         if let Some(dir) = root_dir
             && let Err(e) = std::fs::create_dir(dir)
@@ -395,7 +397,8 @@ impl Host {
             Some(_) => Mode::Namespaces(NS_FLAGS),
             None => Mode::Direct,
         };
-        let launched = match launch::launch(&plan, mode, cgroups.as_ref(), host_listener) {
+        let pass_fd = spec.pass_fd.as_deref().map(AsFd::as_fd);
+        let launched = match launch::launch(&plan, mode, cgroups.as_ref(), host_listener, pass_fd) {
             Ok(launched) => launched,
             Err(e) => {
                 if let Some(cg) = &cgroups {
@@ -415,6 +418,7 @@ impl Host {
             instance = %id,
             pid = launched.pid,
             uid = ?uid,
+            keep_root = spec.keep_root,
             program = %spec.program.display(),
             "sandbox started"
         );
@@ -424,6 +428,31 @@ impl Host {
             cgroups,
             &handle,
         ))
+    }
+
+    /// Creates the per-instance cgroups (memory limit `memory_mb` MiB
+    /// without swap, `pids.max` = `max_pids`, 0 meaning no limit for
+    /// either; a freezer) under this host's parents, as [`Host::spawn`]
+    /// does, for processes that join by themselves through
+    /// [`InstanceCgroups::procs_files`]. Without any cgroup controller the
+    /// result is empty (see [`InstanceCgroups`]).
+    pub fn instance_cgroups(
+        &self,
+        memory_mb: u32,
+        max_pids: u32,
+    ) -> Result<InstanceCgroups, SandboxError> {
+        // Named like spawn's instances, so that cleanup() and the stale
+        // collection of a later server cover them too.
+        let seq = self.seq.fetch_add(1, Ordering::Relaxed);
+        let id = format!("i{seq}");
+        let cgroups = self.cgroups.create(&id, memory_mb, max_pids)?;
+        tracing::debug!(
+            name = %self.name,
+            instance = %id,
+            dirs = ?cgroups.as_ref().map(|cg| cg.dirs().to_vec()),
+            "instance cgroups created"
+        );
+        Ok(InstanceCgroups::new(cgroups))
     }
 
     /// Removes the per-server cgroup parents and the root mount point

@@ -3,9 +3,9 @@
 
 use std::io;
 use std::net::TcpListener;
-use std::os::fd::{AsFd, AsRawFd, OwnedFd};
+use std::os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd};
 
-use crate::cgroup::InstanceCgroups;
+use crate::cgroup::Instance;
 use crate::child::{self, ChildFds};
 use crate::plan::Plan;
 use crate::sys;
@@ -55,12 +55,14 @@ fn io_err(what: &str) -> impl FnOnce(io::Error) -> SandboxError + '_ {
 
 /// Clones the child, places it in `cgroups`, releases it and waits until its
 /// program has exec'd. `listener` is a host-side listener to hand back (the
-/// child does not get it: it is close-on-exec and init closes it).
+/// child does not get it: it is close-on-exec and init closes it). `pass`
+/// is given to the program as fd 3.
 pub(crate) fn launch(
     plan: &Plan,
     mode: Mode,
-    cgroups: Option<&InstanceCgroups>,
+    cgroups: Option<&Instance>,
     listener: Option<TcpListener>,
+    pass: Option<BorrowedFd<'_>>,
 ) -> Result<Launched, SandboxError> {
     let namespaces = matches!(mode, Mode::Namespaces(_));
     let (sync_rd, sync_wr) = sys::pipe().map_err(io_err("create the sync pipe"))?;
@@ -94,6 +96,16 @@ pub(crate) fn launch(
         }
         _ => (None, None, &b""[..]),
     };
+    // A close-on-exec duplicate >= 3 of the passed descriptor, so that the
+    // caller's descriptor (whatever its number and flags) is left alone.
+    let pass = match pass {
+        Some(fd) => Some(
+            fd.try_clone_to_owned()
+                .and_then(sys::above_stdio)
+                .map_err(io_err("duplicate the descriptor to pass"))?,
+        ),
+        None => None,
+    };
     let raw = |fd: &Option<OwnedFd>| fd.as_ref().map_or(-1, |fd| fd.as_raw_fd());
     let fds = ChildFds {
         sync_rd: sync_rd.as_raw_fd(),
@@ -105,7 +117,8 @@ pub(crate) fn launch(
         freezer_join: raw(&freezer_join),
         freezer_state: raw(&freezer_state),
         thaw,
-        keep: [-1; 8],
+        pass: raw(&pass),
+        keep: [-1; 9],
     }
     .seal();
     let flags = match mode {
@@ -146,7 +159,7 @@ pub(crate) fn launch(
     let pid = pid as libc::pid_t;
     let mut reap = Reap(pid);
     drop((sync_rd, err_wr, status_wr, out_wr, errout_wr, sock_child));
-    drop((freezer_join, freezer_state));
+    drop((freezer_join, freezer_state, pass));
 
     if namespaces {
         // Keep the tiny init out of the OOM killer's choice (its RSS counts
@@ -233,7 +246,7 @@ fn reap_now(reap: &mut Reap) -> Exit {
 /// Runs `plan` (built with `probe`) to completion: every setup step, then
 /// the program exits 0 instead of exec'ing.
 pub(crate) fn probe(plan: &Plan, mode: Mode) -> Result<(), SandboxError> {
-    let launched = launch(plan, mode, None, None)?;
+    let launched = launch(plan, mode, None, None, None)?;
     let status = sys::waitpid(launched.pid, 0).map_err(io_err("wait for the probe"))?;
     match status.map(Exit::from_wait_status) {
         Some(Exit::Code(0)) => Ok(()),

@@ -17,8 +17,14 @@
 //! directly on the host in their own process group, with whatever limits are
 //! still available; [`Host::report`] says what is and is not enforced.
 //!
+//! For processes that place themselves (the children of a trusted template
+//! process started with [`Spec::keep_root`] and [`Spec::pass_fd`]),
+//! [`Host::instance_cgroups`] creates the same per-instance cgroups without
+//! a spawn.
+//!
 //! Module layout: `host` (detection, reporting, spawning), `cgroup`
-//! (cgroup v1/v2 handling), `plan` (everything prepared before `clone`),
+//! (cgroup v1/v2 handling), `instance` (per-instance cgroups for processes
+//! that join by themselves), `plan` (everything prepared before `clone`),
 //! `child` (the async-signal-safe code that runs between `clone` and
 //! `execve`), `launch` (the parent side of `clone`), `sandboxed` (the running
 //! instance and its reaper) and `sys` (small syscall wrappers).
@@ -26,6 +32,7 @@
 mod cgroup;
 mod child;
 mod host;
+mod instance;
 mod launch;
 mod plan;
 mod sandboxed;
@@ -34,9 +41,12 @@ mod sys;
 use std::ffi::OsString;
 use std::fmt;
 use std::io;
+use std::os::fd::OwnedFd;
 use std::path::PathBuf;
+use std::sync::Arc;
 
 pub use host::Host;
+pub use instance::InstanceCgroups;
 pub use sandboxed::Sandboxed;
 
 /// What [`Host::detect`] found the host can enforce.
@@ -102,6 +112,20 @@ pub struct Spec {
     /// If set, the name of an environment variable that receives the
     /// `host:port` of a TCP listener returned in [`Sandboxed::listener`].
     pub listener_env: Option<String>,
+    /// Keep the program as uid/gid 0 with its capabilities, without
+    /// `no_new_privs` and without `RLIMIT_NPROC`, instead of switching to
+    /// the per-instance unprivileged uid. It still gets every namespace,
+    /// the new root, the other rlimits and the cgroups.
+    ///
+    /// **Only for Stratus's own trusted programs** (such as the template
+    /// fork server, whose children isolate themselves further): a program
+    /// run this way is root on the host in all but its namespaces and root
+    /// filesystem, and can undo them. Never set it for user code.
+    pub keep_root: bool,
+    /// A descriptor the program receives as fd 3 (open across `execve`,
+    /// not close-on-exec there). Every other descriptor above 2 is closed
+    /// as usual. The sandbox's init does not keep it open.
+    pub pass_fd: Option<Arc<OwnedFd>>,
 }
 
 /// How a sandboxed program ended.

@@ -49,6 +49,7 @@ pub(crate) mod step {
     pub(crate) const LISTEN: u32 = 15;
     pub(crate) const SEND_LISTENER: u32 = 16;
     pub(crate) const JOIN_FREEZER: u32 = 17;
+    pub(crate) const PASS_FD: u32 = 18;
 }
 
 /// One setup operation performed by the namespace init before `pivot_root`
@@ -131,6 +132,8 @@ pub(crate) struct Plan {
     /// program, as the parent protects the init with -1000).
     pub(crate) oom_score_adj: Option<CString>,
     pub(crate) uid: Option<u32>,
+    /// Set `PR_SET_NO_NEW_PRIVS` (not for [`Spec::keep_root`] programs).
+    pub(crate) no_new_privs: bool,
     pub(crate) rlimits: Vec<Rlimit>,
     pub(crate) probe: bool,
     pub(crate) child_listener: bool,
@@ -241,6 +244,7 @@ impl Plan {
             dev_null: cpath(Path::new("/dev/null"))?,
             oom_score_adj: None,
             uid: opts.uid,
+            no_new_privs: !spec.keep_root,
             rlimits: Vec::new(),
             probe: opts.probe,
             child_listener: opts.child_listener,
@@ -270,6 +274,7 @@ impl Plan {
             format!("listen on 127.0.0.1:{CHILD_LISTENER_PORT}"),
             "send the listener to the host".to_string(),
             "join the freezer cgroup".to_string(),
+            "pass the descriptor as fd 3".to_string(),
         ];
         plan.steps.extend(fixed);
 
@@ -278,8 +283,9 @@ impl Plan {
             (libc::RLIMIT_NOFILE, 1024, "RLIMIT_NOFILE"),
         ];
         // RLIMIT_NPROC counts every process of the real uid, so it is only a
-        // per-instance limit when the instance has its own uid.
-        if opts.uid.is_some() && spec.max_pids > 0 {
+        // per-instance limit when the instance has its own uid (never with
+        // keep_root: uid 0 is shared with the whole host).
+        if opts.uid.is_some() && !spec.keep_root && spec.max_pids > 0 {
             rlimits.push((libc::RLIMIT_NPROC, u64::from(spec.max_pids), "RLIMIT_NPROC"));
         }
         for (resource, value, name) in rlimits {

@@ -10,7 +10,7 @@ use tokio::io::Interest;
 use tokio::io::unix::AsyncFd;
 use tokio::sync::watch;
 
-use crate::cgroup::InstanceCgroups;
+use crate::cgroup::Instance;
 use crate::launch::Launched;
 use crate::sys;
 use crate::{Exit, SandboxError};
@@ -40,7 +40,7 @@ struct Inner {
     pid: libc::pid_t,
     pidfd: Option<OwnedFd>,
     namespaces: bool,
-    cgroups: Option<InstanceCgroups>,
+    cgroups: Option<Instance>,
     frozen: AtomicBool,
     exit: watch::Receiver<Option<Exit>>,
     last: OnceLock<Final>,
@@ -54,7 +54,7 @@ impl Sandboxed {
     pub(crate) fn start(
         launched: Launched,
         namespaces: bool,
-        cgroups: Option<InstanceCgroups>,
+        cgroups: Option<Instance>,
         handle: &tokio::runtime::Handle,
     ) -> Sandboxed {
         let (tx, rx) = watch::channel(None);

@@ -57,6 +57,11 @@ pub struct ServerOptions {
     /// invocation; the second waits twice as long (Lambda: 60).
     #[arg(long, default_value_t = 60.0)]
     pub async_retry_delay: f64,
+    /// Start every Python instance with a fresh interpreter instead of
+    /// forking it from a pre-initialised template (awslambdaric and boto3
+    /// already imported) per package.
+    #[arg(long, env = "STRATUS_NO_PYTHON_TEMPLATES")]
+    pub no_python_templates: bool,
 }
 
 fn init_tracing() {
@@ -146,6 +151,7 @@ pub async fn start(options: ServerOptions) -> Result<Running> {
             data_dir: data_dir.clone(),
             runtimes_dir: options.runtimes_dir.clone(),
             shutdown_grace: Duration::from_millis(500),
+            python_templates: !options.no_python_templates,
         },
         host.clone(),
     ));

@@ -8,4 +8,5 @@ mod direct;
 mod fs;
 mod limits;
 mod net;
+mod template;
 mod util;

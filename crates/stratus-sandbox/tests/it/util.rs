@@ -62,6 +62,8 @@ pub fn program(program: &str, args: &[&str]) -> Spec {
         max_pids: 64,
         isolate_network: true,
         listener_env: None,
+        keep_root: false,
+        pass_fd: None,
     }
 }
 

@@ -107,8 +107,29 @@ fn assert_events_ran(server: &Server, script_output: &str) {
     }
 }
 
-/// Host pids of processes whose environment names function `name`.
+/// Host pids of the instances of function `name`: processes whose initial
+/// environment names the function and that run as an unprivileged user (a
+/// Python template, which instances are forked from, runs as root in its
+/// sandbox and names the function too).
 fn processes_of(name: &str) -> Vec<u32> {
+    all_processes_of(name)
+        .into_iter()
+        .filter(|pid| {
+            std::fs::read_to_string(format!("/proc/{pid}/status"))
+                .ok()
+                .and_then(|s| {
+                    s.lines()
+                        .find_map(|l| l.strip_prefix("Uid:"))
+                        .and_then(|l| l.split_whitespace().next().map(|u| u != "0"))
+                })
+                .unwrap_or(false)
+        })
+        .collect()
+}
+
+/// Host pids of every process whose initial environment names function
+/// `name`, its template included.
+fn all_processes_of(name: &str) -> Vec<u32> {
     let needle = format!("AWS_LAMBDA_FUNCTION_NAME={name}");
     let mut pids = Vec::new();
     for entry in std::fs::read_dir("/proc").into_iter().flatten().flatten() {
@@ -229,9 +250,18 @@ fn processes_are_frozen_retired_and_stopped() {
     }
     server.assert_healthy();
 
-    // Shutdown stops every process of the server.
+    // Shutdown stops every process of the server, templates included.
     assert_eq!(server.stop(), Some(0));
-    assert!(processes_of(&stay).is_empty(), "{:?}", processes_of(&stay));
+    assert!(
+        all_processes_of(&stay).is_empty(),
+        "{:?}",
+        all_processes_of(&stay)
+    );
+    assert!(
+        all_processes_of(&unique).is_empty(),
+        "{:?}",
+        all_processes_of(&unique)
+    );
 }
 
 #[test]
