@@ -81,7 +81,24 @@ impl Template {
     /// Blocking; run it off the async workers.
     pub fn start(host: &Host, mut spec: Spec) -> Result<Template, String> {
         let (ours, theirs) = seqpacket_pair().map_err(|e| format!("template socket: {e}"))?;
-        spec.args = vec!["-c".into(), ZYGOTE.into()];
+        // The template runs as root: nothing of the function's may reach
+        // it. `-I` (isolated mode) ignores PYTHON* variables, the user site
+        // and the current directory on sys.path; the zygote puts
+        // /var/runtime on the path itself. Its environment holds only the
+        // platform's variables (the function's own are set in each fork).
+        spec.args = vec!["-I".into(), "-c".into(), ZYGOTE.into()];
+        spec.cwd = std::path::PathBuf::from("/");
+        const PLATFORM_VARS: &[&str] = &[
+            "PATH",
+            "LANG",
+            "TZ",
+            "HOME",
+            "AWS_LAMBDA_FUNCTION_NAME",
+            "LAMBDA_TASK_ROOT",
+            "LAMBDA_RUNTIME_DIR",
+        ];
+        spec.env
+            .retain(|(k, _)| PLATFORM_VARS.iter().any(|p| k.as_os_str() == *p));
         spec.keep_root = true;
         spec.pass_fd = Some(Arc::new(theirs));
         spec.listener_env = None;

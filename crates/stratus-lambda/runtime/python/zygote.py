@@ -36,12 +36,16 @@ import struct
 import sys
 import traceback
 
+# Started with `python -I`: nothing from the environment or the current
+# directory is on the path; the runtime folder is put there explicitly.
+sys.path.insert(0, os.environ.get("LAMBDA_RUNTIME_DIR", "/var/runtime"))
+
 # What a fresh runtime would import anyway, and boto3 (part of Lambda's
 # Python runtime): imported once here, shared copy-on-write by instances.
-import awslambdaric.bootstrap  # noqa: F401
-import awslambdaric.lambda_config  # noqa: F401
-import awslambdaric.lambda_runtime_client  # noqa: F401
-from awslambdaric import __main__ as ric_main
+import awslambdaric.bootstrap  # noqa: E402,F401
+import awslambdaric.lambda_config  # noqa: E402,F401
+import awslambdaric.lambda_runtime_client  # noqa: E402,F401
+from awslambdaric import __main__ as ric_main  # noqa: E402
 
 try:
     import boto3  # noqa: F401

@@ -305,6 +305,11 @@ fn python_handlers_serve_http_cli_and_boto3() {
     assert_eq!(env["AWS_LAMBDA_RUNTIME_API"], "127.0.0.1:9001", "{env}");
     // The sandbox: its own pid namespace, an unprivileged user.
     assert_ne!(env["uid"], 0, "{env}");
+    // As root with namespaces (this host and CI), Python instances are
+    // forked from a pre-initialised template.
+    if unsafe { libc::geteuid() } == 0 {
+        assert_eq!(env["forked"], 1, "{env}");
+    }
     assert!(env["pid"].as_u64().is_some_and(|p| p < 100), "{env}");
 
     // An HTTP route: API Gateway payload 2.0 both ways.
@@ -642,5 +647,25 @@ fn init_is_limited_to_ten_seconds() {
     );
     let log = invoke(&server, "slowinit", "{}");
     assert!(log["log"].to_string().contains("Init Duration"), "{log}");
+    server.assert_healthy();
+}
+
+#[test]
+fn python_without_templates_starts_the_interpreter_per_instance() {
+    let runtimes = workspace().join("target/stratus-test-runtimes");
+    let runtimes = runtimes.display().to_string();
+    let server = Server::start(&["--runtimes-dir", &runtimes, "--no-python-templates"]);
+    let pkg = lambda_fixture("python");
+    let dir = app(&format!(
+        "service: plain\nfunctions:\n  env:\n    runtime: python3.11\n    handler: app.env\n    package: {pkg}\n  fail:\n    runtime: python3.11\n    handler: app.fail\n    package: {pkg}\n",
+        pkg = pkg.display()
+    ));
+    server.cli_ok(&["deploy"], dir.path());
+    let env = body_of(&invoke(&server, "env", "{}"));
+    assert_eq!(env["forked"], 0, "{env}");
+    assert_eq!(env["LAMBDA_TASK_ROOT"], "/var/task", "{env}");
+    assert_ne!(env["uid"], 0, "{env}");
+    let reply = lambda_invoke(&server, "fail", b"{}");
+    assert_eq!(reply.json()["errorType"], "ValueError", "{}", reply.text());
     server.assert_healthy();
 }
