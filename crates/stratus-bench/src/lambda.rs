@@ -123,6 +123,14 @@ impl Series {
     }
 }
 
+/// How many sequential calls, and the pause between them.
+#[derive(Clone, Copy)]
+struct Pace {
+    warm_up: usize,
+    calls: usize,
+    gap: Duration,
+}
+
 /// `warm_up` then `calls` POSTs of `event` to `path`, one after another on
 /// one keep-alive connection; each must answer 200 (`check` looks at the
 /// first measured answer).
@@ -131,16 +139,23 @@ fn sequential(
     path: &str,
     event: &Bytes,
     token: &str,
-    warm_up: usize,
-    calls: usize,
+    pace: Pace,
     check: impl Fn(&str) -> bool,
 ) -> Result<Series> {
+    let Pace {
+        warm_up,
+        calls,
+        gap,
+    } = pace;
     runtime()?.block_on(async {
         let mut client = Client::connect(addr).await?;
         let mut latency = histogram()?;
         let mut total = Duration::ZERO;
         let mut ids = Vec::with_capacity(calls);
         for i in 0..warm_up + calls {
+            if !gap.is_zero() && i > 0 {
+                tokio::time::sleep(gap).await;
+            }
             let started = Instant::now();
             let answer = client.post(path, event, token).await?;
             let took = started.elapsed();
@@ -228,50 +243,87 @@ fn python() -> Result<(PathBuf, String)> {
     Ok((PathBuf::from(exe), version))
 }
 
-/// Times `count` fresh `program -c code` processes, start to exit.
-fn spawn_times(
-    program: &Path,
-    code: &str,
-    pythonpath: Option<&Path>,
-    count: usize,
-) -> Result<Histogram<u64>> {
-    let mut hist = histogram()?;
-    for _ in 0..count {
-        let mut cmd = Command::new(program);
-        cmd.args(["-c", code])
-            .env("PYTHONDONTWRITEBYTECODE", "1")
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(Stdio::piped());
-        match pythonpath {
-            Some(p) => cmd.env("PYTHONPATH", p),
-            None => cmd.env_remove("PYTHONPATH"),
-        };
-        let started = Instant::now();
-        let out = cmd
-            .output()
-            .with_context(|| format!("run {}", program.display()))?;
-        let took = started.elapsed();
-        if !out.status.success() {
-            bail!(
-                "{} -c {code:?} failed: {}",
-                program.display(),
-                String::from_utf8_lossy(&out.stderr)
-            );
-        }
-        hist.record(ns_of(took))?;
-    }
-    Ok(hist)
+/// One fresh-process baseline: `program -c code`.
+struct Spawn<'a> {
+    program: &'a Path,
+    code: &'a str,
+    pythonpath: Option<&'a Path>,
 }
 
-/// The memory of one idle instance, from its cgroups.
+/// Times one run of `spawn`, start to exit.
+fn spawn_once(spawn: &Spawn) -> Result<Duration> {
+    let mut cmd = Command::new(spawn.program);
+    cmd.args(["-c", spawn.code])
+        .env("PYTHONDONTWRITEBYTECODE", "1")
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped());
+    match spawn.pythonpath {
+        Some(p) => cmd.env("PYTHONPATH", p),
+        None => cmd.env_remove("PYTHONPATH"),
+    };
+    let started = Instant::now();
+    let out = cmd
+        .output()
+        .with_context(|| format!("run {}", spawn.program.display()))?;
+    let took = started.elapsed();
+    if !out.status.success() {
+        bail!(
+            "{} -c {:?} failed: {}",
+            spawn.program.display(),
+            spawn.code,
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+    Ok(took)
+}
+
+/// Times `count` fresh processes of each of `spawns`, interleaved (one of
+/// each per round) so that the machine's drift hits them alike.
+fn spawn_times(spawns: &[Spawn], count: usize) -> Result<Vec<Histogram<u64>>> {
+    let mut hists = spawns
+        .iter()
+        .map(|_| histogram())
+        .collect::<Result<Vec<_>>>()?;
+    for _ in 0..count {
+        for (spawn, hist) in spawns.iter().zip(&mut hists) {
+            hist.record(ns_of(spawn_once(spawn)?))?;
+        }
+    }
+    Ok(hists)
+}
+
+/// The memory of one idle instance (or of a Python template), from its
+/// cgroups and its processes.
+#[derive(Default)]
 struct Instance {
     usage: u64,
-    anon: Option<u64>,
-    file: Option<u64>,
+    anon: u64,
+    file: u64,
     rss_kib: u64,
-    processes: usize,
+    pss_kib: u64,
+    pids: Vec<u32>,
     frozen: bool,
+    /// A Python template (fork server): its processes are ancestors of
+    /// another cgroup's.
+    template: bool,
+}
+
+impl Instance {
+    /// Sums of `group`, with `count` as the number of processes.
+    fn sum<'a>(group: impl Iterator<Item = &'a Instance>) -> Instance {
+        let mut total = Instance::default();
+        for i in group {
+            total.usage += i.usage;
+            total.anon += i.anon;
+            total.file += i.file;
+            total.rss_kib += i.rss_kib;
+            total.pss_kib += i.pss_kib;
+            total.pids.extend(&i.pids);
+            total.frozen |= i.frozen;
+        }
+        total
+    }
 }
 
 /// The cgroup layout the server made, found by looking.
@@ -329,6 +381,22 @@ fn procs(dir: &Path) -> Vec<u32> {
     pids
 }
 
+/// The `key:` line of `/proc/<pid>/<file>`, in kB.
+fn proc_kib(pid: u32, file: &str, key: &str) -> Option<u64> {
+    let text = std::fs::read_to_string(format!("/proc/{pid}/{file}")).ok()?;
+    text.lines()
+        .find_map(|l| l.strip_prefix(key))
+        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+}
+
+/// The parent of process `pid`.
+fn parent(pid: u32) -> Option<u32> {
+    let text = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
+    text.lines()
+        .find_map(|l| l.strip_prefix("PPid:"))
+        .and_then(|v| v.trim().parse().ok())
+}
+
 /// Whether process `pid` runs function `name` (by its environment).
 fn runs_function(pid: u32, name: &str) -> bool {
     let needle = format!("AWS_LAMBDA_FUNCTION_NAME={name}");
@@ -337,7 +405,8 @@ fn runs_function(pid: u32, name: &str) -> bool {
         .unwrap_or(false)
 }
 
-/// The instances of function `name` in the server's cgroups.
+/// The cgroups of function `name` in the server's cgroups: its instances
+/// and its Python template, if any (marked).
 fn instances_of(layout: &Layout, name: &str) -> Result<Vec<Instance>> {
     let mut found = Vec::new();
     let entries = std::fs::read_dir(&layout.memory)
@@ -362,7 +431,11 @@ fn instances_of(layout: &Layout, name: &str) -> Result<Vec<Instance>> {
         let usage = usage.with_context(|| format!("no memory usage in {}", dir.display()))?;
         let rss_kib = pids
             .iter()
-            .filter_map(|&p| super::rss_kib(p).ok())
+            .filter_map(|&p| proc_kib(p, "status", "VmRSS:"))
+            .sum::<u64>();
+        let pss_kib = pids
+            .iter()
+            .filter_map(|&p| proc_kib(p, "smaps_rollup", "Pss:"))
             .sum::<u64>();
         let frozen = match &layout.freezer {
             Some(freezer) if layout.v2 => {
@@ -379,12 +452,40 @@ fn instances_of(layout: &Layout, name: &str) -> Result<Vec<Instance>> {
         };
         found.push(Instance {
             usage,
-            anon: keyed(&dir.join("memory.stat"), stat.0),
-            file: keyed(&dir.join("memory.stat"), stat.1),
+            anon: keyed(&dir.join("memory.stat"), stat.0).unwrap_or(0),
+            file: keyed(&dir.join("memory.stat"), stat.1).unwrap_or(0),
             rss_kib,
-            processes: pids.len(),
+            pss_kib,
+            pids,
             frozen,
+            template: false,
         });
+    }
+    // A template's processes are ancestors of its instances' (the forks).
+    let owner: HashMap<u32, usize> = found
+        .iter()
+        .enumerate()
+        .flat_map(|(i, g)| g.pids.iter().map(move |&p| (p, i)))
+        .collect();
+    let mut templates = Vec::new();
+    for (i, group) in found.iter().enumerate() {
+        for &pid in &group.pids {
+            let mut at = pid;
+            for _ in 0..64 {
+                match parent(at) {
+                    Some(up) if up > 1 => at = up,
+                    _ => break,
+                }
+                if let Some(&j) = owner.get(&at)
+                    && j != i
+                {
+                    templates.push(j);
+                }
+            }
+        }
+    }
+    for j in templates {
+        found[j].template = true;
     }
     Ok(found)
 }
@@ -466,16 +567,16 @@ pub(crate) fn run(args: &Args) -> Result<()> {
     );
 
     let (python, python_version) = python()?;
-    let s = start_server(
-        args,
-        dir,
-        &[
-            OsStr::new("--runtimes-dir"),
-            runtimes.as_os_str(),
-            OsStr::new("--keep-alive"),
-            OsStr::new("600"),
-        ],
-    )?;
+    let mut server_args = vec![
+        OsStr::new("--runtimes-dir"),
+        runtimes.as_os_str(),
+        OsStr::new("--keep-alive"),
+        OsStr::new("600"),
+    ];
+    if args.no_python_templates {
+        server_args.push(OsStr::new("--no-python-templates"));
+    }
+    let s = start_server(args, dir, &server_args)?;
     s.deploy(args, "lambda", &manifest)?;
     let (_baseline, baseline_addr) = start_baseline()?;
     let api: SocketAddr = s.api.parse()?;
@@ -487,22 +588,29 @@ pub(crate) fn run(args: &Args) -> Result<()> {
         &invoke_path("pyecho"),
         &Bytes::from_static(b"{}"),
         &s.token,
-        0,
-        1,
+        Pace {
+            warm_up: 0,
+            calls: 1,
+            gap: Duration::ZERO,
+        },
         |_| true,
     )
     .context("first call of pyecho (installs the Python environment if needed)")?;
     let first_call = installing.elapsed();
 
     // 1. Warm invokes.
+    let pace = Pace {
+        warm_up: args.warm_up,
+        calls: args.calls,
+        gap: Duration::from_micros(args.gap_us),
+    };
     let event = Bytes::from_static(br#"{"hello": "world", "n": 1}"#);
     let hyper = sequential(
         baseline_addr,
         &invoke_path("pyecho"),
         &event,
         &s.token,
-        args.warm_up,
-        args.calls,
+        pace,
         |body| body == "hello, world",
     )?;
     let pyecho = sequential(
@@ -510,8 +618,7 @@ pub(crate) fn run(args: &Args) -> Result<()> {
         &invoke_path("pyecho"),
         &event,
         &s.token,
-        args.warm_up,
-        args.calls,
+        pace,
         |body| {
             serde_json::from_str::<serde_json::Value>(body)
                 .is_ok_and(|v| v["hello"] == "world" && v["n"] == 1)
@@ -522,8 +629,7 @@ pub(crate) fn run(args: &Args) -> Result<()> {
         &invoke_path("rsecho"),
         &event,
         &s.token,
-        args.warm_up,
-        args.calls,
+        pace,
         |body| {
             serde_json::from_str::<serde_json::Value>(body)
                 .is_ok_and(|v| v["rust"] == true && v["event"]["hello"] == "world")
@@ -546,14 +652,21 @@ pub(crate) fn run(args: &Args) -> Result<()> {
 
     // 2. Cold starts of a function that imports boto3 at init.
     let mut boto3_version = String::new();
+    let mut boto_first = Duration::ZERO;
     let mut cold = histogram()?;
     let mut cold_ids = Vec::new();
     runtime()?.block_on(async {
         let mut client = Client::connect(api).await?;
         let path = invoke_path("pyboto");
         let empty = Bytes::from_static(b"{}");
-        // One unmeasured call first: the function's first instance.
-        client.post(&path, &empty, &s.token).await?;
+        // One unmeasured call first: the function's first instance (and
+        // its Python template, if the server uses one).
+        let started = Instant::now();
+        let answer = client.post(&path, &empty, &s.token).await?;
+        if answer.status != 200 {
+            bail!("pyboto answered {}: {}", answer.status, answer.text());
+        }
+        boto_first = started.elapsed();
         for _ in 0..args.lambda_cold_starts {
             evict(&s, "pyboto")?;
             // Let the retired instance's teardown finish off the clock.
@@ -587,10 +700,31 @@ pub(crate) fn run(args: &Args) -> Result<()> {
     }
     let pythonpath = runtimes.join("python");
     let k = args.lambda_cold_starts;
-    let import_boto3 = spawn_times(&python, "import boto3", Some(&pythonpath), k)?;
-    let import_both = spawn_times(&python, "import awslambdaric, boto3", Some(&pythonpath), k)?;
-    let pass = spawn_times(&python, "pass", None, k)?;
-    let shim_pass = spawn_times(Path::new("python3"), "pass", None, k)?;
+    let spawns = [
+        Spawn {
+            program: &python,
+            code: "import boto3",
+            pythonpath: Some(&pythonpath),
+        },
+        Spawn {
+            program: &python,
+            code: "import awslambdaric, boto3",
+            pythonpath: Some(&pythonpath),
+        },
+        Spawn {
+            program: &python,
+            code: "pass",
+            pythonpath: None,
+        },
+        Spawn {
+            program: Path::new("python3"),
+            code: "pass",
+            pythonpath: None,
+        },
+    ];
+    let mut times = spawn_times(&spawns, k)?.into_iter();
+    let mut next = || times.next().context("a baseline's times");
+    let (import_boto3, import_both, pass, shim_pass) = (next()?, next()?, next()?, next()?);
 
     // 3. Idle memory of frozen instances.
     for name in ["pyecho", "rsecho", "pyboto"] {
@@ -616,7 +750,7 @@ pub(crate) fn run(args: &Args) -> Result<()> {
     println!("## Lambda process runtime: run of {}", chrono_like_now());
     println!();
     println!(
-        "Machine: {} cores; {}; Python {} ({}), boto3 {}; managed environments in {}.",
+        "Machine: {} cores; {}; Python {} ({}), boto3 {}; managed environments in {}; Python templates {}.",
         std::thread::available_parallelism()
             .map(|n| n.get())
             .unwrap_or(0),
@@ -624,16 +758,27 @@ pub(crate) fn run(args: &Args) -> Result<()> {
         python_version,
         python.display(),
         boto3_version,
-        runtimes.display()
+        runtimes.display(),
+        if args.no_python_templates {
+            "off (--no-python-templates)"
+        } else {
+            "on (the server's default)"
+        }
     );
     println!(
-        "First pyecho call (cold, plus the environment's install if it was missing): {} ms.",
+        "First pyecho call (starts its first instance, and its Python template when the server uses one; installs the managed environment if it was missing): {} ms.",
         ms(ns_of(first_call))
     );
     println!();
     println!(
-        "### Warm invoke: {} sequential calls on one keep-alive connection (after {} warm-up)",
-        args.calls, args.warm_up
+        "### Warm invoke: {} sequential calls on one keep-alive connection (after {} warm-up){}",
+        args.calls,
+        args.warm_up,
+        if args.gap_us > 0 {
+            format!(", {} µs apart", args.gap_us)
+        } else {
+            ", back to back".into()
+        }
     );
     println!();
     println!(
@@ -727,11 +872,12 @@ pub(crate) fn run(args: &Args) -> Result<()> {
     }
     println!();
     println!(
-        "Baselines run {} directly (what the server runs; `python3` resolves to it) with `PYTHONDONTWRITEBYTECODE=1` as the server sets, and `PYTHONPATH={}` for the imports. Each measured invoke follows an eviction and 200 ms for the retired instance's teardown; {} of {} REPORT lines carry `Init Duration`.",
+        "Baselines run {} directly (what the server runs; `python3` resolves to it) with `PYTHONDONTWRITEBYTECODE=1` as the server sets, and `PYTHONPATH={}` for the imports, interleaved (one of each per round). Each measured invoke follows an eviction and 200 ms for the retired instance's teardown; {} of {} REPORT lines carry `Init Duration`. The function's very first invoke (unmeasured above; it also starts the function's Python template when the server uses one) took {} ms.",
         python.display(),
         pythonpath.display(),
         init.len(),
-        cold_ids.len()
+        cold_ids.len(),
+        ms(ns_of(boto_first))
     );
     println!();
 
@@ -754,8 +900,7 @@ pub(crate) fn run(args: &Args) -> Result<()> {
         ),
     }
     println!();
-    let n = instances.len();
-    let mib = |bytes: f64| bytes / (1024.0 * 1024.0);
+    let mib = |bytes: u64| bytes as f64 / (1024.0 * 1024.0);
     let per_gib = |per_mib: f64| {
         if per_mib > 0.0 {
             format!("{:.0}", 1024.0 / per_mib)
@@ -763,37 +908,65 @@ pub(crate) fn run(args: &Args) -> Result<()> {
             "n/a".into()
         }
     };
-    let usage: u64 = instances.iter().map(|i| i.usage).sum();
-    let anon: u64 = instances.iter().filter_map(|i| i.anon).sum();
-    let file: u64 = instances.iter().filter_map(|i| i.file).sum();
-    let rss: u64 = instances.iter().map(|i| i.rss_kib).sum();
-    let processes: usize = instances.iter().map(|i| i.processes).sum();
-    let frozen = instances.iter().filter(|i| i.frozen).count();
-    let per_usage = mib(usage as f64) / n.max(1) as f64;
-    let per_rss = rss as f64 / 1024.0 / n.max(1) as f64;
-    println!("| measure | value |");
-    println!("|---|---:|");
-    println!("| instances found (frozen) | {n} ({frozen}), {processes} processes |");
+    let n = instances.iter().filter(|i| !i.template).count();
+    let frozen = instances.iter().filter(|i| !i.template && i.frozen).count();
+    let all = Instance::sum(instances.iter().filter(|i| !i.template));
+    let template = Instance::sum(instances.iter().filter(|i| i.template));
+    let templates = instances.iter().filter(|i| i.template).count();
+    let per = |total: f64| total / n.max(1) as f64;
+    let per_usage = per(mib(all.usage));
+    let per_pss = per(all.pss_kib as f64 / 1024.0);
+    let per_rss = per(all.rss_kib as f64 / 1024.0);
+    println!("| measure | per instance | sum | instances per GiB |");
+    println!("|---|---:|---:|---:|");
     println!(
-        "| memory cgroup usage, sum | {:.1} MiB |",
-        mib(usage as f64)
+        "| memory cgroup usage | {per_usage:.1} MiB | {:.1} MiB | {} |",
+        mib(all.usage),
+        per_gib(per_usage)
     );
     println!(
-        "| of which anon / page cache | {:.1} / {:.1} MiB |",
-        mib(anon as f64),
-        mib(file as f64)
+        "| of which anon / page cache | {:.1} / {:.1} MiB | {:.1} / {:.1} MiB | |",
+        per(mib(all.anon)),
+        per(mib(all.file)),
+        mib(all.anon),
+        mib(all.file)
     );
-    println!("| memory cgroup usage per instance | {per_usage:.1} MiB |");
-    println!("| instances per GiB (cgroup) | {} |", per_gib(per_usage));
     println!(
-        "| VmRSS sum of the instances' processes | {:.1} MiB |",
-        rss as f64 / 1024.0
+        "| PSS of the instance's processes | {per_pss:.1} MiB | {:.1} MiB | {} |",
+        all.pss_kib as f64 / 1024.0,
+        per_gib(per_pss)
     );
-    println!("| VmRSS per instance | {per_rss:.1} MiB |");
-    println!("| instances per GiB (RSS) | {} |", per_gib(per_rss));
+    println!(
+        "| VmRSS of the instance's processes | {per_rss:.1} MiB | {:.1} MiB | {} |",
+        all.rss_kib as f64 / 1024.0,
+        per_gib(per_rss)
+    );
+    if templates > 0 {
+        let with_template = per(mib(all.usage + template.usage));
+        println!(
+            "| Python template (fork server, shared by the function's instances): cgroup / PSS / RSS | | {:.1} / {:.1} / {:.1} MiB | |",
+            mib(template.usage),
+            template.pss_kib as f64 / 1024.0,
+            template.rss_kib as f64 / 1024.0
+        );
+        println!(
+            "| cgroup usage with the template spread over these {n} instances | {with_template:.1} MiB | {:.1} MiB | {} |",
+            mib(all.usage + template.usage),
+            per_gib(with_template)
+        );
+    }
     println!();
     println!(
-        "RSS counts shared pages (the interpreter, libraries) once per process; the cgroup charges each page once, to the instance that first touched it."
+        "{n} instances found ({frozen} frozen, {} processes){}. The cgroup charges each page once, to the cgroup that first touched it (pages an instance shares copy-on-write with its template stay charged to the template); PSS splits shared pages among the processes mapping them; RSS counts them in full in every process.",
+        all.pids.len(),
+        if templates > 0 {
+            format!(
+                ", plus {templates} Python template ({} processes)",
+                template.pids.len()
+            )
+        } else {
+            String::new()
+        }
     );
     println!();
 
@@ -803,9 +976,13 @@ pub(crate) fn run(args: &Args) -> Result<()> {
     let rs_over = overhead(&rsecho);
     let cold_p50 = cold.value_at_quantile(0.5);
     let boto_p50 = import_boto3.value_at_quantile(0.5);
+    // The overhead includes the runtime client's own work per event
+    // (awslambdaric parsing and posting in Python; `lambda_runtime` in Rust),
+    // which no handler time shows; each runtime is judged on its own.
     println!(
-        "- warm overhead above the hyper round trip, p50: pyecho {py_over:.1} µs, rsecho {rs_over:.1} µs (target <= 200 µs above handler time): {}",
-        met(py_over <= 200.0 && rs_over <= 200.0)
+        "- warm overhead above the hyper round trip, p50 (target <= 200 µs above handler time; it includes the runtime client's own work): rsecho {rs_over:.1} µs: {}; pyecho {py_over:.1} µs: {}",
+        met(rs_over <= 200.0),
+        met(py_over <= 200.0)
     );
     println!(
         "- Python cold start with boto3 imported, p50: {} ms end to end, Init Duration {} ms (target <= 50 ms): {}",
@@ -825,8 +1002,9 @@ pub(crate) fn run(args: &Args) -> Result<()> {
         ms(pass.value_at_quantile(0.5))
     );
     println!(
-        "- idle frozen instance: {per_usage:.1} MiB (cgroup), {per_rss:.1} MiB (RSS); {} / {} per GiB",
+        "- idle frozen instance: {per_usage:.1} MiB (cgroup), {per_pss:.1} MiB (PSS), {per_rss:.1} MiB (RSS); {} / {} / {} per GiB",
         per_gib(per_usage),
+        per_gib(per_pss),
         per_gib(per_rss)
     );
     Ok(())

@@ -85,6 +85,14 @@ struct Args {
     /// (--lambda) Instances started at once to measure idle memory.
     #[arg(long, default_value_t = 10)]
     instances: usize,
+    /// (--lambda) Pause between measured warm invokes, in µs (0: back to
+    /// back). A pause lets each instance's freeze settle before the next call.
+    #[arg(long, default_value_t = 0)]
+    gap_us: u64,
+    /// (--lambda) Pass `--no-python-templates` to the server: every Python
+    /// instance starts a fresh interpreter instead of forking a template.
+    #[arg(long)]
+    no_python_templates: bool,
     /// (--lambda) The Lambda fixtures (python, python-boto3, rust).
     #[arg(long, default_value = "fixtures/lambda")]
     fixtures: PathBuf,

@@ -97,6 +97,10 @@ use stratus_store::LogStream;
 
 /// Lambda's limit on the init phase.
 pub const INIT_TIMEOUT: Duration = Duration::from_secs(10);
+/// How long an instance stays thawed after answering before it is frozen:
+/// back-to-back calls then never wait for the freezer (which takes a
+/// while to settle), and an idle instance still uses no CPU.
+const FREEZE_DELAY: Duration = Duration::from_millis(20);
 
 /// A running (or failed) execution environment.
 pub struct ProcessInstance {
@@ -115,6 +119,8 @@ pub struct ProcessInstance {
     /// Invocations started: a deferred freeze runs only if no invocation
     /// started after the one it follows.
     generation: Arc<std::sync::atomic::AtomicU64>,
+    /// Whether the processes are frozen now.
+    frozen: Arc<AtomicBool>,
     /// The deferred freeze of the last invocation, if still pending.
     pending_freeze: Mutex<Option<tokio::task::JoinHandle<()>>>,
 }
@@ -150,6 +156,7 @@ impl ProcessInstance {
             grace,
             freezer: Arc::new(tokio::sync::Mutex::new(())),
             generation: Arc::new(std::sync::atomic::AtomicU64::new(0)),
+            frozen: Arc::new(AtomicBool::new(false)),
             pending_freeze: Mutex::new(None),
         };
         let failure = tokio::select! {
@@ -202,14 +209,18 @@ impl ProcessInstance {
         let sandbox = self.sandbox.clone();
         let generations = self.generation.clone();
         let generation = generations.load(Ordering::Acquire);
+        let frozen = self.frozen.clone();
         let task = tokio::spawn(async move {
+            tokio::time::sleep(FREEZE_DELAY).await;
             let guard = freezer.lock().await;
             if generations.load(Ordering::Acquire) != generation {
                 return;
             }
-            let frozen = tokio::task::spawn_blocking(move || sandbox.freeze()).await;
-            if let Ok(Err(error)) = frozen {
-                tracing::debug!(%error, "could not freeze an idle instance");
+            let done = tokio::task::spawn_blocking(move || sandbox.freeze()).await;
+            match done {
+                Ok(Ok(())) => frozen.store(true, Ordering::Release),
+                Ok(Err(error)) => tracing::debug!(%error, "could not freeze an idle instance"),
+                Err(error) => tracing::debug!(%error, "freeze task failed"),
             }
             drop(guard);
         });
@@ -225,7 +236,9 @@ impl ProcessInstance {
     async fn thaw_for_invocation(&self) {
         let _guard = self.freezer.lock().await;
         self.generation.fetch_add(1, Ordering::AcqRel);
-        if let Err(error) = self.sandbox.thaw() {
+        if self.frozen.swap(false, Ordering::AcqRel)
+            && let Err(error) = self.sandbox.thaw()
+        {
             tracing::warn!(%error, "could not thaw an instance");
         }
     }
