@@ -430,3 +430,214 @@ fn not_found(path: &str) -> Response<Body> {
         &format!("no Runtime API endpoint at {path}"),
     )
 }
+
+#[cfg(test)]
+mod tests {
+    //! The Runtime API's answers, case by case, over a real socket, as a
+    //! runtime client sees them (RIE's status codes and error types).
+
+    use super::*;
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+    /// Sends one HTTP/1.1 request and returns the status, the
+    /// `lambda-runtime-aws-request-id` header and the body.
+    async fn call(
+        addr: std::net::SocketAddr,
+        method: &str,
+        path: &str,
+        headers: &[(&str, &str)],
+        body: &[u8],
+    ) -> (u16, Option<String>, String) {
+        let mut stream = tokio::net::TcpStream::connect(addr).await.expect("connect");
+        let mut head = format!(
+            "{method} {path} HTTP/1.1\r\nhost: api\r\nconnection: close\r\ncontent-length: {}\r\n",
+            body.len()
+        );
+        for (name, value) in headers {
+            head.push_str(&format!("{name}: {value}\r\n"));
+        }
+        head.push_str("\r\n");
+        stream.write_all(head.as_bytes()).await.expect("write");
+        stream.write_all(body).await.expect("write body");
+        let mut raw = Vec::new();
+        stream.read_to_end(&mut raw).await.expect("read");
+        let text = String::from_utf8_lossy(&raw).into_owned();
+        let status = text
+            .split_whitespace()
+            .nth(1)
+            .and_then(|s| s.parse().ok())
+            .unwrap_or(0);
+        let (head, body) = text.split_once("\r\n\r\n").unwrap_or((&text, ""));
+        let request_id = head.lines().find_map(|l| {
+            l.to_ascii_lowercase()
+                .strip_prefix("lambda-runtime-aws-request-id: ")
+                .map(str::to_string)
+        });
+        (status, request_id, body.to_string())
+    }
+
+    async fn started() -> (
+        Arc<RuntimeApi>,
+        oneshot::Receiver<InitOutcome>,
+        std::net::SocketAddr,
+        tokio::task::JoinHandle<()>,
+    ) {
+        let (api, init) = RuntimeApi::new();
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind");
+        let addr = listener.local_addr().expect("addr");
+        let task = api.clone().serve(listener);
+        (api, init, addr, task)
+    }
+
+    fn event(id: &str) -> Event {
+        Event {
+            request_id: id.to_string(),
+            deadline_ms: 1_700_000_000_000,
+            function_arn: "arn:aws:lambda:us-east-1:000000000000:function:f".into(),
+            trace_id: Some("Root=1-0-0".into()),
+            client_context: None,
+            body: Bytes::from_static(b"{\"k\":1}"),
+        }
+    }
+
+    const NEXT: &str = "/2018-06-01/runtime/invocation/next";
+
+    /// (method, path, headers, body, expected status, expected errorType).
+    type Case<'a> = (
+        &'a str,
+        &'a str,
+        &'a [(&'a str, &'a str)],
+        &'a [u8],
+        u16,
+        &'a str,
+    );
+
+    #[tokio::test]
+    async fn endpoint_answers() {
+        let (api, init, addr, task) = started().await;
+        // Init ends at the first /next, which then gets the event.
+        let first = tokio::spawn(call(addr, "GET", NEXT, &[], b""));
+        assert!(matches!(init.await, Ok(InitOutcome::Ready)));
+        let reply = api.dispatch(event("req-1"));
+        let (status, id, body) = first.await.expect("next");
+        assert_eq!(
+            (status, id.as_deref(), body.as_str()),
+            (200, Some("req-1"), "{\"k\":1}")
+        );
+
+        // Data-driven: (method, path, headers, body) -> (status, errorType).
+        let cases: &[Case] = &[
+            (
+                "POST",
+                "/2018-06-01/runtime/invocation/other/response",
+                &[],
+                b"1",
+                400,
+                "InvalidRequestID",
+            ),
+            (
+                "POST",
+                "/2018-06-01/runtime/invocation/other/error",
+                &[],
+                b"{}",
+                400,
+                "InvalidRequestID",
+            ),
+            (
+                "POST",
+                "/2018-06-01/runtime/init/error",
+                &[],
+                b"{}",
+                403,
+                "InvalidStateTransition",
+            ),
+            (
+                "GET",
+                "/2018-06-01/runtime/restore/next",
+                &[],
+                b"",
+                403,
+                "InvalidStateTransition",
+            ),
+            ("GET", "/2018-06-01/nothing/here", &[], b"", 404, "NotFound"),
+            ("GET", "/elsewhere", &[], b"", 404, "NotFound"),
+            (
+                "POST",
+                "/2018-06-01/runtime/invocation/req-1/response",
+                &[("lambda-runtime-function-response-mode", "streaming")],
+                b"1",
+                400,
+                "InvalidFunctionResponseMode",
+            ),
+        ];
+        for (method, path, headers, body, want_status, want_type) in cases {
+            let (status, _, text) = call(addr, method, path, headers, body).await;
+            assert_eq!(status, *want_status, "{method} {path}: {text}");
+            let doc: serde_json::Value = serde_json::from_str(&text).expect("json error body");
+            assert_eq!(doc["errorType"], *want_type, "{method} {path}");
+        }
+
+        // An error with an odd (empty) error-type header is accepted, once.
+        let path = "/2018-06-01/runtime/invocation/req-1/error";
+        let (status, _, _) = call(
+            addr,
+            "POST",
+            path,
+            &[("lambda-runtime-function-error-type", " ")],
+            b"not json",
+        )
+        .await;
+        assert_eq!(status, 202);
+        match reply.await {
+            Ok(Reply::Error { error_type, body }) => {
+                assert_eq!(error_type, None);
+                assert_eq!(&body[..], b"not json");
+            }
+            other => panic!("unexpected {other:?}"),
+        }
+        let (status, _, _) = call(addr, "POST", path, &[], b"{}").await;
+        assert_eq!(status, 400, "a second answer to the same event");
+        task.abort();
+    }
+
+    #[tokio::test]
+    async fn oversized_responses_and_init_errors() {
+        let (api, init, addr, task) = started().await;
+        let (status, _, _) = call(
+            addr,
+            "POST",
+            "/2018-06-01/runtime/init/error",
+            &[(
+                "lambda-runtime-function-error-type",
+                "Runtime.ImportModuleError",
+            )],
+            b"{\"errorType\":\"Runtime.ImportModuleError\"}",
+        )
+        .await;
+        assert_eq!(status, 202);
+        match init.await {
+            Ok(InitOutcome::Failed { error_type, .. }) => {
+                assert_eq!(error_type.as_deref(), Some("Runtime.ImportModuleError"));
+            }
+            other => panic!("unexpected {other:?}"),
+        }
+
+        let first = tokio::spawn(call(addr, "GET", NEXT, &[], b""));
+        let reply = api.dispatch(event("big"));
+        first.await.expect("next");
+        let big = vec![b'a'; MAX_RUNTIME_PAYLOAD + 1];
+        let (status, _, text) = call(
+            addr,
+            "POST",
+            "/2018-06-01/runtime/invocation/big/response",
+            &[],
+            &big,
+        )
+        .await;
+        assert_eq!(status, 413, "{text}");
+        assert!(matches!(reply.await, Ok(Reply::TooLarge)));
+        task.abort();
+    }
+}

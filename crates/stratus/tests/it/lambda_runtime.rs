@@ -669,3 +669,82 @@ fn python_without_templates_starts_the_interpreter_per_instance() {
     assert_eq!(reply.json()["errorType"], "ValueError", "{}", reply.text());
     server.assert_healthy();
 }
+
+/// A zip with the given (name, unix mode, bytes) entries.
+fn zip_of(entries: &[(&str, u32, &[u8])]) -> Vec<u8> {
+    use std::io::Write as _;
+    let mut writer = zip::ZipWriter::new(std::io::Cursor::new(Vec::new()));
+    for (name, mode, bytes) in entries {
+        let options = zip::write::SimpleFileOptions::default().unix_permissions(*mode);
+        writer.start_file(*name, options).expect("start entry");
+        writer.write_all(bytes).expect("write entry");
+    }
+    writer.finish().expect("finish zip").into_inner()
+}
+
+#[test]
+fn bad_packages_are_refused_with_clear_errors() {
+    use sha2::Digest as _;
+    let server = server();
+    let cases: Vec<(&str, Vec<u8>, &str)> = vec![
+        (
+            "not a zip",
+            b"plain text, not a zip".to_vec(),
+            "not a zip archive",
+        ),
+        (
+            "zip slip",
+            zip_of(&[("../../etc/evil", 0o644, b"x")]),
+            "leaves the package",
+        ),
+        (
+            "absolute path",
+            zip_of(&[("/etc/evil", 0o644, b"x")]),
+            "leaves the package",
+        ),
+    ];
+    for (what, bytes, expected) in cases {
+        let sha = hex::encode(sha2::Sha256::digest(&bytes));
+        let reply = server.api(
+            "PUT",
+            &format!("/v1/artifacts/{sha}?runtime=python"),
+            Some(&bytes),
+        );
+        assert_eq!(reply.status, 400, "{what}: {}", reply.text());
+        assert_eq!(
+            reply.json()["code"],
+            "InvalidArtifact",
+            "{what}: {}",
+            reply.text()
+        );
+        assert!(reply.text().contains(expected), "{what}: {}", reply.text());
+    }
+    // A good zip deploys, and its bootstrap runs from the unpacked tree
+    // (this one exits during init: Lambda's Runtime.ExitError).
+    let script = b"#!/bin/bash\necho starting\nexit 7\n";
+    let good = zip_of(&[("bootstrap", 0o755, script)]);
+    let pkg = tempfile::tempdir().expect("tempdir");
+    std::fs::write(pkg.path().join("code.zip"), &good).expect("write zip");
+    let dir = app(&format!(
+        "service: zipped\nfunctions:\n  z:\n    runtime: provided\n    package: {}\n",
+        pkg.path().join("code.zip").display()
+    ));
+    server.cli_ok(&["deploy"], dir.path());
+    let reply = lambda_invoke(&server, "z", b"{}");
+    assert_eq!(
+        reply.header("x-amz-function-error"),
+        Some("Unhandled"),
+        "{}",
+        reply.text()
+    );
+    let body = reply.json();
+    assert_eq!(body["errorType"], "Runtime.ExitError", "{body}");
+    assert!(
+        body["errorMessage"]
+            .as_str()
+            .unwrap_or("")
+            .contains("exit status 7"),
+        "{body}"
+    );
+    server.assert_healthy();
+}
