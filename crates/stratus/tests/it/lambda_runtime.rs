@@ -73,6 +73,24 @@ fn lambda_invoke(server: &Server, name: &str, payload: &[u8]) -> crate::harness:
     )
 }
 
+/// Runs `tests/py/lambda_runtime.py` (the real boto3 `lambda` client)
+/// against the server, then checks that its Event invocations ran.
+fn run_boto3_checks(server: &Server, args: &[&str]) {
+    let out = Command::new(python())
+        .arg(workspace().join("crates/stratus/tests/py/lambda_runtime.py"))
+        .args(args)
+        .env("STRATUS_ENDPOINT", &server.api)
+        .output()
+        .expect("run python; ./test.sh prepares a venv with boto3");
+    assert!(
+        out.status.success(),
+        "boto3 checks failed:\nstdout: {}\nstderr: {}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_events_ran(server, &String::from_utf8_lossy(&out.stdout));
+}
+
 /// Every `event NAME ID` line the boto3 script printed names an Event
 /// invocation that must have run to its END line.
 fn assert_events_ran(server: &Server, script_output: &str) {
@@ -362,18 +380,7 @@ fn python_handlers_serve_http_cli_and_boto3() {
     assert!(info["instances"].as_u64().unwrap_or(0) >= 3, "{info}");
 
     // boto3, unmodified.
-    let out = Command::new(python())
-        .arg(workspace().join("crates/stratus/tests/py/lambda_runtime.py"))
-        .env("STRATUS_ENDPOINT", &server.api)
-        .output()
-        .expect("run python; ./test.sh prepares a venv with boto3");
-    assert!(
-        out.status.success(),
-        "boto3 checks failed:\nstdout: {}\nstderr: {}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    assert_events_ran(&server, &String::from_utf8_lossy(&out.stdout));
+    run_boto3_checks(&server, &[]);
     server.assert_healthy();
 }
 
@@ -599,19 +606,7 @@ fn node_and_provided_runtimes() {
     assert_eq!(reply.header("content-type"), Some("application/json"));
     assert_eq!(reply.json()["rust"], true);
 
-    let out = Command::new(python())
-        .arg(workspace().join("crates/stratus/tests/py/lambda_runtime.py"))
-        .arg("--others")
-        .env("STRATUS_ENDPOINT", &server.api)
-        .output()
-        .expect("run python");
-    assert!(
-        out.status.success(),
-        "boto3 checks failed:\nstdout: {}\nstderr: {}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    assert_events_ran(&server, &String::from_utf8_lossy(&out.stdout));
+    run_boto3_checks(&server, &["--others"]);
     server.assert_healthy();
 }
 
