@@ -87,6 +87,7 @@ impl Environments {
                         "pip",
                         "install",
                         "--disable-pip-version-check",
+                        "--no-warn-conflicts",
                         "--no-input",
                         "--progress-bar",
                         "off",
