@@ -73,6 +73,27 @@ fn lambda_invoke(server: &Server, name: &str, payload: &[u8]) -> crate::harness:
     )
 }
 
+/// Asserts that the Invoke API answered with a function error of
+/// `error_type` whose message contains `message`, in Lambda's shape.
+fn assert_function_error(reply: &crate::harness::Reply, error_type: &str, message: &str) {
+    assert_eq!(reply.status, 200, "{}", reply.text());
+    assert_eq!(
+        reply.header("x-amz-function-error"),
+        Some("Unhandled"),
+        "{}",
+        reply.text()
+    );
+    let body = reply.json();
+    assert_eq!(body["errorType"], error_type, "{body}");
+    assert!(
+        body["errorMessage"]
+            .as_str()
+            .unwrap_or("")
+            .contains(message),
+        "{body}"
+    );
+}
+
 /// Runs `tests/py/lambda_runtime.py` (the real boto3 `lambda` client)
 /// against the server, then checks that its Event invocations ran.
 fn run_boto3_checks(server: &Server, args: &[&str]) {
@@ -621,21 +642,7 @@ fn init_is_limited_to_ten_seconds() {
     let started = std::time::Instant::now();
     let reply = lambda_invoke(&server, "slowinit", b"{}");
     let took = started.elapsed();
-    assert_eq!(
-        reply.header("x-amz-function-error"),
-        Some("Unhandled"),
-        "{}",
-        reply.text()
-    );
-    let body = reply.json();
-    assert_eq!(body["errorType"], "Sandbox.Timedout", "{body}");
-    assert!(
-        body["errorMessage"]
-            .as_str()
-            .unwrap_or("")
-            .contains("10.00 seconds"),
-        "{body}"
-    );
+    assert_function_error(&reply, "Sandbox.Timedout", "10.00 seconds");
     assert!(
         took >= Duration::from_secs(10) && took < Duration::from_secs(25),
         "{took:?}"
@@ -726,20 +733,6 @@ fn bad_packages_are_refused_with_clear_errors() {
     ));
     server.cli_ok(&["deploy"], dir.path());
     let reply = lambda_invoke(&server, "z", b"{}");
-    assert_eq!(
-        reply.header("x-amz-function-error"),
-        Some("Unhandled"),
-        "{}",
-        reply.text()
-    );
-    let body = reply.json();
-    assert_eq!(body["errorType"], "Runtime.ExitError", "{body}");
-    assert!(
-        body["errorMessage"]
-            .as_str()
-            .unwrap_or("")
-            .contains("exit status 7"),
-        "{body}"
-    );
+    assert_function_error(&reply, "Runtime.ExitError", "exit status 7");
     server.assert_healthy();
 }
