@@ -14,11 +14,9 @@ use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use base64::Engine as _;
 use serde::Deserialize;
+use stratus_core::function::function_arn as arn;
 use stratus_engine::{EngineError, FunctionErrorKind, Qualifier, Trigger};
 
-/// Account and region shown in ARNs.
-const ACCOUNT: &str = "000000000000";
-const REGION: &str = "us-east-1";
 /// The tail of the log returned with `X-Amz-Log-Type: Tail`.
 const LOG_TAIL_BYTES: usize = 4096;
 
@@ -67,13 +65,6 @@ impl IntoResponse for LambdaError {
             headers.insert(header::RETRY_AFTER, HeaderValue::from(secs));
         }
         response
-    }
-}
-
-fn arn(name: &str, qualifier: Option<&str>) -> String {
-    match qualifier {
-        Some(q) => format!("arn:aws:lambda:{REGION}:{ACCOUNT}:function:{name}:{q}"),
-        None => format!("arn:aws:lambda:{REGION}:{ACCOUNT}:function:{name}"),
     }
 }
 

@@ -426,22 +426,10 @@ fn python_failures_get_lambda_error_shapes() {
     assert!(body["stackTrace"].is_array());
 
     let reply = lambda_invoke(&server, "nope", b"{}");
-    assert_eq!(reply.header("x-amz-function-error"), Some("Unhandled"));
-    assert_eq!(
-        reply.json()["errorType"],
-        "Runtime.HandlerNotFound",
-        "{}",
-        reply.text()
-    );
+    assert_function_error(&reply, "Runtime.HandlerNotFound", "");
 
     let reply = lambda_invoke(&server, "syntax", b"{}");
-    assert_eq!(reply.header("x-amz-function-error"), Some("Unhandled"));
-    assert_eq!(
-        reply.json()["errorType"],
-        "Runtime.UserCodeSyntaxError",
-        "{}",
-        reply.text()
-    );
+    assert_function_error(&reply, "Runtime.UserCodeSyntaxError", "");
     // Init runs again on the next call (and fails again).
     let again = lambda_invoke(&server, "syntax", b"{}");
     assert_eq!(again.json()["errorType"], "Runtime.UserCodeSyntaxError");
