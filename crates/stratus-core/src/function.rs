@@ -112,6 +112,13 @@ pub struct FunctionConfig {
     /// Size of the private `/tmp` in MB; process runtimes only.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub ephemeral_storage: Option<u32>,
+    /// Queue, topic, schedule and event-bus triggers.
+    #[serde(default, skip_serializing_if = "EventSources::is_empty")]
+    pub events: EventSources,
+    /// Retries, maximum age, destinations and DLQ of asynchronous
+    /// invocations.
+    #[serde(default, skip_serializing_if = "AsyncConfig::is_default")]
+    pub async_config: AsyncConfig,
 }
 
 impl FunctionConfig {
@@ -132,4 +139,256 @@ pub fn function_arn(name: &str, qualifier: Option<&str>) -> String {
         Some(q) => format!("arn:aws:lambda:{REGION}:{ACCOUNT_ID}:function:{name}:{q}"),
         None => format!("arn:aws:lambda:{REGION}:{ACCOUNT_ID}:function:{name}"),
     }
+}
+
+/// A managed resource named as the target of a destination, a DLQ, a rule
+/// or a subscription. Written in manifests and APIs as an ARN
+/// (`arn:aws:sqs:us-east-1:000000000000:jobs`) or, for functions, a bare name.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(tag = "type", content = "name", rename_all = "lowercase")]
+pub enum TargetRef {
+    /// A function (asynchronous invocation), by name.
+    Function(String),
+    /// A queue, by name (`jobs`, `orders.fifo`).
+    Queue(String),
+    /// A topic, by name.
+    Topic(String),
+    /// An event bus, by name (`default` or a custom bus).
+    Bus(String),
+}
+
+impl TargetRef {
+    /// Parses an ARN of a function, queue, topic or bus, or a bare function
+    /// name. The region and account are not checked beyond their presence.
+    pub fn parse(text: &str) -> Result<TargetRef, String> {
+        let text = text.trim();
+        if !text.starts_with("arn:") {
+            if crate::manifest::valid_function_name(text) {
+                return Ok(TargetRef::Function(text.to_string()));
+            }
+            return Err(format!(
+                "`{text}` is neither an ARN (arn:aws:sqs|sns|lambda|events:REGION:ACCOUNT:NAME) nor a function name"
+            ));
+        }
+        let parts: Vec<&str> = text.splitn(6, ':').collect();
+        if parts.len() < 6 || parts[5].is_empty() {
+            return Err(format!(
+                "`{text}` is not an ARN of the form arn:aws:SERVICE:REGION:ACCOUNT:RESOURCE"
+            ));
+        }
+        let resource = parts[5];
+        match parts[2] {
+            "sqs" => Ok(TargetRef::Queue(resource.to_string())),
+            "sns" => Ok(TargetRef::Topic(resource.to_string())),
+            "lambda" => {
+                let name = resource.strip_prefix("function:").ok_or_else(|| {
+                    format!("`{text}`: a Lambda ARN names `function:NAME`")
+                })?;
+                // A qualifier (`:3`, `:$LATEST`) is accepted and ignored.
+                let name = name.split(':').next().unwrap_or(name);
+                Ok(TargetRef::Function(name.to_string()))
+            }
+            "events" => {
+                let name = resource.strip_prefix("event-bus/").ok_or_else(|| {
+                    format!("`{text}`: an EventBridge ARN names `event-bus/NAME`")
+                })?;
+                Ok(TargetRef::Bus(name.to_string()))
+            }
+            other => Err(format!(
+                "`{text}`: service `{other}` cannot be a target (use sqs, sns, lambda or events)"
+            )),
+        }
+    }
+
+    /// The resource's ARN.
+    pub fn arn(&self) -> String {
+        match self {
+            TargetRef::Function(name) => function_arn(name, None),
+            TargetRef::Queue(name) => queue_arn(name),
+            TargetRef::Topic(name) => topic_arn(name),
+            TargetRef::Bus(name) => bus_arn(name),
+        }
+    }
+}
+
+/// A queue's ARN.
+pub fn queue_arn(name: &str) -> String {
+    format!("arn:aws:sqs:{REGION}:{ACCOUNT_ID}:{name}")
+}
+
+/// A topic's ARN.
+pub fn topic_arn(name: &str) -> String {
+    format!("arn:aws:sns:{REGION}:{ACCOUNT_ID}:{name}")
+}
+
+/// An event bus's ARN.
+pub fn bus_arn(name: &str) -> String {
+    format!("arn:aws:events:{REGION}:{ACCOUNT_ID}:event-bus/{name}")
+}
+
+/// A rule's ARN (`default` bus rules have no bus segment, as on AWS).
+pub fn rule_arn(bus: &str, rule: &str) -> String {
+    if bus == "default" {
+        format!("arn:aws:events:{REGION}:{ACCOUNT_ID}:rule/{rule}")
+    } else {
+        format!("arn:aws:events:{REGION}:{ACCOUNT_ID}:rule/{bus}/{rule}")
+    }
+}
+
+/// Lambda's default and maximum `MaximumRetryAttempts` for asynchronous
+/// invocation.
+pub const MAX_RETRY_ATTEMPTS: u32 = 2;
+/// Lambda's default and maximum `MaximumEventAgeInSeconds` (6 hours).
+pub const MAX_EVENT_AGE_SECS: u32 = 6 * 3600;
+/// Lambda's minimum `MaximumEventAgeInSeconds`.
+pub const MIN_EVENT_AGE_SECS: u32 = 60;
+
+/// How asynchronous invocations of a function are retried and where their
+/// outcomes go (Lambda's `EventInvokeConfig` plus `DeadLetterConfig`).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct AsyncConfig {
+    /// Retries after the first attempt, 0..=2 (default 2).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub maximum_retry_attempts: Option<u32>,
+    /// Seconds an event may wait, 60..=21600 (default 21600).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub maximum_event_age: Option<u32>,
+    /// Where a destination record goes after a success.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub on_success: Option<TargetRef>,
+    /// Where a destination record goes after the last failed attempt.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub on_failure: Option<TargetRef>,
+    /// The dead-letter queue or topic (`onError`): gets the original event
+    /// after the last failed attempt.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub dead_letter: Option<TargetRef>,
+}
+
+impl AsyncConfig {
+    /// Retries after the first attempt.
+    pub fn retries(&self) -> u32 {
+        self.maximum_retry_attempts
+            .unwrap_or(MAX_RETRY_ATTEMPTS)
+            .min(MAX_RETRY_ATTEMPTS)
+    }
+
+    /// Maximum event age in seconds.
+    pub fn max_age_secs(&self) -> u32 {
+        self.maximum_event_age.unwrap_or(MAX_EVENT_AGE_SECS)
+    }
+
+    /// Whether nothing was configured.
+    pub fn is_default(&self) -> bool {
+        self == &AsyncConfig::default()
+    }
+}
+
+/// Lambda's default SQS batch size.
+pub const DEFAULT_SQS_BATCH_SIZE: u32 = 10;
+/// Lambda's default SQS `maximumConcurrency` bound (and its maximum).
+pub const MAX_SQS_CONCURRENCY: u32 = 1000;
+
+/// A queue trigger (`events: - sqs: ...`), Lambda's SQS event-source mapping.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct SqsSource {
+    /// The queue's name.
+    pub queue: String,
+    /// Messages per invocation, 1..=10000 (10 for FIFO queues at most).
+    pub batch_size: u32,
+    /// Seconds to gather a batch, 0..=300.
+    #[serde(default)]
+    pub maximum_batching_window: u32,
+    /// Concurrent invocations for this source, 2..=1000 (None: no bound of
+    /// its own beyond the function's).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub maximum_concurrency: Option<u32>,
+    /// `ReportBatchItemFailures`: the function answers
+    /// `{"batchItemFailures": [{"itemIdentifier": id}]}`.
+    #[serde(default)]
+    pub report_batch_item_failures: bool,
+    /// Whether the mapping runs.
+    #[serde(default = "yes")]
+    pub enabled: bool,
+}
+
+/// A topic subscription declared in the manifest (`events: - sns: ...`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct SnsSource {
+    /// The topic's name.
+    pub topic: String,
+    /// A subscription filter policy (JSON text), if any.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub filter_policy: Option<String>,
+    /// `MessageAttributes` (default) or `MessageBody`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub filter_policy_scope: Option<String>,
+}
+
+/// A schedule (`events: - schedule: rate(5 minutes)`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ScheduleSource {
+    /// `rate(...)` or `cron(...)` as written.
+    pub expression: String,
+    /// An IANA time zone for `cron` (default UTC).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub timezone: Option<String>,
+    /// Constant JSON input (text) replacing the scheduled-event envelope.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub input: Option<String>,
+    /// Whether the schedule fires.
+    #[serde(default = "yes")]
+    pub enabled: bool,
+}
+
+/// An event-bus rule declared in the manifest (`events: - eventBridge: ...`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct BusSource {
+    /// The bus's name (`default` unless given).
+    pub bus: String,
+    /// The event pattern (JSON text).
+    pub pattern: String,
+    /// Constant JSON input (text) instead of the event.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub input: Option<String>,
+    /// A JSONPath into the event whose value is the input.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub input_path: Option<String>,
+    /// An input transformer: `{"inputPathsMap": {...}, "inputTemplate": "..."}`
+    /// (JSON text).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub input_transformer: Option<String>,
+}
+
+/// Every trigger of a function other than HTTP routes.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct EventSources {
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub sqs: Vec<SqsSource>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub sns: Vec<SnsSource>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub schedules: Vec<ScheduleSource>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub event_bridge: Vec<BusSource>,
+}
+
+impl EventSources {
+    /// Whether there are none.
+    pub fn is_empty(&self) -> bool {
+        self.sqs.is_empty()
+            && self.sns.is_empty()
+            && self.schedules.is_empty()
+            && self.event_bridge.is_empty()
+    }
+}
+
+fn yes() -> bool {
+    true
 }

@@ -9,7 +9,10 @@ pub mod manifest;
 pub mod pricing;
 pub mod route;
 
-pub use function::{FunctionConfig, HttpRoute, RuntimeKind};
+pub use function::{
+    AsyncConfig, BusSource, EventSources, FunctionConfig, HttpRoute, RuntimeKind, ScheduleSource,
+    SnsSource, SqsSource, TargetRef,
+};
 pub use manifest::{
     Location, Manifest, ManifestError, ManifestFunction, check_handlers, parse_manifest,
 };

@@ -235,6 +235,10 @@ pub struct ManifestFunction {
     pub allowed_outbound_hosts: Vec<String>,
     /// HTTP routes with where each `httpApi` event is.
     pub routes: Vec<(HttpRoute, Location)>,
+    /// Queue, topic, schedule and event-bus triggers.
+    pub events: crate::EventSources,
+    /// Asynchronous invocation: retries, age, destinations, DLQ.
+    pub async_config: crate::AsyncConfig,
 }
 
 impl ManifestFunction {
@@ -256,6 +260,8 @@ impl ManifestFunction {
             handler: (self.runtime.is_process() && !self.handler.is_empty())
                 .then(|| self.handler.clone()),
             ephemeral_storage: self.ephemeral_storage,
+            events: self.events.clone(),
+            async_config: self.async_config.clone(),
         }
     }
 
@@ -786,6 +792,8 @@ impl Parser<'_> {
             provisioned_concurrency: provisioned.map_or(0, |(p, _)| p),
             allowed_outbound_hosts: hosts,
             routes,
+            events: crate::EventSources::default(),
+            async_config: crate::AsyncConfig::default(),
         })
     }
 

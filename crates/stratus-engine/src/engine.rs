@@ -100,6 +100,8 @@ pub enum Trigger {
     Invoke,
     /// An asynchronous (`Event`) invocation, run from the durable queue.
     Event,
+    /// A batch from a queue's event-source mapping.
+    Queue,
 }
 
 impl Trigger {
@@ -108,6 +110,7 @@ impl Trigger {
             Trigger::Http => "http",
             Trigger::Invoke => "invoke",
             Trigger::Event => "event",
+            Trigger::Queue => "queue",
         }
     }
 }
@@ -198,6 +201,9 @@ struct Inner {
     tasks: TaskTracker,
     /// Wakes the asynchronous dispatcher (an event was queued).
     async_wake: Notify,
+    /// Bumped after every registry change (deploy, removal), so event
+    /// sources can follow the functions' triggers.
+    deploys: tokio::sync::watch::Sender<u64>,
 }
 
 /// The engine; cheap to clone.
@@ -257,6 +263,7 @@ impl Engine {
             cancel,
             tasks,
             async_wake: Notify::new(),
+            deploys: tokio::sync::watch::Sender::new(0),
         });
         let engine = Engine { inner };
         engine.reload().await?;
@@ -272,6 +279,17 @@ impl Engine {
         engine.spawn_pruner();
         engine.spawn_async_dispatcher();
         Ok(engine)
+    }
+
+    /// A receiver that changes after every deploy or removal of functions
+    /// (the registry's generation).
+    pub fn subscribe_deploys(&self) -> tokio::sync::watch::Receiver<u64> {
+        self.inner.deploys.subscribe()
+    }
+
+    /// The engine's cancellation token (cancelled at shutdown).
+    pub fn cancellation(&self) -> CancellationToken {
+        self.inner.cancel.clone()
     }
 
     /// The store behind the engine.
@@ -365,6 +383,7 @@ impl Engine {
             .registry
             .write()
             .unwrap_or_else(|e| e.into_inner()) = fresh;
+        self.inner.deploys.send_modify(|generation| *generation += 1);
         for (pool, count) in to_provision {
             if let Err(error) = pool.provision(count).await {
                 tracing::error!(%error, "provisioned concurrency could not be loaded");

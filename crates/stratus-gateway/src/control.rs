@@ -57,6 +57,9 @@ pub fn router(state: AppState) -> Router {
             "/2015-03-31/functions/{name}/invocations",
             post(crate::lambda_api::invoke),
         )
+        // The AWS-compatible service APIs (SQS, SNS, EventBridge), SigV4.
+        .route("/", post(crate::aws::dispatch))
+        .route("/{account}/{queue}", post(crate::aws::dispatch))
         .merge(authed)
         .fallback(|| async { ApiFailure::not_found("no such endpoint") })
         .with_state(state)

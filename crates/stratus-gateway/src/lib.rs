@@ -4,6 +4,7 @@
 //! Errors are mapped to HTTP statuses in one place, `error.rs`; clients never
 //! see internal error text.
 
+mod aws;
 mod control;
 mod error;
 mod functions;
@@ -20,6 +21,8 @@ pub use functions::router as functions_router;
 #[derive(Clone)]
 pub struct AppState {
     pub engine: Engine,
+    /// The event services (queues, topics, bus, schedules).
+    pub events: stratus_events::Events,
     /// The bearer token of the control API.
     pub token: Arc<str>,
     /// Base URL of the functions' gateway, e.g. `http://127.0.0.1:8080`.

@@ -26,11 +26,16 @@
 #![warn(missing_docs)]
 
 mod async_events;
+mod bus;
 mod error;
 mod files;
 mod functions;
+mod keys;
+mod queues;
+mod schedules;
 mod schema;
 mod telemetry;
+mod topics;
 mod types;
 
 use std::path::{Path, PathBuf};

@@ -96,6 +96,12 @@ const MIGRATIONS: &[&str] = &[
     );
     CREATE INDEX async_events_ready ON async_events (state, visible_ms);
     "#,
+    // 3..7: the event services and access keys.
+    crate::queues::MIGRATION,
+    crate::topics::MIGRATION,
+    crate::bus::MIGRATION,
+    crate::schedules::MIGRATION,
+    crate::keys::MIGRATION,
 ];
 
 /// The schema version this build writes.

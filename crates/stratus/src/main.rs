@@ -1,6 +1,7 @@
 //! `stratus`: the one binary. `serve` runs the platform; the other
 //! subcommands talk to a running server through the control API.
 
+mod aws_client;
 mod client;
 mod cmd;
 mod package;
@@ -39,6 +40,12 @@ enum Command {
     Info(cmd::info::Args),
     /// Remove a function, or the whole service of a stratus.yaml.
     Remove(cmd::remove::Args),
+    /// Queues: create, send, receive, purge, ls, redrive (the SQS API).
+    Queue(cmd::queue::Args),
+    /// The event bus: put events (the EventBridge API).
+    Events(cmd::events::Args),
+    /// Print the admin access key as `export AWS_...` lines for a shell.
+    Credentials(cmd::credentials::Args),
 }
 
 fn main() -> std::process::ExitCode {
@@ -60,6 +67,9 @@ fn main() -> std::process::ExitCode {
         Command::Ls(args) => cmd::ls::run(args),
         Command::Info(args) => cmd::info::run(args),
         Command::Remove(args) => cmd::remove::run(args),
+        Command::Queue(args) => cmd::queue::run(args),
+        Command::Events(args) => cmd::events::run(args),
+        Command::Credentials(args) => cmd::credentials::run(args),
     };
     match result {
         Ok(code) => code,

@@ -96,6 +96,7 @@ pub struct Running {
     pub gateway_url: String,
     pub data_dir: PathBuf,
     engine: Engine,
+    events: stratus_events::Events,
     lambda: Arc<LambdaRuntime>,
     host: Arc<stratus_sandbox::Host>,
     stop: CancellationToken,
@@ -167,8 +168,16 @@ pub async fn start(options: ServerOptions) -> Result<Running> {
         .with_context(|| format!("listen on {}", options.api_listen))?;
     let gateway_url = format!("http://{}", gateway.local_addr()?);
     let api_url = format!("http://{}", api.local_addr()?);
+    let events = stratus_events::Events::start(
+        engine.clone(),
+        stratus_events::EventsConfig {
+            endpoint_url: api_url.clone(),
+            ..stratus_events::EventsConfig::default()
+        },
+    );
     let state = AppState {
         engine: engine.clone(),
+        events: events.clone(),
         token: token.into(),
         gateway_url: gateway_url.clone().into(),
     };
@@ -210,6 +219,7 @@ pub async fn start(options: ServerOptions) -> Result<Running> {
         gateway_url,
         data_dir,
         engine,
+        events,
         lambda,
         host,
         stop,
@@ -252,6 +262,9 @@ impl Running {
                 Err(_) => tracing::warn!("connections still open after the grace period"),
             }
         }
+        // Event sources stop feeding the engine first; what they held is
+        // picked up again after a restart.
+        self.events.shutdown().await;
         let remaining = deadline.saturating_duration_since(tokio::time::Instant::now());
         let left = self.engine.shutdown(remaining).await;
         if left > 0 {

@@ -204,6 +204,8 @@ fn to_config_carries_every_field() {
         runtime_version: None,
         handler: None,
         ephemeral_storage: None,
+        events: Default::default(),
+        async_config: Default::default(),
     };
     assert_eq!(config, expected);
     let other = m.functions[1].to_config("cd34");

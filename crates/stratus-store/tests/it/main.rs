@@ -50,5 +50,7 @@ pub fn config(name: &str, artifact: &str) -> FunctionConfig {
         runtime_version: None,
         handler: None,
         ephemeral_storage: None,
+        events: Default::default(),
+        async_config: Default::default(),
     }
 }

@@ -1,11 +1,14 @@
 //! One file per subcommand.
 
+pub mod credentials;
 pub mod deploy;
 pub mod dev;
+pub mod events;
 pub mod info;
 pub mod invoke;
 pub mod logs;
 pub mod ls;
+pub mod queue;
 pub mod remove;
 pub mod serve;
 pub mod stats;

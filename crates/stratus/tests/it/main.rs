@@ -5,9 +5,16 @@ mod harness;
 
 mod auth;
 mod deploy;
+mod eventbridge;
+mod events_async;
 mod faults;
 mod lambda_api;
 mod lambda_runtime;
 mod lifecycle;
 mod limits;
 mod scaling;
+mod schedules;
+mod sigv4;
+mod sns;
+mod sqs;
+mod queue_trigger;

@@ -1,0 +1,15 @@
+//! `stratus events put`: put an event on a bus through the EventBridge API.
+
+use crate::client::Target;
+use anyhow::Result;
+use std::process::ExitCode;
+
+#[derive(Debug, clap::Args)]
+pub struct Args {
+    #[command(flatten)]
+    pub target: Target,
+}
+
+pub fn run(_args: Args) -> Result<ExitCode> {
+    anyhow::bail!("not implemented yet")
+}
