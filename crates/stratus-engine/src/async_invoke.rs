@@ -21,9 +21,7 @@ use stratus_store::{AsyncEvent, NewAsyncEvent};
 /// Largest asynchronous payload (Lambda's 1 MB for `Event` invocations).
 pub const MAX_ASYNC_PAYLOAD_BYTES: usize = 1024 * 1024;
 /// Lambda's default and maximum `MaximumRetryAttempts`.
-pub const MAX_RETRY_ATTEMPTS: u32 = 2;
-/// Lambda's default and maximum `MaximumEventAgeInSeconds` (6 hours).
-const MAX_EVENT_AGE: Duration = Duration::from_secs(6 * 3600);
+pub const MAX_RETRY_ATTEMPTS: u32 = stratus_core::function::MAX_RETRY_ATTEMPTS;
 /// Asynchronous invocations running at once, server-wide.
 const MAX_IN_FLIGHT: usize = 64;
 /// How long a claimed event stays leased within this process: longer than
@@ -46,6 +44,30 @@ impl Engine {
         payload: Bytes,
         headers: Vec<(String, String)>,
     ) -> Result<String, EngineError> {
+        let event = self
+            .async_event(function, qualifier, payload, headers, None)
+            .await?;
+        let request_id = event.request_id.clone();
+        self.blocking(move |s| s.enqueue_async(&event, now_ms()))
+            .await?;
+        self.wake_async();
+        tracing::debug!(function, request_id = %request_id, "queued an asynchronous invocation");
+        Ok(request_id)
+    }
+
+    /// Builds (without queuing) the asynchronous event for an invocation of
+    /// `function`, with the function's retry and age settings, for callers
+    /// that commit it together with their own writes (then call
+    /// [`Engine::wake_async`]). `request_id` defaults to a fresh UUID.
+    /// Errors as [`Engine::invoke_async`].
+    pub async fn async_event(
+        &self,
+        function: &str,
+        qualifier: Qualifier,
+        payload: Bytes,
+        headers: Vec<(String, String)>,
+        request_id: Option<String>,
+    ) -> Result<NewAsyncEvent, EngineError> {
         if !self
             .inner
             .accepting
@@ -60,10 +82,10 @@ impl Engine {
             });
         }
         // The function (and version) must exist now, as on Lambda.
-        self.resolve(function, qualifier).await?;
-        let request_id = uuid::Uuid::new_v4().to_string();
-        let event = NewAsyncEvent {
-            request_id: request_id.clone(),
+        let deployed = self.resolve(function, qualifier).await?;
+        let settings = &deployed.record.config.async_config;
+        Ok(NewAsyncEvent {
+            request_id: request_id.unwrap_or_else(|| uuid::Uuid::new_v4().to_string()),
             function: function.to_string(),
             qualifier: match qualifier {
                 Qualifier::Latest => None,
@@ -71,14 +93,14 @@ impl Engine {
             },
             payload: payload.to_vec(),
             headers,
-            max_attempts: 1 + MAX_RETRY_ATTEMPTS,
-            max_age_ms: MAX_EVENT_AGE.as_millis() as i64,
-        };
-        self.blocking(move |s| s.enqueue_async(&event, now_ms()))
-            .await?;
+            max_attempts: 1 + settings.retries(),
+            max_age_ms: i64::from(settings.max_age_secs()) * 1000,
+        })
+    }
+
+    /// Wakes the dispatcher after events were committed.
+    pub fn wake_async(&self) {
         self.inner.async_wake.notify_one();
-        tracing::debug!(function, request_id = %request_id, "queued an asynchronous invocation");
-        Ok(request_id)
     }
 
     /// Pending and failed asynchronous events.
@@ -241,19 +263,27 @@ enum Settle {
 /// The request a function receives for an asynchronous event: a POST of the
 /// payload with CloudEvents headers, like every non-HTTP event.
 fn build_request(event: &AsyncEvent) -> Result<http::Request<Bytes>, http::Error> {
+    let has = |name: &str| {
+        event
+            .headers
+            .iter()
+            .any(|(k, _)| k.eq_ignore_ascii_case(name))
+    };
     let mut builder = http::Request::builder()
         .method("POST")
         .uri("/")
-        .header("ce-specversion", "1.0")
-        .header("ce-type", "dev.stratus.invoke.async")
-        .header("ce-source", "stratus")
-        .header("ce-id", event.request_id.as_str());
-    if !event
-        .headers
-        .iter()
-        .any(|(k, _)| k.eq_ignore_ascii_case("content-type"))
-    {
-        builder = builder.header(http::header::CONTENT_TYPE, "application/json");
+        .header("ce-specversion", "1.0");
+    // A source (topic, rule, schedule) says what the event is; its own
+    // CloudEvents headers replace the defaults.
+    for (name, default) in [
+        ("ce-type", "dev.stratus.invoke.async"),
+        ("ce-source", "stratus"),
+        ("ce-id", event.request_id.as_str()),
+        ("content-type", "application/json"),
+    ] {
+        if !has(name) {
+            builder = builder.header(name, default);
+        }
     }
     for (key, value) in &event.headers {
         builder = builder.header(key.as_str(), value.as_str());

@@ -12,7 +12,7 @@
 //! schedule is such an invocation.
 
 pub mod bus;
-mod deliver;
+pub mod deliver;
 pub mod error;
 mod metrics;
 mod pollers;
@@ -20,6 +20,7 @@ pub mod queues;
 pub mod scheduler;
 pub mod topics;
 
+pub use deliver::EventOrigin;
 pub use error::{ErrorKind, EventsError};
 
 use std::sync::Arc;

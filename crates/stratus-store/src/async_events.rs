@@ -85,32 +85,44 @@ fn event_from_row(row: &Row<'_>) -> rusqlite::Result<(AsyncEvent, String)> {
     ))
 }
 
+/// Inserts an event within the caller's connection or transaction (so other
+/// modules can enqueue atomically with their own writes, e.g. a schedule's
+/// tick). Returns false if the request id is already queued.
+pub(crate) fn insert_async(
+    conn: &rusqlite::Connection,
+    event: &NewAsyncEvent,
+    now_ms: i64,
+) -> Result<bool, StoreError> {
+    let headers = serde_json::to_string(&event.headers)
+        .map_err(|e| StoreError::Invalid(format!("event headers: {e}")))?;
+    let inserted = conn
+        .prepare_cached(
+            "INSERT INTO async_events (request_id, function, qualifier, payload, headers,
+                 enqueued_ms, visible_ms, max_attempts, max_age_ms)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?6, ?7, ?8)
+             ON CONFLICT (request_id) DO NOTHING",
+        )
+        .sql("preparing to enqueue an asynchronous event")?
+        .execute(params![
+            event.request_id,
+            event.function,
+            event.qualifier,
+            event.payload,
+            headers,
+            now_ms,
+            i64::from(event.max_attempts.max(1)),
+            event.max_age_ms,
+        ])
+        .sql("enqueuing an asynchronous event")?;
+    Ok(inserted > 0)
+}
+
 impl Store {
     /// Commits an event (durably) for the dispatcher. `Conflict` if the
     /// request id is already queued.
     pub fn enqueue_async(&self, event: &NewAsyncEvent, now_ms: i64) -> Result<(), StoreError> {
-        let headers = serde_json::to_string(&event.headers)
-            .map_err(|e| StoreError::Invalid(format!("event headers: {e}")))?;
         let conn = self.writer();
-        let inserted = conn
-            .execute(
-                "INSERT INTO async_events (request_id, function, qualifier, payload, headers,
-                     enqueued_ms, visible_ms, max_attempts, max_age_ms)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?6, ?7, ?8)
-                 ON CONFLICT (request_id) DO NOTHING",
-                params![
-                    event.request_id,
-                    event.function,
-                    event.qualifier,
-                    event.payload,
-                    headers,
-                    now_ms,
-                    i64::from(event.max_attempts.max(1)),
-                    event.max_age_ms,
-                ],
-            )
-            .sql("enqueuing an asynchronous event")?;
-        if inserted == 0 {
+        if !insert_async(&conn, event, now_ms)? {
             return Err(StoreError::Conflict(format!(
                 "request id {} is already queued",
                 event.request_id
