@@ -8,6 +8,7 @@ pub mod function;
 pub mod manifest;
 pub mod pricing;
 pub mod route;
+pub mod sigv4;
 
 pub use function::{
     AsyncConfig, BusSource, EventSources, FunctionConfig, HttpRoute, RuntimeKind, ScheduleSource,
