@@ -52,7 +52,10 @@
 //! - Quoted scalars are strings: `memorySize: "128"` is a type error.
 //! - `allowedOutboundHosts` entries are `host`, `host:port`, `*.domain`,
 //!   `*.domain:port`, `[ipv6]:port` or `*` (every host).
-//! - Events: only `httpApi`, written `{method, path}`, `'METHOD /path'`, or
+//! - Events: `httpApi` (below), and `sqs`, `sns`, `schedule` and
+//!   `eventBridge` with the function's `maximumRetryAttempts`,
+//!   `maximumEventAge`, `destinations` and `onError` (see `sources.rs`).
+//! - `httpApi` events are written `{method, path}`, `'METHOD /path'`, or
 //!   `'*'`. The method is one of [`route::METHODS`] in any case, or
 //!   `ANY`/`*`; it is stored upper-case, with `*` for any. `httpApi: '*'` is
 //!   the catch-all route (API Gateway's `$default`, stored as method `*`,
@@ -67,7 +70,10 @@
 //! offending key or value ([`ManifestError`]). Parsing stops at the first
 //! error.
 
+mod sources;
 mod yaml;
+
+pub use sources::{valid_bus_name, valid_resource_name};
 
 use crate::function::{
     DEFAULT_EPHEMERAL_STORAGE_MB, DEFAULT_MEMORY_MB, DEFAULT_TIMEOUT_SECS, FunctionConfig,
@@ -118,8 +124,12 @@ const FUNCTION_KEYS: &[&str] = &[
     "provisionedConcurrency",
     "allowedOutboundHosts",
     "events",
+    "maximumRetryAttempts",
+    "maximumEventAge",
+    "destinations",
+    "onError",
 ];
-const EVENT_TYPES: &[&str] = &["httpApi"];
+const EVENT_TYPES: &[&str] = &["httpApi", "sqs", "sns", "schedule", "eventBridge"];
 const HTTP_API_KEYS: &[&str] = &["method", "path"];
 const METHOD_NAMES: &[&str] = &[
     "GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS", "ANY", "*",
@@ -687,6 +697,8 @@ impl Parser<'_> {
         let mut routes = Vec::new();
         let mut package = None;
         let mut storage = None;
+        let mut sources = crate::EventSources::default();
+        let mut async_config = crate::AsyncConfig::default();
         for (k, v) in map.iter() {
             match k.as_str() {
                 "handler" => {
@@ -702,7 +714,10 @@ impl Parser<'_> {
                 "reservedConcurrency" => reserved = Some(self.concurrency(k, v)?),
                 "provisionedConcurrency" => provisioned = Some(self.concurrency(k, v)?),
                 "allowedOutboundHosts" => hosts = self.hosts(k, v)?,
-                "events" => routes = self.events(&name, k, v)?,
+                "events" => (routes, sources) = self.events(&name, k, v)?,
+                "maximumRetryAttempts" | "maximumEventAge" | "destinations" | "onError" => {
+                    self.async_setting(&name, k, v, &mut async_config)?
+                }
                 _ => return Err(self.unknown_key(k, &context, FUNCTION_KEYS)),
             }
         }
@@ -792,8 +807,8 @@ impl Parser<'_> {
             provisioned_concurrency: provisioned.map_or(0, |(p, _)| p),
             allowed_outbound_hosts: hosts,
             routes,
-            events: crate::EventSources::default(),
-            async_config: crate::AsyncConfig::default(),
+            events: sources,
+            async_config,
         })
     }
 
@@ -1097,10 +1112,12 @@ impl Parser<'_> {
         function: &str,
         key: &MarkedScalarNode,
         value: &Node,
-    ) -> Result<Vec<(HttpRoute, Location)>> {
+    ) -> Result<(Vec<(HttpRoute, Location)>, crate::EventSources)> {
         let list = match value {
             Node::Sequence(l) => l,
-            Node::Scalar(s) if classify(s) == Scalar::Null => return Ok(Vec::new()),
+            Node::Scalar(s) if classify(s) == Scalar::Null => {
+                return Ok((Vec::new(), crate::EventSources::default()));
+            }
             other => {
                 return Err(self.err(
                     value_location(key, value),
@@ -1112,6 +1129,7 @@ impl Parser<'_> {
             }
         };
         let mut routes = Vec::new();
+        let mut sources = crate::EventSources::default();
         for (index, item) in list.iter().enumerate() {
             let at = self.item_location(list, index, key_location(key));
             let map = match item {
@@ -1151,6 +1169,16 @@ impl Parser<'_> {
             }
             match kind.as_str() {
                 "httpApi" => routes.push(self.http_api(function, kind, body)?),
+                "sqs" => sources
+                    .sqs
+                    .push(self.sqs_source(function, None, kind, body)?),
+                "sns" => sources.sns.push(self.sns_source(function, kind, body)?),
+                "schedule" => sources
+                    .schedules
+                    .extend(self.schedule_sources(function, kind, body)?),
+                "eventBridge" => sources
+                    .event_bridge
+                    .push(self.bus_source(function, kind, body)?),
                 other => {
                     return Err(self.err(
                         key_location(kind),
@@ -1162,7 +1190,7 @@ impl Parser<'_> {
                 }
             }
         }
-        Ok(routes)
+        Ok((routes, sources))
     }
 
     fn http_api(

@@ -57,6 +57,14 @@ fn render(m: &Manifest) -> String {
         for (route, at) in &f.routes {
             let _ = writeln!(out, "  route {} {} at {at}", route.method, route.path);
         }
+        if !f.events.is_empty() {
+            let json = serde_json::to_string(&f.events).unwrap_or_default();
+            let _ = writeln!(out, "  events {json}");
+        }
+        if !f.async_config.is_default() {
+            let json = serde_json::to_string(&f.async_config).unwrap_or_default();
+            let _ = writeln!(out, "  async {json}");
+        }
     }
     out
 }
