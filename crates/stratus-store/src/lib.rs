@@ -45,7 +45,15 @@ use std::time::Duration;
 use rusqlite::Connection;
 
 pub use async_events::{AsyncEvent, AsyncQueueStats, NewAsyncEvent};
+pub use queues::{
+    DEDUP_WINDOW_MS, HandleOutcome, MoveOutcome, NewQueueMessage, QueueCounts, QueueInfo,
+    QueueSettings, ReceiveOutcome, Redrive, SendOutcome, StoredMessage,
+};
 pub use error::StoreError;
+pub use keys::{AccessKey, CREDENTIALS_FILE, KeyKind};
+pub use topics::{
+    NewSubscription, NewTopicDelivery, SubscriptionRecord, TopicDelivery, TopicRecord,
+};
 pub use types::{
     DeployResult, DeployStatus, FunctionRecord, FunctionStats, InvocationRecord, LogRecord,
     LogStream, Outcome,
