@@ -6,8 +6,11 @@
 pub mod apigw;
 pub mod function;
 pub mod manifest;
+pub mod pattern;
 pub mod pricing;
 pub mod route;
+pub mod transform;
+pub mod schedule;
 pub mod sigv4;
 
 pub use function::{

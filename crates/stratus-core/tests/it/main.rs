@@ -7,5 +7,6 @@
 mod apigw;
 mod cases;
 mod manifest;
+mod patterns;
 mod pricing;
 mod route;

@@ -1,0 +1,76 @@
+//! Data-driven cases of the event-pattern language (`tests/cases/patterns/`)
+//! and of input transformers (`tests/cases/transforms/`).
+//!
+//! A pattern case file is a JSON array of cases, each with a `name` and a
+//! `pattern` (or `pattern_text` for text that is not JSON), then either
+//! `match` and `no_match` (lists of events) or `error` (the exact message)
+//! or `error_prefix`.
+
+use crate::cases;
+use serde_json::Value;
+use stratus_core::pattern::Pattern;
+
+fn text(case: &Value) -> String {
+    match case.get("pattern_text").and_then(Value::as_str) {
+        Some(t) => t.to_string(),
+        None => case["pattern"].to_string(),
+    }
+}
+
+#[test]
+fn pattern_cases() {
+    let mut failures = Vec::new();
+    let mut total = 0;
+    for file in cases::files("patterns", "json") {
+        let body = std::fs::read_to_string(&file).expect("case file");
+        let list: Vec<Value> =
+            serde_json::from_str(&body).unwrap_or_else(|e| panic!("{}: {e}", file.display()));
+        for case in list {
+            total += 1;
+            let name = format!(
+                "{}: {}",
+                cases::name(&file),
+                case["name"].as_str().unwrap_or("?")
+            );
+            let parsed = Pattern::parse(&text(&case));
+            let expected_error = case.get("error").and_then(Value::as_str);
+            let error_prefix = case.get("error_prefix").and_then(Value::as_str);
+            match (parsed, expected_error, error_prefix) {
+                (Err(e), Some(want), _) if e.to_string() == want => {}
+                (Err(e), None, Some(prefix)) if e.to_string().starts_with(prefix) => {}
+                (Err(e), want, prefix) => failures.push(format!(
+                    "{name}: refused with {:?}, expected {:?}",
+                    e.to_string(),
+                    want.or(prefix).unwrap_or("a match")
+                )),
+                (Ok(_), Some(want), _) | (Ok(_), None, Some(want)) => {
+                    failures.push(format!("{name}: accepted, expected the error {want:?}"))
+                }
+                (Ok(pattern), None, None) => {
+                    for (key, expected) in [("match", true), ("no_match", false)] {
+                        for event in case[key].as_array().into_iter().flatten() {
+                            if pattern.matches(event) != expected {
+                                failures.push(format!(
+                                    "{name}: {event} should {}match",
+                                    if expected { "" } else { "not " }
+                                ));
+                            }
+                        }
+                    }
+                }
+            }
+        }
+    }
+    cases::report("pattern", total, failures);
+}
+
+#[test]
+fn pattern_errors_name_other_roots() {
+    let e = Pattern::parse_named(r#"{"price": [{"numeric": [1]}]}"#, "FilterPolicy")
+        .expect_err("invalid");
+    assert_eq!(
+        e.to_string(),
+        "FilterPolicy.price: numeric expects pairs of operator and number"
+    );
+    assert_eq!(e.path, "FilterPolicy.price");
+}
