@@ -4,6 +4,7 @@
 //! a file must exist, a predicate.
 
 pub mod apigw;
+pub mod filter_policy;
 pub mod function;
 pub mod manifest;
 pub mod pattern;
