@@ -139,7 +139,7 @@ impl Engine {
                     }
                 };
                 for event in expired {
-                    tracing::warn!(function = %event.function, request_id = %event.request_id, "asynchronous event dropped: older than its maximum age");
+                    engine.expired(event).await;
                 }
                 for event in events {
                     let Ok(permit) = slots.clone().try_acquire_owned() else {
@@ -213,36 +213,108 @@ impl Engine {
             .await;
         let settle = match outcome {
             Ok(invocation) => match invocation.result {
-                Ok(_) => Settle::Done,
-                Err(error) => Settle::Retry(format!("{}: {}", error.error_type(), error.message)),
+                Ok(response) => Settle::Done(response.into_body(), invocation.version),
+                Err(error) => Settle::Retry(Failure {
+                    error_type: error.error_type().to_string(),
+                    message: error.message.clone(),
+                    body: error.body.clone(),
+                    version: Some(invocation.version),
+                }),
             },
             Err(EngineError::Throttled(_)) | Err(EngineError::ShuttingDown) => Settle::Later,
             Err(EngineError::NotFound(what)) => {
                 Settle::Fail(format!("function {what} no longer exists"))
             }
-            Err(error) => Settle::Retry(crate::error_chain(&error)),
+            Err(error) => Settle::Retry(Failure {
+                error_type: "ServiceException".into(),
+                message: crate::error_chain(&error),
+                body: None,
+                version: None,
+            }),
         };
         self.settle(&event, settle).await;
+    }
+
+    /// Hands the outcome of a finished event to the destinations handler,
+    /// if one is set and the function configures a destination or DLQ.
+    /// Returns whether a destination took it.
+    async fn report(&self, event: &AsyncEvent, outcome: AsyncOutcome) -> bool {
+        let Some(handler) = self.inner.async_outcomes.get() else {
+            return false;
+        };
+        let config = self
+            .function(&event.function)
+            .map(|record| record.config.async_config.clone())
+            .unwrap_or_default();
+        let wanted = match outcome.condition {
+            Condition::Success => config.on_success.is_some(),
+            _ => config.on_failure.is_some() || config.dead_letter.is_some(),
+        };
+        if !wanted {
+            return false;
+        }
+        match handler.settled(&config, outcome).await {
+            Ok(()) => true,
+            Err(error) => {
+                tracing::warn!(function = %event.function, request_id = %event.request_id, %error, "could not deliver the outcome of an asynchronous invocation to its destination");
+                false
+            }
+        }
     }
 
     async fn settle(&self, event: &AsyncEvent, settle: Settle) {
         let id = event.id;
         let now = now_ms();
         let delay = self.inner.config.async_retry_delay;
+        let outcome =
+            |condition, failure: Option<Failure>, response: Option<Bytes>, version| AsyncOutcome {
+                function: event.function.clone(),
+                version,
+                request_id: event.request_id.clone(),
+                payload: Bytes::from(event.payload.clone()),
+                condition,
+                attempts: event.attempt,
+                response,
+                error: failure.map(|f| (f.error_type, f.message, f.body)),
+            };
         let result = match settle {
-            Settle::Done => self.blocking(move |s| s.complete_async(id)).await,
+            Settle::Done(response, version) => {
+                self.report(
+                    event,
+                    outcome(Condition::Success, None, Some(response), Some(version)),
+                )
+                .await;
+                self.blocking(move |s| s.complete_async(id)).await
+            }
             Settle::Later => {
                 let at = now + THROTTLE_RETRY.as_millis() as i64;
                 self.blocking(move |s| s.retry_async(id, at, "throttled", false))
                     .await
             }
-            Settle::Retry(error) if event.attempt < event.max_attempts => {
+            Settle::Retry(failure) if event.attempt < event.max_attempts => {
+                let error = format!("{}: {}", failure.error_type, failure.message);
                 let at = now + (delay * event.attempt).as_millis() as i64;
                 tracing::info!(function = %event.function, request_id = %event.request_id, attempt = event.attempt, error = %error, "asynchronous invocation failed; will retry");
                 self.blocking(move |s| s.retry_async(id, at, &error, true))
                     .await
             }
-            Settle::Retry(error) | Settle::Fail(error) => {
+            Settle::Retry(failure) => {
+                let error = format!("{}: {}", failure.error_type, failure.message);
+                tracing::warn!(function = %event.function, request_id = %event.request_id, attempts = event.attempt, error = %error, "asynchronous invocation failed for good");
+                let version = failure.version;
+                let delivered = self
+                    .report(
+                        event,
+                        outcome(Condition::RetriesExhausted, Some(failure), None, version),
+                    )
+                    .await;
+                if delivered {
+                    self.blocking(move |s| s.complete_async(id)).await
+                } else {
+                    self.blocking(move |s| s.fail_async(id, &error)).await
+                }
+            }
+            Settle::Fail(error) => {
                 tracing::warn!(function = %event.function, request_id = %event.request_id, attempts = event.attempt, error = %error, "asynchronous invocation failed for good");
                 self.blocking(move |s| s.fail_async(id, &error)).await
             }
@@ -251,13 +323,109 @@ impl Engine {
             tracing::warn!(request_id = %event.request_id, error = %crate::error_chain(&error), "could not record the outcome of an asynchronous event; it will run again");
         }
     }
+
+    /// An event that grew older than its maximum age before it could run:
+    /// its failure destination or DLQ gets it (condition
+    /// `EventAgeExceeded`); the store already marked it failed.
+    async fn expired(&self, event: AsyncEvent) {
+        tracing::warn!(function = %event.function, request_id = %event.request_id, "asynchronous event dropped: older than its maximum age");
+        let outcome = AsyncOutcome {
+            function: event.function.clone(),
+            version: None,
+            request_id: event.request_id.clone(),
+            payload: Bytes::from(event.payload.clone()),
+            condition: Condition::EventAgeExceeded,
+            attempts: event.attempt,
+            response: None,
+            error: None,
+        };
+        if self.report(&event, outcome).await {
+            let id = event.id;
+            if let Err(error) = self.blocking(move |s| s.complete_async(id)).await {
+                tracing::warn!(request_id = %event.request_id, error = %crate::error_chain(&error), "could not remove an expired asynchronous event");
+            }
+        }
+    }
+
+    /// Sets the handler of finished asynchronous invocations (destinations
+    /// and dead-letter queues); the event services set it once at start.
+    pub fn set_async_outcomes(&self, handler: Arc<dyn AsyncOutcomes>) {
+        if self.inner.async_outcomes.set(handler).is_err() {
+            tracing::warn!("the handler of asynchronous outcomes was already set");
+        }
+    }
+}
+
+/// Why an asynchronous invocation ended (Lambda's destination
+/// `condition`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Condition {
+    /// The function returned.
+    Success,
+    /// Every attempt failed.
+    RetriesExhausted,
+    /// The event waited longer than `maximumEventAge`.
+    EventAgeExceeded,
+}
+
+impl Condition {
+    /// Lambda's spelling.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Condition::Success => "Success",
+            Condition::RetriesExhausted => "RetriesExhausted",
+            Condition::EventAgeExceeded => "EventAgeExceeded",
+        }
+    }
+}
+
+/// A finished asynchronous invocation, for its destination.
+#[derive(Debug, Clone)]
+pub struct AsyncOutcome {
+    /// The function.
+    pub function: String,
+    /// The version that ran, if one did.
+    pub version: Option<u64>,
+    /// The request id (the same on every attempt).
+    pub request_id: String,
+    /// The event as it was queued.
+    pub payload: Bytes,
+    /// Why it ended.
+    pub condition: Condition,
+    /// Attempts made.
+    pub attempts: u32,
+    /// The function's response, on success.
+    pub response: Option<Bytes>,
+    /// The last error: its type, message and the runtime's error document.
+    pub error: Option<(String, String, Option<Bytes>)>,
+}
+
+/// Delivers the outcomes of asynchronous invocations to destinations and
+/// dead-letter queues (implemented by the event services). An `Err` leaves
+/// the event `failed` in the queue (on failure) and is logged.
+#[async_trait::async_trait]
+pub trait AsyncOutcomes: Send + Sync + 'static {
+    /// Delivers `outcome` as `config` (the function's current settings)
+    /// says: `onSuccess`, or `onFailure` and the DLQ.
+    async fn settled(
+        &self,
+        config: &stratus_core::AsyncConfig,
+        outcome: AsyncOutcome,
+    ) -> Result<(), String>;
 }
 
 enum Settle {
-    Done,
+    Done(Bytes, u64),
     Later,
-    Retry(String),
+    Retry(Failure),
     Fail(String),
+}
+
+struct Failure {
+    error_type: String,
+    message: String,
+    body: Option<Bytes>,
+    version: Option<u64>,
 }
 
 /// The request a function receives for an asynchronous event: a POST of the

@@ -5,7 +5,9 @@
 #[path = "async_invoke.rs"]
 mod async_invoke;
 
-pub use async_invoke::{MAX_ASYNC_PAYLOAD_BYTES, MAX_RETRY_ATTEMPTS};
+pub use async_invoke::{
+    AsyncOutcome, AsyncOutcomes, Condition, MAX_ASYNC_PAYLOAD_BYTES, MAX_RETRY_ATTEMPTS,
+};
 
 use crate::limits::{Limits, Throttle};
 use crate::metrics::{FunctionMetrics, Metrics};
@@ -204,6 +206,9 @@ struct Inner {
     /// Bumped after every registry change (deploy, removal), so event
     /// sources can follow the functions' triggers.
     deploys: tokio::sync::watch::Sender<u64>,
+    /// Destinations of finished asynchronous invocations (set by the event
+    /// services).
+    async_outcomes: std::sync::OnceLock<Arc<dyn async_invoke::AsyncOutcomes>>,
 }
 
 /// The engine; cheap to clone.
@@ -264,6 +269,7 @@ impl Engine {
             tasks,
             async_wake: Notify::new(),
             deploys: tokio::sync::watch::Sender::new(0),
+            async_outcomes: std::sync::OnceLock::new(),
         });
         let engine = Engine { inner };
         engine.reload().await?;
@@ -383,7 +389,9 @@ impl Engine {
             .registry
             .write()
             .unwrap_or_else(|e| e.into_inner()) = fresh;
-        self.inner.deploys.send_modify(|generation| *generation += 1);
+        self.inner
+            .deploys
+            .send_modify(|generation| *generation += 1);
         for (pool, count) in to_provision {
             if let Err(error) = pool.provision(count).await {
                 tracing::error!(%error, "provisioned concurrency could not be loaded");

@@ -13,6 +13,7 @@
 
 pub mod bus;
 pub mod deliver;
+pub mod destinations;
 pub mod error;
 mod metrics;
 mod pollers;
@@ -78,6 +79,10 @@ impl Events {
                 metrics: metrics::EventMetrics::default(),
             }),
         };
+        events
+            .inner
+            .engine
+            .set_async_outcomes(Arc::new(destinations::Destinations::new(&events)));
         events.spawn_loops();
         events
     }

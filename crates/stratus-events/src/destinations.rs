@@ -1,0 +1,181 @@
+//! Destinations and dead-letter queues of asynchronous invocations: the
+//! engine hands every finished event of a function that configures one to
+//! [`Destinations::settled`], which sends Lambda's destination record to
+//! `onSuccess`/`onFailure` and the original event to the DLQ (`onError`).
+
+use crate::queues::{MessageAttribute, SendMessage};
+use crate::topics::PublishMessage;
+use crate::{EventOrigin, Events};
+use std::collections::BTreeMap;
+use stratus_core::function::function_arn;
+use stratus_core::{AsyncConfig, TargetRef};
+use stratus_engine::{AsyncOutcome, AsyncOutcomes, Condition};
+
+/// The engine's handler of asynchronous outcomes.
+pub(crate) struct Destinations {
+    /// A weak handle: the engine holds this handler, and the event services
+    /// hold the engine.
+    events: std::sync::Weak<crate::Inner>,
+}
+
+impl Destinations {
+    pub(crate) fn new(events: &Events) -> Destinations {
+        Destinations {
+            events: std::sync::Arc::downgrade(&events.inner),
+        }
+    }
+}
+
+/// A JSON value from bytes, or the bytes as a string when they are not JSON.
+fn json_or_text(bytes: &[u8]) -> serde_json::Value {
+    serde_json::from_slice(bytes)
+        .unwrap_or_else(|_| serde_json::Value::String(String::from_utf8_lossy(bytes).into_owned()))
+}
+
+/// Lambda's destination record for `outcome`.
+pub fn destination_record(outcome: &AsyncOutcome, timestamp: &str) -> serde_json::Value {
+    let qualifier = match outcome.version {
+        Some(v) => v.to_string(),
+        None => "$LATEST".to_string(),
+    };
+    let mut response_context = serde_json::json!({
+        "statusCode": 200,
+        "executedVersion": qualifier,
+    });
+    let response_payload = match (&outcome.response, &outcome.error) {
+        (Some(body), _) => json_or_text(body),
+        (None, Some((error_type, message, body))) => {
+            response_context["functionError"] = serde_json::Value::String("Unhandled".into());
+            match body {
+                Some(body) if serde_json::from_slice::<serde_json::Value>(body).is_ok() => {
+                    json_or_text(body)
+                }
+                _ => serde_json::json!({"errorType": error_type, "errorMessage": message}),
+            }
+        }
+        (None, None) => serde_json::Value::Null,
+    };
+    let mut record = serde_json::json!({
+        "version": "1.0",
+        "timestamp": timestamp,
+        "requestContext": {
+            "requestId": outcome.request_id,
+            "functionArn": function_arn(&outcome.function, Some(&qualifier)),
+            "condition": outcome.condition.as_str(),
+            "approximateInvokeCount": outcome.attempts,
+        },
+        "requestPayload": json_or_text(&outcome.payload),
+    });
+    if outcome.condition != Condition::EventAgeExceeded {
+        record["responseContext"] = response_context;
+        record["responsePayload"] = response_payload;
+    }
+    record
+}
+
+fn string_attribute(value: &str) -> MessageAttribute {
+    MessageAttribute {
+        data_type: "String".into(),
+        string_value: Some(value.to_string()),
+        binary_value: None,
+    }
+}
+
+#[async_trait::async_trait]
+impl AsyncOutcomes for Destinations {
+    async fn settled(&self, config: &AsyncConfig, outcome: AsyncOutcome) -> Result<(), String> {
+        let Some(inner) = self.events.upgrade() else {
+            return Err("the event services have stopped".into());
+        };
+        let events = Events { inner };
+        let timestamp = chrono::Utc::now()
+            .format("%Y-%m-%dT%H:%M:%S%.3fZ")
+            .to_string();
+        let success = outcome.condition == Condition::Success;
+        let destination = if success {
+            config.on_success.as_ref()
+        } else {
+            config.on_failure.as_ref()
+        };
+        let origin = EventOrigin {
+            kind: if success {
+                "Lambda Function Invocation Result - Success".into()
+            } else {
+                "Lambda Function Invocation Result - Failure".into()
+            },
+            source: "lambda".into(),
+            id: None,
+        };
+        let mut errors = Vec::new();
+        if let Some(target) = destination {
+            let record = destination_record(&outcome, &timestamp).to_string();
+            match events.deliver(target, record, &origin).await {
+                Ok(_) => {
+                    events.inner.metrics.destination(&outcome.function, success);
+                    tracing::info!(function = %outcome.function, request_id = %outcome.request_id, destination = %target.arn(), condition = outcome.condition.as_str(), "sent a destination record");
+                }
+                Err(error) => errors.push(format!("destination {}: {error}", target.arn())),
+            }
+        }
+        if !success && let Some(dlq) = &config.dead_letter {
+            let (code, message) = match &outcome.error {
+                Some((code, message, _)) => (code.clone(), message.clone()),
+                None => (
+                    "EventAgeExceeded".to_string(),
+                    "the event was older than the function's maximumEventAge".to_string(),
+                ),
+            };
+            let mut attributes = BTreeMap::new();
+            attributes.insert(
+                "RequestID".to_string(),
+                string_attribute(&outcome.request_id),
+            );
+            attributes.insert("ErrorCode".to_string(), string_attribute(&code));
+            attributes.insert("ErrorMessage".to_string(), string_attribute(&message));
+            let body = String::from_utf8_lossy(&outcome.payload).into_owned();
+            let sent = match dlq {
+                TargetRef::Queue(name) => events
+                    .send_message(
+                        name,
+                        SendMessage {
+                            body,
+                            attributes,
+                            group_id: name.ends_with(".fifo").then(|| outcome.function.clone()),
+                            dedup_id: name.ends_with(".fifo").then(|| outcome.request_id.clone()),
+                            ..SendMessage::default()
+                        },
+                    )
+                    .await
+                    .map(|sent| sent.message_id),
+                TargetRef::Topic(name) => {
+                    events
+                        .publish(
+                            name,
+                            PublishMessage {
+                                message: body,
+                                attributes,
+                                ..PublishMessage::default()
+                            },
+                        )
+                        .await
+                }
+                other => Err(crate::EventsError::invalid(
+                    "InvalidParameterValue",
+                    format!("{} cannot be a dead-letter queue", other.arn()),
+                )),
+            };
+            match sent {
+                Ok(_) => {
+                    events.inner.metrics.dead_lettered(&outcome.function);
+                    tracing::info!(function = %outcome.function, request_id = %outcome.request_id, dlq = %dlq.arn(), "sent a failed event to the dead-letter queue");
+                }
+                Err(error) => errors.push(format!("dead-letter queue {}: {error}", dlq.arn())),
+            }
+        }
+        if errors.is_empty() {
+            Ok(())
+        } else {
+            Err(errors.join("; "))
+        }
+    }
+}
