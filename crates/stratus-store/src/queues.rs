@@ -1,4 +1,1062 @@
-//! The store of queues and their messages (SQS).
+//! The store of queues and their messages (SQS semantics).
+//!
+//! Every function takes the current time (`now_ms`) as a parameter, so the
+//! rules (visibility, delay, retention, FIFO groups, the deduplication
+//! window, redrive) are tested without clocks or sleeps. Every batch
+//! operation is one transaction, committed (durably) before it returns.
+//!
+//! Layout:
+//! - `queues`: one row per queue; its settings as JSON, plus the DLQ name
+//!   in its own indexed column (for `ListDeadLetterSourceQueues`).
+//! - `queue_messages`: one row per message. `visible_ms` is when it may be
+//!   received next (send time + delay, or receive time + visibility
+//!   timeout); `receive_count` > 0 and `visible_ms` > now means in flight,
+//!   `receive_count` = 0 and `visible_ms` > now means delayed. `receipt` is
+//!   a random token replaced at each receive: a receipt handle names the
+//!   queue, the row and that token, so an earlier handle is invalid once the
+//!   message was received again.
+//! - `queue_dedup`: FIFO deduplication ids, each until its window ends.
+//!
+//! Receiving from a standard queue reads the `(queue_id, visible_ms)`
+//! index from its start: O(batch). A FIFO receive first finds the head
+//! (lowest id) of every message group through the partial
+//! `(queue_id, group_id, id)` index, O(groups), and takes the visible prefix
+//! of each group whose head is visible.
+
+use std::collections::BTreeMap;
+
+use rand::Rng;
+use rusqlite::{OptionalExtension, Transaction, TransactionBehavior, params};
+
+use crate::error::SqlContext;
+use crate::{Store, StoreError};
 
 /// The schema migration that creates this module's tables.
-pub(crate) const MIGRATION: &str = "CREATE TABLE placeholder_queues (id INTEGER PRIMARY KEY);";
+pub(crate) const MIGRATION: &str = r#"
+CREATE TABLE queues (
+    id          INTEGER PRIMARY KEY AUTOINCREMENT,
+    name        TEXT NOT NULL UNIQUE,
+    fifo        INTEGER NOT NULL,
+    settings    TEXT NOT NULL,
+    dlq         TEXT,
+    created_ms  INTEGER NOT NULL,
+    modified_ms INTEGER NOT NULL
+);
+CREATE INDEX queues_by_dlq ON queues (dlq) WHERE dlq IS NOT NULL;
+
+-- AUTOINCREMENT: ids are never reused, so they serve as FIFO sequence
+-- numbers and a receipt handle never names a later message.
+CREATE TABLE queue_messages (
+    id               INTEGER PRIMARY KEY AUTOINCREMENT,
+    queue_id         INTEGER NOT NULL,
+    message_id       TEXT NOT NULL,
+    body             TEXT NOT NULL,
+    md5_of_body      TEXT NOT NULL,
+    attributes       TEXT,
+    md5_of_attributes TEXT,
+    sender           TEXT NOT NULL,
+    sent_ms          INTEGER NOT NULL,
+    visible_ms       INTEGER NOT NULL,
+    expires_ms       INTEGER NOT NULL,
+    receive_count    INTEGER NOT NULL DEFAULT 0,
+    first_receive_ms INTEGER,
+    receipt          INTEGER NOT NULL DEFAULT 0,
+    group_id         TEXT,
+    dedup_id         TEXT,
+    source_queue     TEXT
+);
+-- Covering for the counts (visible, in flight, delayed) and the age of the
+-- oldest message; receive reads it in order.
+CREATE INDEX queue_messages_ready
+    ON queue_messages (queue_id, visible_ms, receive_count, sent_ms);
+CREATE INDEX queue_messages_groups
+    ON queue_messages (queue_id, group_id, id) WHERE group_id IS NOT NULL;
+CREATE INDEX queue_messages_expiry ON queue_messages (expires_ms);
+
+CREATE TABLE queue_dedup (
+    queue_id   INTEGER NOT NULL,
+    dedup_id   TEXT NOT NULL,
+    message_id TEXT NOT NULL,
+    sequence   INTEGER,
+    expires_ms INTEGER NOT NULL,
+    PRIMARY KEY (queue_id, dedup_id)
+) WITHOUT ROWID;
+CREATE INDEX queue_dedup_expiry ON queue_dedup (expires_ms);
+"#;
+
+/// How long a FIFO deduplication id is remembered.
+pub const DEDUP_WINDOW_MS: i64 = 5 * 60 * 1000;
+
+/// A queue's redrive policy: where messages go after too many receives.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct Redrive {
+    /// The dead-letter queue's name.
+    pub dlq: String,
+    /// A message received more than this many times moves to the DLQ.
+    pub max_receive_count: u32,
+}
+
+/// A queue's settings, validated by the caller.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct QueueSettings {
+    /// Seconds a received message stays invisible.
+    pub visibility_timeout_s: u32,
+    /// Seconds a sent message stays invisible.
+    pub delay_s: u32,
+    /// Seconds a message is kept.
+    pub retention_s: u32,
+    /// FIFO: deduplicate by the body's SHA-256 when no id is given.
+    pub content_based_dedup: bool,
+    /// Where messages go after too many receives.
+    pub redrive: Option<Redrive>,
+    /// Every settable attribute as SQS names and spells it, for
+    /// `GetQueueAttributes`.
+    pub attributes: BTreeMap<String, String>,
+}
+
+/// A stored queue.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct QueueInfo {
+    /// The row id.
+    pub id: i64,
+    /// The name.
+    pub name: String,
+    /// A FIFO queue (name ends in `.fifo`).
+    pub fifo: bool,
+    /// Its settings.
+    pub settings: QueueSettings,
+    /// When it was created (ms since the epoch).
+    pub created_ms: i64,
+    /// When its attributes last changed.
+    pub modified_ms: i64,
+}
+
+/// A message to store.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct NewQueueMessage {
+    /// The message id to answer with.
+    pub message_id: String,
+    /// The body.
+    pub body: String,
+    /// MD5 (hex) of the body.
+    pub md5_of_body: String,
+    /// The message attributes, encoded by the caller.
+    pub attributes: Option<String>,
+    /// MD5 (hex) of the attributes.
+    pub md5_of_attributes: Option<String>,
+    /// Who sent it (`SenderId`).
+    pub sender: String,
+    /// Overrides the queue's delay.
+    pub delay_s: Option<u32>,
+    /// FIFO: the message group.
+    pub group_id: Option<String>,
+    /// FIFO: the deduplication id (already derived from the body for
+    /// content-based deduplication).
+    pub dedup_id: Option<String>,
+}
+
+/// What storing a message answered.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SendOutcome {
+    /// The message's id (the original's for a duplicate).
+    pub message_id: String,
+    /// FIFO: the sequence number.
+    pub sequence_number: Option<String>,
+    /// A duplicate within the deduplication window: nothing was stored.
+    pub duplicate: bool,
+}
+
+/// A received message.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StoredMessage {
+    /// The message id.
+    pub message_id: String,
+    /// The handle to delete it or change its visibility with.
+    pub receipt_handle: String,
+    /// The body.
+    pub body: String,
+    /// MD5 (hex) of the body.
+    pub md5_of_body: String,
+    /// The attributes, as the sender's caller encoded them.
+    pub attributes: Option<String>,
+    /// MD5 (hex) of the attributes.
+    pub md5_of_attributes: Option<String>,
+    /// `SenderId`.
+    pub sender: String,
+    /// When it was sent.
+    pub sent_ms: i64,
+    /// Receives so far, this one included.
+    pub receive_count: u32,
+    /// When it was first received.
+    pub first_receive_ms: i64,
+    /// FIFO: the message group.
+    pub group_id: Option<String>,
+    /// FIFO: the deduplication id.
+    pub dedup_id: Option<String>,
+    /// FIFO: the sequence number.
+    pub sequence_number: Option<String>,
+}
+
+/// What a receive did.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ReceiveOutcome {
+    /// The messages delivered.
+    pub messages: Vec<StoredMessage>,
+    /// How many messages moved to the dead-letter queue instead.
+    pub moved_to_dlq: u32,
+    /// That queue's name, when some moved.
+    pub dlq: Option<String>,
+}
+
+/// The result of one entry of a delete or visibility change.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum HandleOutcome {
+    /// Done (or the message was already deleted).
+    Done,
+    /// The handle is malformed, of another queue, or outdated.
+    InvalidHandle,
+    /// Changing visibility: the message is not in flight.
+    NotInFlight,
+}
+
+/// Counts of one queue.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct QueueCounts {
+    /// Messages that can be received now.
+    pub visible: u64,
+    /// Received and not yet deleted nor visible again.
+    pub in_flight: u64,
+    /// Sent with a delay that has not passed.
+    pub delayed: u64,
+    /// When the oldest message was sent.
+    pub oldest_sent_ms: Option<i64>,
+}
+
+/// A message moved by [`Store::move_messages`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MoveOutcome {
+    /// How many moved.
+    pub moved: u64,
+    /// The queues they moved to (to wake their receivers).
+    pub destinations: Vec<String>,
+}
+
+const QUEUE_COLUMNS: &str = "id, name, fifo, settings, created_ms, modified_ms";
+
+fn queue_from_row(row: &rusqlite::Row<'_>) -> rusqlite::Result<(QueueInfo, String)> {
+    Ok((
+        QueueInfo {
+            id: row.get(0)?,
+            name: row.get(1)?,
+            fifo: row.get::<_, i64>(2)? != 0,
+            settings: QueueSettings {
+                visibility_timeout_s: 0,
+                delay_s: 0,
+                retention_s: 0,
+                content_based_dedup: false,
+                redrive: None,
+                attributes: BTreeMap::new(),
+            },
+            created_ms: row.get(4)?,
+            modified_ms: row.get(5)?,
+        },
+        row.get(3)?,
+    ))
+}
+
+fn parse_queue(pair: (QueueInfo, String)) -> Result<QueueInfo, StoreError> {
+    let (mut info, settings) = pair;
+    info.settings = serde_json::from_str(&settings)
+        .map_err(|e| StoreError::Corrupt(format!("settings of queue {}: {e}", info.name)))?;
+    Ok(info)
+}
+
+fn load_queue(conn: &rusqlite::Connection, name: &str) -> Result<Option<QueueInfo>, StoreError> {
+    conn.prepare_cached(&format!(
+        "SELECT {QUEUE_COLUMNS} FROM queues WHERE name = ?1"
+    ))
+    .sql("preparing to read a queue")?
+    .query_row(params![name], queue_from_row)
+    .optional()
+    .sql("reading a queue")?
+    .map(parse_queue)
+    .transpose()
+}
+
+fn require_queue(conn: &rusqlite::Connection, name: &str) -> Result<QueueInfo, StoreError> {
+    load_queue(conn, name)?.ok_or_else(|| no_queue(name))
+}
+
+fn no_queue(name: &str) -> StoreError {
+    StoreError::NotFound(format!("queue {name} does not exist"))
+}
+
+fn settings_json(settings: &QueueSettings) -> Result<String, StoreError> {
+    serde_json::to_string(settings).map_err(|e| StoreError::Invalid(format!("queue settings: {e}")))
+}
+
+/// The sequence number of the message with row id `id`, as SQS writes
+/// them (20 digits).
+fn sequence_of(id: i64) -> String {
+    format!("{id:020}")
+}
+
+/// A receipt handle: opaque to clients, it names the queue, the row and
+/// the receive's token.
+fn receipt_handle(queue_id: i64, id: i64, token: i64) -> String {
+    hex::encode(format!("stratus:{queue_id}:{id}:{:016x}", token as u64))
+}
+
+/// Reads a receipt handle back: (queue id, row id, token).
+fn parse_handle(handle: &str) -> Option<(i64, i64, i64)> {
+    let raw = hex::decode(handle).ok()?;
+    let text = std::str::from_utf8(&raw).ok()?;
+    let mut parts = text.strip_prefix("stratus:")?.split(':');
+    let queue_id = parts.next()?.parse().ok()?;
+    let id = parts.next()?.parse().ok()?;
+    let token = u64::from_str_radix(parts.next()?, 16).ok()? as i64;
+    if parts.next().is_some() {
+        return None;
+    }
+    Some((queue_id, id, token))
+}
+
+fn secs_ms(secs: u32) -> i64 {
+    i64::from(secs) * 1000
+}
+
+impl Store {
+    /// Creates queue `name` unless it exists. Returns the queue and whether
+    /// it was created now (an existing queue is returned unchanged).
+    pub fn create_queue(
+        &self,
+        name: &str,
+        fifo: bool,
+        settings: &QueueSettings,
+        now_ms: i64,
+    ) -> Result<(QueueInfo, bool), StoreError> {
+        let mut conn = self.writer();
+        let tx = conn
+            .transaction_with_behavior(TransactionBehavior::Immediate)
+            .sql("starting to create a queue")?;
+        if let Some(existing) = load_queue(&tx, name)? {
+            return Ok((existing, false));
+        }
+        tx.execute(
+            "INSERT INTO queues (name, fifo, settings, dlq, created_ms, modified_ms)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?5)",
+            params![
+                name,
+                fifo,
+                settings_json(settings)?,
+                settings.redrive.as_ref().map(|r| r.dlq.as_str()),
+                now_ms
+            ],
+        )
+        .sql("creating a queue")?;
+        let created = require_queue(&tx, name)?;
+        tx.commit().sql("committing a new queue")?;
+        Ok((created, true))
+    }
+
+    /// Queue `name`, if it exists.
+    pub fn queue(&self, name: &str) -> Result<Option<QueueInfo>, StoreError> {
+        self.read(|conn| load_queue(conn, name))
+    }
+
+    /// Names of the queues starting with `prefix`, sorted.
+    pub fn list_queues(&self, prefix: &str) -> Result<Vec<String>, StoreError> {
+        self.read(|conn| {
+            let mut select = conn
+                .prepare_cached(
+                    "SELECT name FROM queues WHERE substr(name, 1, ?2) = ?1 ORDER BY name",
+                )
+                .sql("preparing to list queues")?;
+            let rows = select
+                .query_map(params![prefix, prefix.chars().count() as i64], |row| {
+                    row.get::<_, String>(0)
+                })
+                .sql("listing queues")?;
+            rows.collect::<Result<Vec<_>, _>>()
+                .sql("reading queue names")
+        })
+    }
+
+    /// Every queue.
+    pub fn queues(&self) -> Result<Vec<QueueInfo>, StoreError> {
+        self.read(|conn| {
+            let mut select = conn
+                .prepare_cached(&format!("SELECT {QUEUE_COLUMNS} FROM queues ORDER BY name"))
+                .sql("preparing to read queues")?;
+            let rows = select
+                .query_map([], queue_from_row)
+                .sql("reading queues")?
+                .collect::<Result<Vec<_>, _>>()
+                .sql("reading a queue row")?;
+            rows.into_iter().map(parse_queue).collect()
+        })
+    }
+
+    /// Deletes queue `name` and its messages. `NotFound` if there is none.
+    pub fn delete_queue(&self, name: &str) -> Result<(), StoreError> {
+        let mut conn = self.writer();
+        let tx = conn
+            .transaction_with_behavior(TransactionBehavior::Immediate)
+            .sql("starting to delete a queue")?;
+        let queue = require_queue(&tx, name)?;
+        for sql in [
+            "DELETE FROM queue_messages WHERE queue_id = ?1",
+            "DELETE FROM queue_dedup WHERE queue_id = ?1",
+            "DELETE FROM queues WHERE id = ?1",
+        ] {
+            tx.execute(sql, params![queue.id]).sql("deleting a queue")?;
+        }
+        tx.commit().sql("committing the deletion of a queue")
+    }
+
+    /// Replaces queue `name`'s settings.
+    pub fn set_queue_settings(
+        &self,
+        name: &str,
+        settings: &QueueSettings,
+        now_ms: i64,
+    ) -> Result<QueueInfo, StoreError> {
+        let mut conn = self.writer();
+        let tx = conn
+            .transaction_with_behavior(TransactionBehavior::Immediate)
+            .sql("starting to change a queue")?;
+        let changed = tx
+            .execute(
+                "UPDATE queues SET settings = ?2, dlq = ?3, modified_ms = ?4 WHERE name = ?1",
+                params![
+                    name,
+                    settings_json(settings)?,
+                    settings.redrive.as_ref().map(|r| r.dlq.as_str()),
+                    now_ms
+                ],
+            )
+            .sql("changing a queue's settings")?;
+        if changed == 0 {
+            return Err(no_queue(name));
+        }
+        let queue = require_queue(&tx, name)?;
+        tx.commit().sql("committing a queue's settings")?;
+        Ok(queue)
+    }
+
+    /// Stores messages in queue `name`, in one transaction. A FIFO message
+    /// whose deduplication id was seen in the last five minutes is not
+    /// stored; its outcome names the original.
+    pub fn send_messages(
+        &self,
+        name: &str,
+        messages: &[NewQueueMessage],
+        now_ms: i64,
+    ) -> Result<Vec<SendOutcome>, StoreError> {
+        let mut conn = self.writer();
+        let tx = conn
+            .transaction_with_behavior(TransactionBehavior::Immediate)
+            .sql("starting to send messages")?;
+        let queue = require_queue(&tx, name)?;
+        let mut outcomes = Vec::with_capacity(messages.len());
+        for message in messages {
+            outcomes.push(insert_message(&tx, &queue, message, None, None, now_ms)?);
+        }
+        tx.commit().sql("committing sent messages")?;
+        Ok(outcomes)
+    }
+
+    /// Receives up to `max` messages from queue `name`, making each
+    /// invisible for `visibility_timeout_s` (else the queue's). Messages
+    /// already received `maxReceiveCount` times move to the dead-letter
+    /// queue instead. One transaction.
+    pub fn receive_messages(
+        &self,
+        name: &str,
+        max: usize,
+        visibility_timeout_s: Option<u32>,
+        now_ms: i64,
+    ) -> Result<ReceiveOutcome, StoreError> {
+        let mut conn = self.writer();
+        let tx = conn
+            .transaction_with_behavior(TransactionBehavior::Immediate)
+            .sql("starting to receive messages")?;
+        let queue = require_queue(&tx, name)?;
+        let visible_until =
+            now_ms + secs_ms(visibility_timeout_s.unwrap_or(queue.settings.visibility_timeout_s));
+        let dlq = match &queue.settings.redrive {
+            Some(redrive) => load_queue(&tx, &redrive.dlq)?
+                .filter(|dlq| dlq.id != queue.id)
+                .map(|dlq| (dlq, redrive.max_receive_count)),
+            None => None,
+        };
+        let mut outcome = ReceiveOutcome::default();
+        // Candidates in delivery order; a few more than asked when some may
+        // move to the DLQ.
+        let mut budget = max;
+        let mut rounds = 0;
+        let mut taken = std::collections::HashSet::new();
+        while outcome.messages.len() < max && rounds < 8 {
+            rounds += 1;
+            let ids = if queue.fifo {
+                fifo_candidates(&tx, queue.id, budget, now_ms)?
+            } else {
+                standard_candidates(&tx, queue.id, budget, now_ms)?
+            };
+            if ids.is_empty() {
+                break;
+            }
+            let mut moved_now = 0usize;
+            for id in ids {
+                if outcome.messages.len() >= max {
+                    break;
+                }
+                // A visibility timeout of 0 leaves a message visible: never
+                // twice in one batch.
+                if !taken.insert(id) {
+                    continue;
+                }
+                let count: i64 = tx
+                    .prepare_cached("SELECT receive_count FROM queue_messages WHERE id = ?1")
+                    .sql("preparing to read a receive count")?
+                    .query_row(params![id], |row| row.get(0))
+                    .sql("reading a receive count")?;
+                if let Some((dlq, max_receives)) = &dlq
+                    && count >= i64::from(*max_receives)
+                {
+                    move_to(&tx, id, &queue, dlq, Some(&queue.name), now_ms)?;
+                    outcome.moved_to_dlq += 1;
+                    outcome.dlq = Some(dlq.name.clone());
+                    moved_now += 1;
+                    continue;
+                }
+                let token: i64 = rand::rng().random();
+                let message = tx
+                    .prepare_cached(
+                        "UPDATE queue_messages SET visible_ms = ?2, receive_count = receive_count + 1,
+                             first_receive_ms = COALESCE(first_receive_ms, ?3), receipt = ?4
+                         WHERE id = ?1
+                         RETURNING message_id, body, md5_of_body, attributes, md5_of_attributes,
+                             sender, sent_ms, receive_count, first_receive_ms, group_id, dedup_id",
+                    )
+                    .sql("preparing to receive a message")?
+                    .query_row(params![id, visible_until, now_ms, token], |row| {
+                        Ok(StoredMessage {
+                            message_id: row.get(0)?,
+                            receipt_handle: receipt_handle(queue.id, id, token),
+                            body: row.get(1)?,
+                            md5_of_body: row.get(2)?,
+                            attributes: row.get(3)?,
+                            md5_of_attributes: row.get(4)?,
+                            sender: row.get(5)?,
+                            sent_ms: row.get(6)?,
+                            receive_count: u32::try_from(row.get::<_, i64>(7)?).unwrap_or(u32::MAX),
+                            first_receive_ms: row.get(8)?,
+                            group_id: row.get(9)?,
+                            dedup_id: row.get(10)?,
+                            sequence_number: None,
+                        })
+                    })
+                    .sql("receiving a message")?;
+                let sequence_number = queue.fifo.then(|| sequence_of(id));
+                outcome.messages.push(StoredMessage {
+                    sequence_number,
+                    ..message
+                });
+            }
+            if moved_now == 0 {
+                break;
+            }
+            budget = max - outcome.messages.len();
+        }
+        tx.commit().sql("committing received messages")?;
+        Ok(outcome)
+    }
+
+    /// Deletes the messages of queue `name` named by receipt handles, in
+    /// one transaction. A handle of a message already deleted is `Done`.
+    pub fn delete_messages(
+        &self,
+        name: &str,
+        handles: &[&str],
+    ) -> Result<Vec<HandleOutcome>, StoreError> {
+        let mut conn = self.writer();
+        let tx = conn
+            .transaction_with_behavior(TransactionBehavior::Immediate)
+            .sql("starting to delete messages")?;
+        let queue = require_queue(&tx, name)?;
+        let mut outcomes = Vec::with_capacity(handles.len());
+        for handle in handles {
+            let outcome = match check_handle(&tx, queue.id, handle)? {
+                Checked::Current(id) => {
+                    tx.prepare_cached("DELETE FROM queue_messages WHERE id = ?1")
+                        .sql("preparing to delete a message")?
+                        .execute(params![id])
+                        .sql("deleting a message")?;
+                    HandleOutcome::Done
+                }
+                Checked::Gone => HandleOutcome::Done,
+                Checked::Invalid => HandleOutcome::InvalidHandle,
+            };
+            outcomes.push(outcome);
+        }
+        tx.commit().sql("committing deleted messages")?;
+        Ok(outcomes)
+    }
+
+    /// Changes the visibility of received messages of queue `name`: each
+    /// becomes visible `secs` after `now_ms`. One transaction.
+    pub fn change_visibility(
+        &self,
+        name: &str,
+        entries: &[(&str, u32)],
+        now_ms: i64,
+    ) -> Result<Vec<HandleOutcome>, StoreError> {
+        let mut conn = self.writer();
+        let tx = conn
+            .transaction_with_behavior(TransactionBehavior::Immediate)
+            .sql("starting to change visibility")?;
+        let queue = require_queue(&tx, name)?;
+        let mut outcomes = Vec::with_capacity(entries.len());
+        for (handle, secs) in entries {
+            let outcome = match check_handle(&tx, queue.id, handle)? {
+                Checked::Current(id) => {
+                    let changed = tx
+                        .prepare_cached(
+                            "UPDATE queue_messages SET visible_ms = ?2
+                             WHERE id = ?1 AND visible_ms > ?3",
+                        )
+                        .sql("preparing to change visibility")?
+                        .execute(params![id, now_ms + secs_ms(*secs), now_ms])
+                        .sql("changing a message's visibility")?;
+                    if changed == 0 {
+                        HandleOutcome::NotInFlight
+                    } else {
+                        HandleOutcome::Done
+                    }
+                }
+                Checked::Gone => HandleOutcome::NotInFlight,
+                Checked::Invalid => HandleOutcome::InvalidHandle,
+            };
+            outcomes.push(outcome);
+        }
+        tx.commit().sql("committing visibility changes")?;
+        Ok(outcomes)
+    }
+
+    /// Deletes every message of queue `name`; returns how many.
+    pub fn purge_queue(&self, name: &str) -> Result<u64, StoreError> {
+        let mut conn = self.writer();
+        let tx = conn
+            .transaction_with_behavior(TransactionBehavior::Immediate)
+            .sql("starting to purge a queue")?;
+        let queue = require_queue(&tx, name)?;
+        let deleted = tx
+            .execute(
+                "DELETE FROM queue_messages WHERE queue_id = ?1",
+                params![queue.id],
+            )
+            .sql("purging a queue")?;
+        tx.commit().sql("committing a purge")?;
+        Ok(deleted as u64)
+    }
+
+    /// Counts of queue `name` at `now_ms`.
+    pub fn queue_counts(&self, name: &str, now_ms: i64) -> Result<QueueCounts, StoreError> {
+        self.read(|conn| {
+            let queue = require_queue(conn, name)?;
+            counts(conn, queue.id, now_ms)
+        })
+    }
+
+    /// Every queue with its counts at `now_ms`.
+    pub fn queue_stats(&self, now_ms: i64) -> Result<Vec<(QueueInfo, QueueCounts)>, StoreError> {
+        let queues = self.queues()?;
+        self.read(|conn| {
+            queues
+                .into_iter()
+                .map(|queue| {
+                    let counts = counts(conn, queue.id, now_ms)?;
+                    Ok((queue, counts))
+                })
+                .collect()
+        })
+    }
+
+    /// Names of the queues whose redrive policy names `dlq`.
+    pub fn dead_letter_sources(&self, dlq: &str) -> Result<Vec<String>, StoreError> {
+        self.read(|conn| {
+            let mut select = conn
+                .prepare_cached("SELECT name FROM queues WHERE dlq = ?1 ORDER BY name")
+                .sql("preparing to list dead-letter sources")?;
+            let rows = select
+                .query_map(params![dlq], |row| row.get::<_, String>(0))
+                .sql("listing dead-letter sources")?;
+            rows.collect::<Result<Vec<_>, _>>()
+                .sql("reading queue names")
+        })
+    }
+
+    /// Moves the messages of queue `from` (a DLQ) that are not in flight:
+    /// to `to`, or else each back to the queue it was dead-lettered from
+    /// (messages sent to `from` directly stay). Up to `limit` messages, in
+    /// one transaction; their receive counts start over.
+    pub fn move_messages(
+        &self,
+        from: &str,
+        to: Option<&str>,
+        limit: usize,
+        now_ms: i64,
+    ) -> Result<MoveOutcome, StoreError> {
+        let mut conn = self.writer();
+        let tx = conn
+            .transaction_with_behavior(TransactionBehavior::Immediate)
+            .sql("starting to move messages")?;
+        let source = require_queue(&tx, from)?;
+        let fixed = match to {
+            Some(name) => Some(require_queue(&tx, name)?),
+            None => None,
+        };
+        let candidates: Vec<(i64, Option<String>)> = {
+            let mut select = tx
+                .prepare_cached(
+                    "SELECT id, source_queue FROM queue_messages
+                     WHERE queue_id = ?1 AND visible_ms <= ?2 ORDER BY id LIMIT ?3",
+                )
+                .sql("preparing to read messages to move")?;
+            let rows = select
+                .query_map(params![source.id, now_ms, limit as i64], |row| {
+                    Ok((row.get(0)?, row.get(1)?))
+                })
+                .sql("reading messages to move")?;
+            rows.collect::<Result<_, _>>()
+                .sql("reading a message to move")?
+        };
+        let mut outcome = MoveOutcome {
+            moved: 0,
+            destinations: Vec::new(),
+        };
+        let mut destinations: BTreeMap<String, Option<QueueInfo>> = BTreeMap::new();
+        for (id, origin) in candidates {
+            let target = match (&fixed, origin) {
+                (Some(queue), _) => Some(queue.clone()),
+                (None, Some(origin)) => {
+                    if !destinations.contains_key(&origin) {
+                        let found = load_queue(&tx, &origin)?;
+                        destinations.insert(origin.clone(), found);
+                    }
+                    destinations.get(&origin).cloned().flatten()
+                }
+                (None, None) => None,
+            };
+            let Some(target) = target else { continue };
+            if target.id == source.id {
+                continue;
+            }
+            move_to(&tx, id, &source, &target, None, now_ms)?;
+            outcome.moved += 1;
+            if !outcome.destinations.contains(&target.name) {
+                outcome.destinations.push(target.name.clone());
+            }
+        }
+        tx.commit().sql("committing moved messages")?;
+        Ok(outcome)
+    }
+
+    /// Removes messages past their retention period and deduplication ids
+    /// past their window. Returns how many messages were removed.
+    pub fn sweep_queues(&self, now_ms: i64) -> Result<u64, StoreError> {
+        let mut conn = self.writer();
+        let tx = conn
+            .transaction_with_behavior(TransactionBehavior::Immediate)
+            .sql("starting a sweep of queues")?;
+        let removed = tx
+            .execute(
+                "DELETE FROM queue_messages WHERE expires_ms <= ?1",
+                params![now_ms],
+            )
+            .sql("removing expired messages")?;
+        tx.execute(
+            "DELETE FROM queue_dedup WHERE expires_ms <= ?1",
+            params![now_ms],
+        )
+        .sql("removing expired deduplication ids")?;
+        tx.commit().sql("committing a sweep of queues")?;
+        Ok(removed as u64)
+    }
+}
+
+fn counts(
+    conn: &rusqlite::Connection,
+    queue_id: i64,
+    now_ms: i64,
+) -> Result<QueueCounts, StoreError> {
+    conn.prepare_cached(
+        "SELECT
+             COALESCE(SUM(visible_ms <= ?2), 0),
+             COALESCE(SUM(visible_ms > ?2 AND receive_count > 0), 0),
+             COALESCE(SUM(visible_ms > ?2 AND receive_count = 0), 0),
+             MIN(sent_ms)
+         FROM queue_messages WHERE queue_id = ?1",
+    )
+    .sql("preparing to count messages")?
+    .query_row(params![queue_id, now_ms], |row| {
+        Ok(QueueCounts {
+            visible: row.get::<_, i64>(0)?.max(0) as u64,
+            in_flight: row.get::<_, i64>(1)?.max(0) as u64,
+            delayed: row.get::<_, i64>(2)?.max(0) as u64,
+            oldest_sent_ms: row.get(3)?,
+        })
+    })
+    .sql("counting messages")
+}
+
+/// Inserts a message, or finds its duplicate. `carried` keeps an earlier
+/// message's id, sender and send time (a move between queues).
+fn insert_message(
+    tx: &Transaction<'_>,
+    queue: &QueueInfo,
+    message: &NewQueueMessage,
+    carried: Option<i64>,
+    source_queue: Option<&str>,
+    now_ms: i64,
+) -> Result<SendOutcome, StoreError> {
+    let dedup_id = if queue.fifo {
+        message.dedup_id.as_deref()
+    } else {
+        None
+    };
+    if let Some(dedup_id) = dedup_id {
+        let seen: Option<(String, Option<i64>)> = tx
+            .prepare_cached(
+                "SELECT message_id, sequence FROM queue_dedup
+                 WHERE queue_id = ?1 AND dedup_id = ?2 AND expires_ms > ?3",
+            )
+            .sql("preparing to look up a deduplication id")?
+            .query_row(params![queue.id, dedup_id, now_ms], |row| {
+                Ok((row.get(0)?, row.get(1)?))
+            })
+            .optional()
+            .sql("looking up a deduplication id")?;
+        if let Some((message_id, sequence)) = seen {
+            return Ok(SendOutcome {
+                message_id,
+                sequence_number: sequence.map(sequence_of),
+                duplicate: true,
+            });
+        }
+    }
+    let (sent_ms, delay_s) = match carried {
+        Some(sent_ms) => (sent_ms, 0),
+        None => (now_ms, message.delay_s.unwrap_or(queue.settings.delay_s)),
+    };
+    let expires_ms = sent_ms + secs_ms(queue.settings.retention_s);
+    let id: i64 = tx
+        .prepare_cached(
+            "INSERT INTO queue_messages (queue_id, message_id, body, md5_of_body, attributes,
+                 md5_of_attributes, sender, sent_ms, visible_ms, expires_ms, group_id, dedup_id,
+                 source_queue)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)
+             RETURNING id",
+        )
+        .sql("preparing to store a message")?
+        .query_row(
+            params![
+                queue.id,
+                message.message_id,
+                message.body,
+                message.md5_of_body,
+                message.attributes,
+                message.md5_of_attributes,
+                message.sender,
+                sent_ms,
+                now_ms + secs_ms(delay_s),
+                expires_ms,
+                if queue.fifo {
+                    message.group_id.as_deref()
+                } else {
+                    None
+                },
+                dedup_id,
+                source_queue,
+            ],
+            |row| row.get(0),
+        )
+        .sql("storing a message")?;
+    if let Some(dedup_id) = dedup_id {
+        tx.prepare_cached(
+            "INSERT OR REPLACE INTO queue_dedup (queue_id, dedup_id, message_id, sequence, expires_ms)
+             VALUES (?1, ?2, ?3, ?4, ?5)",
+        )
+        .sql("preparing to remember a deduplication id")?
+        .execute(params![
+            queue.id,
+            dedup_id,
+            message.message_id,
+            id,
+            now_ms + DEDUP_WINDOW_MS
+        ])
+        .sql("remembering a deduplication id")?;
+    }
+    Ok(SendOutcome {
+        message_id: message.message_id.clone(),
+        sequence_number: queue.fifo.then(|| sequence_of(id)),
+        duplicate: false,
+    })
+}
+
+/// Moves message `id` from `from` to `to`: same id, body, attributes and
+/// send time, receive count from zero. `source_queue` is remembered with
+/// it: the queue a dead-lettered message came from, for redrive back.
+fn move_to(
+    tx: &Transaction<'_>,
+    id: i64,
+    from: &QueueInfo,
+    to: &QueueInfo,
+    source_queue: Option<&str>,
+    now_ms: i64,
+) -> Result<(), StoreError> {
+    let (message, sent_ms): (NewQueueMessage, i64) = tx
+        .prepare_cached(
+            "SELECT message_id, body, md5_of_body, attributes, md5_of_attributes, sender,
+                 group_id, sent_ms
+             FROM queue_messages WHERE id = ?1",
+        )
+        .sql("preparing to read a message to move")?
+        .query_row(params![id], |row| {
+            Ok((
+                NewQueueMessage {
+                    message_id: row.get(0)?,
+                    body: row.get(1)?,
+                    md5_of_body: row.get(2)?,
+                    attributes: row.get(3)?,
+                    md5_of_attributes: row.get(4)?,
+                    sender: row.get(5)?,
+                    delay_s: None,
+                    group_id: row.get(6)?,
+                    // Not carried: a redriven message must not be dropped
+                    // as a duplicate of itself.
+                    dedup_id: None,
+                },
+                row.get(7)?,
+            ))
+        })
+        .sql("reading a message to move")?;
+    let message = NewQueueMessage {
+        group_id: message
+            .group_id
+            .clone()
+            .or_else(|| to.fifo.then(|| from.name.clone())),
+        ..message
+    };
+    insert_message(tx, to, &message, Some(sent_ms), source_queue, now_ms)?;
+    tx.prepare_cached("DELETE FROM queue_messages WHERE id = ?1")
+        .sql("preparing to delete a moved message")?
+        .execute(params![id])
+        .sql("deleting a moved message")?;
+    Ok(())
+}
+
+enum Checked {
+    /// The handle is the message's latest.
+    Current(i64),
+    /// Well-formed, but the message is gone.
+    Gone,
+    /// Malformed, another queue's, or outdated.
+    Invalid,
+}
+
+fn check_handle(tx: &Transaction<'_>, queue_id: i64, handle: &str) -> Result<Checked, StoreError> {
+    let Some((handle_queue, id, token)) = parse_handle(handle) else {
+        return Ok(Checked::Invalid);
+    };
+    if handle_queue != queue_id {
+        return Ok(Checked::Invalid);
+    }
+    let found: Option<(i64, i64)> = tx
+        .prepare_cached("SELECT queue_id, receipt FROM queue_messages WHERE id = ?1")
+        .sql("preparing to check a receipt handle")?
+        .query_row(params![id], |row| Ok((row.get(0)?, row.get(1)?)))
+        .optional()
+        .sql("checking a receipt handle")?;
+    Ok(match found {
+        None => Checked::Gone,
+        Some((q, receipt)) if q == queue_id && receipt == token => Checked::Current(id),
+        Some(_) => Checked::Invalid,
+    })
+}
+
+fn standard_candidates(
+    tx: &Transaction<'_>,
+    queue_id: i64,
+    limit: usize,
+    now_ms: i64,
+) -> Result<Vec<i64>, StoreError> {
+    let mut select = tx
+        .prepare_cached(
+            "SELECT id FROM queue_messages INDEXED BY queue_messages_ready
+             WHERE queue_id = ?1 AND visible_ms <= ?2 AND expires_ms > ?2
+             ORDER BY visible_ms, id LIMIT ?3",
+        )
+        .sql("preparing to find visible messages")?;
+    let rows = select
+        .query_map(params![queue_id, now_ms, limit as i64], |row| row.get(0))
+        .sql("finding visible messages")?;
+    rows.collect::<Result<_, _>>()
+        .sql("reading a visible message")
+}
+
+/// FIFO: the heads of the message groups in order, then each visible
+/// head's group's visible prefix.
+fn fifo_candidates(
+    tx: &Transaction<'_>,
+    queue_id: i64,
+    limit: usize,
+    now_ms: i64,
+) -> Result<Vec<i64>, StoreError> {
+    let heads: Vec<(i64, String)> = {
+        let mut select = tx
+            .prepare_cached(
+                "SELECT m.id, m.group_id FROM
+                     (SELECT group_id, MIN(id) AS id FROM queue_messages
+                      WHERE queue_id = ?1 AND group_id IS NOT NULL GROUP BY group_id) AS h
+                 JOIN queue_messages AS m ON m.id = h.id
+                 WHERE m.visible_ms <= ?2 AND m.expires_ms > ?2
+                 ORDER BY m.id",
+            )
+            .sql("preparing to find message groups")?;
+        let rows = select
+            .query_map(params![queue_id, now_ms], |row| {
+                Ok((row.get(0)?, row.get(1)?))
+            })
+            .sql("finding message groups")?;
+        rows.collect::<Result<_, _>>()
+            .sql("reading a message group")?
+    };
+    let mut ids = Vec::new();
+    for (_, group) in heads {
+        if ids.len() >= limit {
+            break;
+        }
+        let mut select = tx
+            .prepare_cached(
+                "SELECT id, visible_ms <= ?3 AND expires_ms > ?3 FROM queue_messages
+                 WHERE queue_id = ?1 AND group_id = ?2 ORDER BY id LIMIT ?4",
+            )
+            .sql("preparing to read a message group")?;
+        let rows = select
+            .query_map(
+                params![queue_id, group, now_ms, (limit - ids.len()) as i64],
+                |row| Ok((row.get::<_, i64>(0)?, row.get::<_, bool>(1)?)),
+            )
+            .sql("reading a message group")?;
+        for row in rows {
+            let (id, visible) = row.sql("reading a message of a group")?;
+            if !visible {
+                break;
+            }
+            ids.push(id);
+        }
+    }
+    Ok(ids)
+}

@@ -3,6 +3,7 @@
 mod crash;
 mod deploy;
 mod files;
+mod queues;
 mod telemetry;
 
 use std::collections::BTreeMap;

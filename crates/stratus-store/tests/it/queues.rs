@@ -1,0 +1,330 @@
+//! Queues (SQS semantics) in the store, with an injected clock.
+
+use std::collections::BTreeMap;
+
+use stratus_store::{
+    DEDUP_WINDOW_MS, HandleOutcome, NewQueueMessage, QueueSettings, Redrive, Store,
+};
+
+use crate::store;
+
+const T0: i64 = 1_700_000_000_000;
+
+fn settings(visibility_timeout_s: u32) -> QueueSettings {
+    QueueSettings {
+        visibility_timeout_s,
+        delay_s: 0,
+        retention_s: 345_600,
+        content_based_dedup: false,
+        redrive: None,
+        attributes: BTreeMap::new(),
+    }
+}
+
+fn message(body: &str) -> NewQueueMessage {
+    NewQueueMessage {
+        message_id: format!("id-{body}"),
+        body: body.to_owned(),
+        md5_of_body: "md5".to_owned(),
+        sender: "tester".to_owned(),
+        ..NewQueueMessage::default()
+    }
+}
+
+fn fifo_message(body: &str, group: &str) -> NewQueueMessage {
+    NewQueueMessage {
+        group_id: Some(group.to_owned()),
+        dedup_id: Some(format!("dedup-{body}")),
+        ..message(body)
+    }
+}
+
+fn bodies(store: &Store, queue: &str, max: usize, now_ms: i64) -> Vec<String> {
+    store
+        .receive_messages(queue, max, None, now_ms)
+        .expect("receive")
+        .messages
+        .into_iter()
+        .map(|m| m.body)
+        .collect()
+}
+
+#[test]
+fn visibility_timeout_hides_received_messages_until_it_ends() {
+    let (_dir, store) = store();
+    store
+        .create_queue("q", false, &settings(30), T0)
+        .expect("create");
+    store
+        .send_messages("q", &[message("a"), message("b")], T0)
+        .expect("send");
+    let first = store.receive_messages("q", 1, None, T0).expect("receive");
+    assert_eq!(first.messages.len(), 1);
+    let m = &first.messages[0];
+    assert_eq!((m.body.as_str(), m.receive_count), ("a", 1));
+    assert_eq!(bodies(&store, "q", 10, T0 + 1), vec!["b"]);
+    assert!(bodies(&store, "q", 10, T0 + 29_999).is_empty());
+    let counts = store.queue_counts("q", T0 + 29_999).expect("counts");
+    assert_eq!(
+        (counts.visible, counts.in_flight, counts.delayed),
+        (0, 2, 0)
+    );
+    assert_eq!(counts.oldest_sent_ms, Some(T0));
+
+    // Visible again at 30 s, with a new handle; the old one is outdated.
+    let again = store
+        .receive_messages("q", 1, None, T0 + 30_000)
+        .expect("receive");
+    assert_eq!(again.messages[0].body, "a");
+    assert_eq!(again.messages[0].receive_count, 2);
+    assert_eq!(again.messages[0].first_receive_ms, T0);
+    assert_ne!(again.messages[0].receipt_handle, m.receipt_handle);
+    assert_eq!(
+        store
+            .delete_messages("q", &[m.receipt_handle.as_str(), "garbage"])
+            .expect("delete"),
+        vec![HandleOutcome::InvalidHandle, HandleOutcome::InvalidHandle]
+    );
+    let handle = again.messages[0].receipt_handle.as_str();
+    assert_eq!(
+        store.delete_messages("q", &[handle]).expect("delete"),
+        vec![HandleOutcome::Done]
+    );
+    // Deleting again is fine (idempotent), and the message is gone.
+    assert_eq!(
+        store.delete_messages("q", &[handle]).expect("delete"),
+        vec![HandleOutcome::Done]
+    );
+    assert_eq!(bodies(&store, "q", 10, T0 + 100_000), vec!["b"]);
+}
+
+#[test]
+fn a_receive_overrides_the_visibility_timeout_and_change_visibility_moves_it() {
+    let (_dir, store) = store();
+    store
+        .create_queue("q", false, &settings(30), T0)
+        .expect("create");
+    store.send_messages("q", &[message("a")], T0).expect("send");
+    let got = store
+        .receive_messages("q", 1, Some(5), T0)
+        .expect("receive");
+    assert!(bodies(&store, "q", 1, T0 + 4_999).is_empty());
+    let handle = got.messages[0].receipt_handle.as_str();
+    assert_eq!(
+        store
+            .change_visibility("q", &[(handle, 60)], T0 + 1_000)
+            .expect("change"),
+        vec![HandleOutcome::Done]
+    );
+    assert!(bodies(&store, "q", 1, T0 + 60_999).is_empty());
+    assert_eq!(bodies(&store, "q", 1, T0 + 61_000), vec!["a"]);
+    // The first handle is outdated now.
+    assert_eq!(
+        store
+            .change_visibility("q", &[(handle, 0)], T0 + 61_001)
+            .expect("change"),
+        vec![HandleOutcome::InvalidHandle]
+    );
+}
+
+#[test]
+fn delayed_messages_wait() {
+    let (_dir, store) = store();
+    let mut s = settings(30);
+    s.delay_s = 10;
+    store.create_queue("q", false, &s, T0).expect("create");
+    let mut now = message("now");
+    now.delay_s = Some(0);
+    store
+        .send_messages("q", &[message("later"), now], T0)
+        .expect("send");
+    let counts = store.queue_counts("q", T0).expect("counts");
+    assert_eq!((counts.visible, counts.delayed), (1, 1));
+    assert_eq!(bodies(&store, "q", 10, T0 + 9_999), vec!["now"]);
+    assert_eq!(bodies(&store, "q", 10, T0 + 10_000), vec!["later"]);
+}
+
+#[test]
+fn fifo_keeps_order_within_a_group_and_locks_a_group_in_flight() {
+    let (_dir, store) = store();
+    store
+        .create_queue("q.fifo", true, &settings(30), T0)
+        .expect("create");
+    let sent = store
+        .send_messages(
+            "q.fifo",
+            &[
+                fifo_message("a1", "a"),
+                fifo_message("b1", "b"),
+                fifo_message("a2", "a"),
+                fifo_message("a3", "a"),
+                fifo_message("b2", "b"),
+            ],
+            T0,
+        )
+        .expect("send");
+    let sequences: Vec<String> = sent
+        .iter()
+        .filter_map(|s| s.sequence_number.clone())
+        .collect();
+    assert_eq!(sequences.len(), 5);
+    assert!(sequences.windows(2).all(|w| w[0] < w[1]), "{sequences:?}");
+
+    // Group a's first two, then group b is next; a is locked while a1/a2 are in flight.
+    let first = store
+        .receive_messages("q.fifo", 2, None, T0)
+        .expect("receive");
+    let first_bodies: Vec<&str> = first.messages.iter().map(|m| m.body.as_str()).collect();
+    assert_eq!(first_bodies, vec!["a1", "a2"]);
+    assert_eq!(bodies(&store, "q.fifo", 10, T0 + 1), vec!["b1", "b2"]);
+    assert!(bodies(&store, "q.fifo", 10, T0 + 2).is_empty());
+    // Deleting a1 leaves a2 in flight: a stays locked.
+    let a1 = first.messages[0].receipt_handle.as_str();
+    store.delete_messages("q.fifo", &[a1]).expect("delete");
+    assert!(bodies(&store, "q.fifo", 10, T0 + 3).is_empty());
+    let a2 = first.messages[1].receipt_handle.as_str();
+    store.delete_messages("q.fifo", &[a2]).expect("delete");
+    assert_eq!(bodies(&store, "q.fifo", 10, T0 + 4), vec!["a3"]);
+    // b1 and b2 come back in order when their visibility ends.
+    let again = bodies(&store, "q.fifo", 10, T0 + 31_000);
+    assert_eq!(again, vec!["b1", "b2", "a3"]);
+}
+
+#[test]
+fn fifo_deduplicates_within_five_minutes() {
+    let (_dir, store) = store();
+    store
+        .create_queue("q.fifo", true, &settings(30), T0)
+        .expect("create");
+    let original = store
+        .send_messages("q.fifo", &[fifo_message("x", "g")], T0)
+        .expect("send");
+    let mut duplicate = fifo_message("x", "g");
+    duplicate.message_id = "other".into();
+    let dup = store
+        .send_messages("q.fifo", &[duplicate.clone()], T0 + DEDUP_WINDOW_MS - 1)
+        .expect("send");
+    assert!(dup[0].duplicate);
+    assert_eq!(dup[0].message_id, original[0].message_id);
+    assert_eq!(dup[0].sequence_number, original[0].sequence_number);
+    assert_eq!(store.queue_counts("q.fifo", T0).expect("counts").visible, 1);
+    // Past the window (swept or not) it is a new message.
+    let fresh = store
+        .send_messages("q.fifo", &[duplicate], T0 + DEDUP_WINDOW_MS)
+        .expect("send");
+    assert!(!fresh[0].duplicate);
+    assert_eq!(fresh[0].message_id, "other");
+    store.sweep_queues(T0 + DEDUP_WINDOW_MS).expect("sweep");
+    assert_eq!(
+        store
+            .queue_counts("q.fifo", T0 + DEDUP_WINDOW_MS)
+            .expect("counts")
+            .visible,
+        2
+    );
+}
+
+#[test]
+fn messages_move_to_the_dlq_after_max_receive_count_and_redrive_back() {
+    let (_dir, store) = store();
+    store
+        .create_queue("dlq", false, &settings(30), T0)
+        .expect("create dlq");
+    let mut s = settings(1);
+    s.redrive = Some(Redrive {
+        dlq: "dlq".into(),
+        max_receive_count: 2,
+    });
+    store
+        .create_queue("src", false, &s, T0)
+        .expect("create src");
+    assert_eq!(
+        store.dead_letter_sources("dlq").expect("sources"),
+        vec!["src"]
+    );
+    store
+        .send_messages("src", &[message("poison")], T0)
+        .expect("send");
+    assert_eq!(bodies(&store, "src", 1, T0), vec!["poison"]);
+    assert_eq!(bodies(&store, "src", 1, T0 + 1_000), vec!["poison"]);
+    let third = store
+        .receive_messages("src", 1, None, T0 + 2_000)
+        .expect("receive");
+    assert!(third.messages.is_empty());
+    assert_eq!((third.moved_to_dlq, third.dlq.as_deref()), (1, Some("dlq")));
+    let in_dlq = store
+        .receive_messages("dlq", 1, None, T0 + 2_000)
+        .expect("receive dlq");
+    assert_eq!(in_dlq.messages[0].message_id, "id-poison");
+    assert_eq!(in_dlq.messages[0].receive_count, 1);
+    assert_eq!(in_dlq.messages[0].sent_ms, T0);
+
+    // Redrive back to the source once it is visible in the DLQ again.
+    let none = store
+        .move_messages("dlq", None, 100, T0 + 2_001)
+        .expect("move");
+    assert_eq!(none.moved, 0, "in flight messages stay");
+    let moved = store
+        .move_messages("dlq", None, 100, T0 + 40_000)
+        .expect("move");
+    assert_eq!(
+        (moved.moved, moved.destinations.clone()),
+        (1, vec!["src".to_owned()])
+    );
+    let back = store
+        .receive_messages("src", 1, None, T0 + 40_000)
+        .expect("receive");
+    assert_eq!(back.messages[0].receive_count, 1);
+}
+
+#[test]
+fn retention_removes_old_messages() {
+    let (_dir, store) = store();
+    let mut s = settings(30);
+    s.retention_s = 60;
+    store.create_queue("q", false, &s, T0).expect("create");
+    store
+        .send_messages("q", &[message("old")], T0)
+        .expect("send");
+    store
+        .send_messages("q", &[message("new")], T0 + 30_000)
+        .expect("send");
+    // Not delivered once expired, even before a sweep.
+    assert_eq!(bodies(&store, "q", 10, T0 + 60_000), vec!["new"]);
+    assert_eq!(store.sweep_queues(T0 + 60_000).expect("sweep"), 1);
+    assert_eq!(
+        store
+            .queue_counts("q", T0 + 60_000)
+            .expect("counts")
+            .in_flight,
+        1
+    );
+}
+
+#[test]
+fn queues_list_purge_and_delete() {
+    let (_dir, store) = store();
+    for name in ["alpha", "alps", "beta"] {
+        store
+            .create_queue(name, false, &settings(30), T0)
+            .expect("create");
+    }
+    let (_, created) = store
+        .create_queue("alpha", false, &settings(99), T0)
+        .expect("again");
+    assert!(!created);
+    assert_eq!(
+        store.list_queues("al").expect("list"),
+        vec!["alpha", "alps"]
+    );
+    store
+        .send_messages("beta", &[message("a"), message("b")], T0)
+        .expect("send");
+    assert_eq!(store.purge_queue("beta").expect("purge"), 2);
+    store.delete_queue("beta").expect("delete");
+    assert!(store.queue("beta").expect("read").is_none());
+    assert!(matches!(
+        store.send_messages("beta", &[message("a")], T0),
+        Err(stratus_store::StoreError::NotFound(_))
+    ));
+}
