@@ -49,6 +49,7 @@ pub use queues::{
     DEDUP_WINDOW_MS, HandleOutcome, MoveOutcome, NewQueueMessage, QueueCounts, QueueInfo,
     QueueSettings, ReceiveOutcome, Redrive, SendOutcome, StoredMessage,
 };
+pub use bus::{BusRecord, NewRule, RuleRecord, TargetRecord};
 pub use error::StoreError;
 pub use keys::{AccessKey, CREDENTIALS_FILE, KeyKind};
 pub use topics::{
