@@ -474,7 +474,7 @@ impl Parser<'_> {
         for (expression, expression_at) in expressions {
             let expression = expression.trim().to_string();
             let tz = timezone.as_ref().map(|(t, _)| t.as_str());
-            if let Err(error) = check_schedule(&expression, tz) {
+            if let Err(error) = crate::schedule::Schedule::parse(&expression, tz) {
                 let error_at = match (&timezone, error.to_string().contains("time zone")) {
                     (Some((_, tz_at)), true) => *tz_at,
                     _ => expression_at,
@@ -578,7 +578,7 @@ impl Parser<'_> {
                     let text =
                         serde_json::json!({"inputPathsMap": paths, "inputTemplate": template})
                             .to_string();
-                    check_transformer(&text).map_err(|e| {
+                    crate::transform::InputTransformer::parse(&text).map_err(|e| {
                         self.err(
                             value_location(k, v),
                             format!("invalid `inputTransformer`: {e}"),
@@ -689,15 +689,3 @@ impl Parser<'_> {
     }
 }
 
-// Until `schedule.rs` and `transform.rs` land: minimal checks.
-fn check_schedule(expression: &str, _tz: Option<&str>) -> std::result::Result<(), String> {
-    if expression.starts_with("rate(") || expression.starts_with("cron(") {
-        Ok(())
-    } else {
-        Err(format!("`{expression}` is neither rate(...) nor cron(...)"))
-    }
-}
-
-fn check_transformer(_text: &str) -> std::result::Result<(), String> {
-    Ok(())
-}
