@@ -91,6 +91,7 @@ impl Events {
         scheduler::spawn(self);
         pollers::spawn(self);
         topics::spawn(self);
+        queues::spawn(self);
     }
 
     /// Stops every background loop and waits for them (work in flight is
