@@ -10,3 +10,4 @@ mod manifest;
 mod patterns;
 mod pricing;
 mod route;
+mod schedules;
