@@ -62,6 +62,7 @@ struct Inner {
     cancel: CancellationToken,
     tasks: TaskTracker,
     queues: queues::QueueState,
+    topics: topics::TopicState,
     metrics: metrics::EventMetrics,
 }
 
@@ -76,6 +77,7 @@ impl Events {
                 cancel: CancellationToken::new(),
                 tasks: TaskTracker::new(),
                 queues: queues::QueueState::default(),
+                topics: topics::TopicState::default(),
                 metrics: metrics::EventMetrics::default(),
             }),
         };

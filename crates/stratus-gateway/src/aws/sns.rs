@@ -1,15 +1,536 @@
-//! SNS over its query protocol (form-encoded `Action=`, XML answers).
+//! SNS over its query protocol: a form-encoded `POST /` with
+//! `Action=<Op>&Version=2010-03-31&...`, answered in XML in the
+//! `http://sns.amazonaws.com/doc/2010-03-31/` namespace with a
+//! `<ResponseMetadata><RequestId>`. Errors take SNS's shape
+//! (`<ErrorResponse><Error><Type>Sender</Type><Code>NotFound</Code>...`),
+//! which boto3 reports as `e.response['Error']['Code']`.
+//!
+//! Operations: CreateTopic, DeleteTopic, ListTopics, GetTopicAttributes,
+//! SetTopicAttributes, Subscribe, ConfirmSubscription (a no-op: subscriptions
+//! are confirmed at once), Unsubscribe, ListSubscriptions,
+//! ListSubscriptionsByTopic, GetSubscriptionAttributes,
+//! SetSubscriptionAttributes, Publish, PublishBatch.
 
 use super::AwsRequest;
 use super::auth::AuthError;
 use crate::AppState;
-use axum::response::{IntoResponse, Response};
-use http::StatusCode;
+use axum::body::Body;
+use axum::response::Response;
+use base64::Engine as _;
+use http::{HeaderValue, StatusCode, header};
+use std::collections::{BTreeMap, HashSet};
+use std::fmt::Write as _;
+use stratus_events::queues::MessageAttribute;
+use stratus_events::topics::{MAX_MESSAGE_BYTES, PublishMessage, topic_name_from_arn};
+use stratus_events::{ErrorKind, EventsError};
 
-pub(crate) async fn handle(_state: &AppState, request: AwsRequest) -> Response {
-    (StatusCode::NOT_IMPLEMENTED, format!("{} is not implemented yet", request.operation)).into_response()
+const NAMESPACE: &str = "http://sns.amazonaws.com/doc/2010-03-31/";
+/// Most entries of a PublishBatch.
+const MAX_BATCH: usize = 10;
+
+/// An SNS error: code, message, status, and whether the caller is at fault.
+struct SnsError {
+    status: StatusCode,
+    code: &'static str,
+    message: String,
+}
+
+impl SnsError {
+    fn new(status: StatusCode, code: &'static str, message: impl Into<String>) -> Self {
+        SnsError {
+            status,
+            code,
+            message: message.into(),
+        }
+    }
+
+    fn invalid(message: impl Into<String>) -> Self {
+        Self::new(StatusCode::BAD_REQUEST, "InvalidParameter", message)
+    }
+
+    fn missing(name: &str) -> Self {
+        Self::new(
+            StatusCode::BAD_REQUEST,
+            "MissingParameter",
+            format!("The request must contain the parameter {name}."),
+        )
+    }
+}
+
+impl From<EventsError> for SnsError {
+    fn from(error: EventsError) -> Self {
+        let status = match error.kind {
+            ErrorKind::NotFound => StatusCode::NOT_FOUND,
+            ErrorKind::Invalid | ErrorKind::Conflict | ErrorKind::TooLarge => {
+                StatusCode::BAD_REQUEST
+            }
+            ErrorKind::Throttled => StatusCode::TOO_MANY_REQUESTS,
+            ErrorKind::Internal => StatusCode::INTERNAL_SERVER_ERROR,
+        };
+        let code = match (error.kind, error.code) {
+            (ErrorKind::NotFound, "ResourceNotFound") => "NotFound",
+            (ErrorKind::Invalid, "InvalidParameterValue") => "InvalidParameter",
+            (ErrorKind::Internal, _) => "InternalError",
+            (_, code) => code,
+        };
+        SnsError {
+            status,
+            code,
+            message: error.message,
+        }
+    }
+}
+
+/// XML-escapes text for element content and attribute values.
+fn esc(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for c in text.chars() {
+        match c {
+            '&' => out.push_str("&amp;"),
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            '"' => out.push_str("&quot;"),
+            '\'' => out.push_str("&apos;"),
+            '\r' => out.push_str("&#xD;"),
+            c => out.push(c),
+        }
+    }
+    out
+}
+
+fn xml_response(status: StatusCode, body: String, request_id: &str) -> Response {
+    let mut response = Response::new(Body::from(body));
+    *response.status_mut() = status;
+    let headers = response.headers_mut();
+    headers.insert(header::CONTENT_TYPE, HeaderValue::from_static("text/xml"));
+    if let Ok(value) = HeaderValue::from_str(request_id) {
+        headers.insert("x-amzn-requestid", value);
+    }
+    response
+}
+
+fn error_response(error: &SnsError) -> Response {
+    let request_id = uuid::Uuid::new_v4().to_string();
+    let kind = if error.status.is_server_error() {
+        "Receiver"
+    } else {
+        "Sender"
+    };
+    let body = format!(
+        "<ErrorResponse xmlns=\"{NAMESPACE}\"><Error><Type>{kind}</Type><Code>{}</Code><Message>{}</Message></Error><RequestId>{request_id}</RequestId></ErrorResponse>",
+        esc(error.code),
+        esc(&error.message)
+    );
+    xml_response(error.status, body, &request_id)
+}
+
+/// A success: `<{action}Response>` with an optional `<{action}Result>`.
+fn ok_response(action: &str, result: Option<String>) -> Response {
+    let request_id = uuid::Uuid::new_v4().to_string();
+    let mut body = format!("<{action}Response xmlns=\"{NAMESPACE}\">");
+    if let Some(result) = result {
+        let _ = write!(body, "<{action}Result>{result}</{action}Result>");
+    }
+    let _ = write!(
+        body,
+        "<ResponseMetadata><RequestId>{request_id}</RequestId></ResponseMetadata></{action}Response>"
+    );
+    xml_response(StatusCode::OK, body, &request_id)
+}
+
+/// The request's form parameters.
+struct Params(BTreeMap<String, String>);
+
+impl Params {
+    fn parse(body: &[u8]) -> Self {
+        Params(form_urlencoded::parse(body).into_owned().collect())
+    }
+
+    fn get(&self, name: &str) -> Option<&str> {
+        self.0.get(name).map(String::as_str)
+    }
+
+    fn required(&self, name: &str) -> Result<&str, SnsError> {
+        self.get(name).ok_or_else(|| SnsError::missing(name))
+    }
+
+    /// `{prefix}.entry.N.key` / `.value` pairs (N from 1).
+    fn entries(&self, prefix: &str) -> Result<BTreeMap<String, String>, SnsError> {
+        let mut out = BTreeMap::new();
+        for n in 1.. {
+            let Some(key) = self.get(&format!("{prefix}.entry.{n}.key")) else {
+                break;
+            };
+            let value = self
+                .get(&format!("{prefix}.entry.{n}.value"))
+                .ok_or_else(|| SnsError::missing(&format!("{prefix}.entry.{n}.value")))?;
+            out.insert(key.to_string(), value.to_string());
+        }
+        Ok(out)
+    }
+
+    /// `{prefix}.entry.N.Name` / `.Value.DataType` / `.Value.StringValue` /
+    /// `.Value.BinaryValue` (base64): message attributes.
+    fn message_attributes(
+        &self,
+        prefix: &str,
+    ) -> Result<BTreeMap<String, MessageAttribute>, SnsError> {
+        let mut out = BTreeMap::new();
+        for n in 1.. {
+            let base = format!("{prefix}.entry.{n}");
+            let Some(name) = self.get(&format!("{base}.Name")) else {
+                break;
+            };
+            let data_type = self
+                .get(&format!("{base}.Value.DataType"))
+                .ok_or_else(|| SnsError::missing(&format!("{base}.Value.DataType")))?;
+            let binary_value = match self.get(&format!("{base}.Value.BinaryValue")) {
+                Some(b64) => Some(
+                    base64::engine::general_purpose::STANDARD
+                        .decode(b64)
+                        .map_err(|e| {
+                            SnsError::new(
+                                StatusCode::BAD_REQUEST,
+                                "ParameterValueInvalid",
+                                format!("The message attribute '{name}' has an invalid binary value: {e}"),
+                            )
+                        })?,
+                ),
+                None => None,
+            };
+            out.insert(
+                name.to_string(),
+                MessageAttribute {
+                    data_type: data_type.to_string(),
+                    string_value: self
+                        .get(&format!("{base}.Value.StringValue"))
+                        .map(str::to_string),
+                    binary_value,
+                },
+            );
+        }
+        Ok(out)
+    }
+}
+
+fn topic_of(arn: &str) -> Result<&str, SnsError> {
+    topic_name_from_arn(arn).map_err(SnsError::from)
+}
+
+pub(crate) async fn handle(state: &AppState, request: AwsRequest) -> Response {
+    let params = Params::parse(&request.body);
+    let Some(action) = params.get("Action").map(str::to_string) else {
+        return error_response(&SnsError::new(
+            StatusCode::BAD_REQUEST,
+            "MissingAction",
+            "The request must contain the parameter Action (a form-encoded SNS query request).",
+        ));
+    };
+    match run(state, &action, &params).await {
+        Ok(result) => ok_response(&action, result),
+        Err(error) => {
+            if error.status.is_server_error() {
+                tracing::warn!(action, code = error.code, message = %error.message, "SNS request failed");
+            }
+            error_response(&error)
+        }
+    }
+}
+
+async fn run(state: &AppState, action: &str, params: &Params) -> Result<Option<String>, SnsError> {
+    let events = &state.events;
+    match action {
+        "CreateTopic" => {
+            let name = params.required("Name")?;
+            let mut attributes = params.entries("Attributes")?;
+            if let Some(policy) = params.get("DataProtectionPolicy") {
+                attributes.insert("DataProtectionPolicy".into(), policy.into());
+            }
+            let arn = events.create_topic(name, attributes).await?;
+            Ok(Some(format!("<TopicArn>{}</TopicArn>", esc(&arn))))
+        }
+        "DeleteTopic" => {
+            let topic = topic_of(params.required("TopicArn")?)?;
+            events.delete_topic(topic).await?;
+            Ok(None)
+        }
+        "ListTopics" => {
+            let (arns, token) = events.list_topics(params.get("NextToken")).await?;
+            let mut out = String::from("<Topics>");
+            for arn in arns {
+                let _ = write!(out, "<member><TopicArn>{}</TopicArn></member>", esc(&arn));
+            }
+            out.push_str("</Topics>");
+            if let Some(token) = token {
+                let _ = write!(out, "<NextToken>{}</NextToken>", esc(&token));
+            }
+            Ok(Some(out))
+        }
+        "GetTopicAttributes" => {
+            let topic = topic_of(params.required("TopicArn")?)?;
+            let attributes = events.topic_attributes(topic).await?;
+            Ok(Some(attributes_xml(&attributes)))
+        }
+        "SetTopicAttributes" => {
+            let topic = topic_of(params.required("TopicArn")?)?;
+            let name = params.required("AttributeName")?;
+            let value = params.get("AttributeValue").unwrap_or("");
+            events.set_topic_attribute(topic, name, value).await?;
+            Ok(None)
+        }
+        "Subscribe" => {
+            let topic = topic_of(params.required("TopicArn")?)?;
+            let protocol = params.required("Protocol")?;
+            let endpoint = params
+                .get("Endpoint")
+                .ok_or_else(|| SnsError::invalid("Invalid parameter: Endpoint"))?;
+            let attributes = params.entries("Attributes")?;
+            let record = events
+                .subscribe(topic, protocol, endpoint, attributes)
+                .await?;
+            // Subscriptions are confirmed at once, so the ARN is always
+            // returned (ReturnSubscriptionArn changes nothing).
+            Ok(Some(format!(
+                "<SubscriptionArn>{}</SubscriptionArn>",
+                esc(&record.arn)
+            )))
+        }
+        "ConfirmSubscription" => {
+            let topic_arn = params.required("TopicArn")?;
+            topic_of(topic_arn)?;
+            params.required("Token")?;
+            Err(SnsError::invalid(
+                "Invalid parameter: Token: Stratus confirms subscriptions when they are made; there is nothing to confirm",
+            ))
+        }
+        "Unsubscribe" => {
+            events
+                .unsubscribe(params.required("SubscriptionArn")?)
+                .await?;
+            Ok(None)
+        }
+        "ListSubscriptions" | "ListSubscriptionsByTopic" => {
+            let topic = if action == "ListSubscriptionsByTopic" {
+                Some(topic_of(params.required("TopicArn")?)?)
+            } else {
+                None
+            };
+            let (subscriptions, token) = events
+                .list_subscriptions(topic, params.get("NextToken"))
+                .await?;
+            let mut out = String::from("<Subscriptions>");
+            for s in subscriptions {
+                let _ = write!(
+                    out,
+                    "<member><TopicArn>{}</TopicArn><Protocol>{}</Protocol><SubscriptionArn>{}</SubscriptionArn><Owner>{}</Owner><Endpoint>{}</Endpoint></member>",
+                    esc(&stratus_core::function::topic_arn(&s.topic)),
+                    esc(&s.protocol),
+                    esc(&s.arn),
+                    stratus_core::function::ACCOUNT_ID,
+                    esc(&s.endpoint)
+                );
+            }
+            out.push_str("</Subscriptions>");
+            if let Some(token) = token {
+                let _ = write!(out, "<NextToken>{}</NextToken>", esc(&token));
+            }
+            Ok(Some(out))
+        }
+        "GetSubscriptionAttributes" => {
+            let attributes = events
+                .subscription_attributes(params.required("SubscriptionArn")?)
+                .await?;
+            Ok(Some(attributes_xml(&attributes)))
+        }
+        "SetSubscriptionAttributes" => {
+            let arn = params.required("SubscriptionArn")?;
+            let name = params.required("AttributeName")?;
+            let value = params.get("AttributeValue").unwrap_or("");
+            events.set_subscription_attribute(arn, name, value).await?;
+            Ok(None)
+        }
+        "Publish" => {
+            let arn = match (params.get("TopicArn"), params.get("TargetArn")) {
+                (Some(arn), _) | (None, Some(arn)) => arn,
+                (None, None) if params.get("PhoneNumber").is_some() => {
+                    return Err(SnsError::invalid(
+                        "Invalid parameter: PhoneNumber: Stratus does not send SMS",
+                    ));
+                }
+                (None, None) => return Err(SnsError::missing("TopicArn")),
+            };
+            let topic = topic_of(arn)?;
+            let message = publish_message(params, "")?;
+            let id = events.publish(topic, message).await?;
+            Ok(Some(format!("<MessageId>{}</MessageId>", esc(&id))))
+        }
+        "PublishBatch" => publish_batch(state, params).await.map(Some),
+        other => Err(SnsError::new(
+            StatusCode::BAD_REQUEST,
+            "InvalidAction",
+            format!("The action {other} is not valid for this web service."),
+        )),
+    }
+}
+
+/// The message of a Publish (`prefix` empty) or of a batch entry
+/// (`prefix` = `PublishBatchRequestEntries.member.N.`).
+fn publish_message(params: &Params, prefix: &str) -> Result<PublishMessage, SnsError> {
+    let field = |name: &str| params.get(&format!("{prefix}{name}")).map(str::to_string);
+    let mut message =
+        field("Message").ok_or_else(|| SnsError::missing(&format!("{prefix}Message")))?;
+    if field("MessageStructure").as_deref() == Some("json") {
+        let parsed: serde_json::Value = serde_json::from_str(&message).map_err(|_| {
+            SnsError::invalid(
+                "Invalid parameter: Message Structure - JSON message body failed to parse",
+            )
+        })?;
+        message = match parsed.get("default") {
+            Some(serde_json::Value::String(text)) => text.clone(),
+            _ => {
+                return Err(SnsError::invalid(
+                    "Invalid parameter: Message Structure - No default entry in JSON message body",
+                ));
+            }
+        };
+    }
+    Ok(PublishMessage {
+        message,
+        subject: field("Subject"),
+        attributes: params.message_attributes(&format!("{prefix}MessageAttributes"))?,
+        group_id: field("MessageGroupId"),
+        dedup_id: field("MessageDeduplicationId"),
+    })
+}
+
+async fn publish_batch(state: &AppState, params: &Params) -> Result<String, SnsError> {
+    let topic = topic_of(params.required("TopicArn")?)?;
+    let prefix = "PublishBatchRequestEntries.member";
+    let mut ids = Vec::new();
+    for n in 1.. {
+        match params.get(&format!("{prefix}.{n}.Id")) {
+            Some(id) => ids.push((n, id.to_string())),
+            None => break,
+        }
+    }
+    if ids.is_empty() {
+        return Err(SnsError::new(
+            StatusCode::BAD_REQUEST,
+            "EmptyBatchRequest",
+            "The batch request doesn't contain any entries.",
+        ));
+    }
+    if ids.len() > MAX_BATCH {
+        return Err(SnsError::new(
+            StatusCode::BAD_REQUEST,
+            "TooManyEntriesInBatchRequest",
+            format!("The batch request contains more entries than permissible ({MAX_BATCH})."),
+        ));
+    }
+    let distinct: HashSet<&str> = ids.iter().map(|(_, id)| id.as_str()).collect();
+    if distinct.len() != ids.len() {
+        return Err(SnsError::new(
+            StatusCode::BAD_REQUEST,
+            "BatchEntryIdsNotDistinct",
+            "Two or more batch entries in the request have the same Id.",
+        ));
+    }
+    let total: usize = ids
+        .iter()
+        .filter_map(|(n, _)| params.get(&format!("{prefix}.{n}.Message")))
+        .map(str::len)
+        .sum();
+    if total > MAX_MESSAGE_BYTES {
+        return Err(SnsError::new(
+            StatusCode::BAD_REQUEST,
+            "BatchRequestTooLong",
+            format!(
+                "The length of all the messages put together is more than the limit ({MAX_MESSAGE_BYTES} bytes)."
+            ),
+        ));
+    }
+    let mut successful = String::new();
+    let mut failed = String::new();
+    for (n, id) in ids {
+        let outcome = match publish_message(params, &format!("{prefix}.{n}.")) {
+            Ok(message) => state
+                .events
+                .publish(topic, message)
+                .await
+                .map_err(SnsError::from),
+            Err(error) => Err(error),
+        };
+        match outcome {
+            Ok(message_id) => {
+                let _ = write!(
+                    successful,
+                    "<member><Id>{}</Id><MessageId>{}</MessageId></member>",
+                    esc(&id),
+                    esc(&message_id)
+                );
+            }
+            // A missing topic fails the whole batch, as on SNS.
+            Err(error) if error.status == StatusCode::NOT_FOUND => return Err(error),
+            Err(error) => {
+                let _ = write!(
+                    failed,
+                    "<member><Id>{}</Id><Code>{}</Code><Message>{}</Message><SenderFault>{}</SenderFault></member>",
+                    esc(&id),
+                    esc(error.code),
+                    esc(&error.message),
+                    !error.status.is_server_error()
+                );
+            }
+        }
+    }
+    Ok(format!(
+        "<Successful>{successful}</Successful><Failed>{failed}</Failed>"
+    ))
+}
+
+fn attributes_xml(attributes: &BTreeMap<String, String>) -> String {
+    let mut out = String::from("<Attributes>");
+    for (key, value) in attributes {
+        let _ = write!(
+            out,
+            "<entry><key>{}</key><value>{}</value></entry>",
+            esc(key),
+            esc(value)
+        );
+    }
+    out.push_str("</Attributes>");
+    out
 }
 
 pub(crate) fn auth_error(error: AuthError) -> Response {
-    (StatusCode::FORBIDDEN, format!("{}: {}", error.code, error.message)).into_response()
+    error_response(&SnsError::new(
+        StatusCode::FORBIDDEN,
+        error.code,
+        error.message,
+    ))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn escapes_and_parses_forms() {
+        assert_eq!(esc("<a b=\"c\">&'"), "&lt;a b=&quot;c&quot;&gt;&amp;&apos;");
+        let params = Params::parse(
+            b"Action=Publish&MessageAttributes.entry.1.Name=n&MessageAttributes.entry.1.Value.DataType=String&MessageAttributes.entry.1.Value.StringValue=a%26b&Attributes.entry.1.key=K&Attributes.entry.1.value=V",
+        );
+        assert_eq!(params.get("Action"), Some("Publish"));
+        let attrs = params
+            .message_attributes("MessageAttributes")
+            .ok()
+            .unwrap_or_default();
+        assert_eq!(attrs["n"].string_value.as_deref(), Some("a&b"));
+        let entries = params.entries("Attributes").ok().unwrap_or_default();
+        assert_eq!(entries.get("K").map(String::as_str), Some("V"));
+        assert_eq!(
+            params.required("Nope").err().map(|e| e.code),
+            Some("MissingParameter")
+        );
+    }
 }
