@@ -51,6 +51,7 @@ pub use queues::{
 };
 pub use bus::{BusRecord, NewRule, RuleRecord, TargetRecord};
 pub use error::StoreError;
+pub use schedules::{ScheduleKey, ScheduleState, ScheduleTick};
 pub use keys::{AccessKey, CREDENTIALS_FILE, KeyKind};
 pub use topics::{
     NewSubscription, NewTopicDelivery, SubscriptionRecord, TopicDelivery, TopicRecord,
