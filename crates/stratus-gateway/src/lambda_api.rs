@@ -2,15 +2,15 @@
 //! so the AWS SDKs (boto3's `lambda` client with `endpoint_url`) invoke
 //! Stratus functions unchanged.
 //!
-//! Authentication: a SigV4 `Authorization` header, as the SDKs send, is
-//! accepted (verifying signatures against issued keys comes with the storage
-//! services); the control API's bearer token is accepted too.
+//! Authentication: a SigV4 `Authorization` header signed with an issued
+//! key (service `lambda`, see `aws/auth.rs`), as the SDKs send, or the
+//! control API's bearer token.
 
 use crate::AppState;
 use crate::functions::read_limited;
 use axum::body::Body;
 use axum::extract::{Path, Query, Request, State};
-use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use base64::Engine as _;
 use serde::Deserialize;
@@ -104,17 +104,30 @@ pub struct InvokeQuery {
     qualifier: Option<String>,
 }
 
-fn authorized(state: &AppState, headers: &HeaderMap) -> bool {
-    let Some(value) = headers
-        .get(header::AUTHORIZATION)
-        .and_then(|v| v.to_str().ok())
-    else {
-        return false;
-    };
-    if let Some(token) = value.strip_prefix("Bearer ") {
-        return crate::control::constant_time_eq(token.as_bytes(), state.token.as_bytes());
-    }
-    value.starts_with("AWS4-HMAC-SHA256 ")
+/// Authenticates an Invoke request: the control API's bearer token, or a
+/// SigV4 signature (service `lambda`) by an issued key; otherwise Lambda's
+/// 403 (`MissingAuthenticationTokenException`, `InvalidSignatureException`,
+/// `UnrecognizedClientException`).
+async fn authorize(
+    state: &AppState,
+    parts: &http::request::Parts,
+    body: &[u8],
+) -> Result<crate::aws::auth::Caller, LambdaError> {
+    crate::aws::auth::verify(state, "lambda", parts, body)
+        .await
+        .map_err(|error| {
+            let kind = match error.code {
+                "MissingAuthenticationToken" => "MissingAuthenticationTokenException",
+                "IncompleteSignature" => "IncompleteSignatureException",
+                code => code,
+            };
+            LambdaError {
+                status: error.status(),
+                kind,
+                body: serde_json::json!({ "message": error.message }),
+                retry_after: None,
+            }
+        })
 }
 
 /// `POST /2015-03-31/functions/{FunctionName}/invocations`.
@@ -137,14 +150,25 @@ async fn run(
     request: Request,
 ) -> Result<Response, LambdaError> {
     let (parts, body) = request.into_parts();
-    if !authorized(&state, &parts.headers) {
-        return Err(LambdaError {
-            status: StatusCode::FORBIDDEN,
-            kind: "MissingAuthenticationTokenException",
-            body: serde_json::json!({ "message": "Missing Authentication Token" }),
-            retry_after: None,
-        });
+    if !parts.headers.contains_key(header::AUTHORIZATION) {
+        // Refused before the body is read.
+        authorize(&state, &parts, &[]).await?;
     }
+    let limit = state.engine.config().max_payload_bytes;
+    let payload = read_limited(body, limit).await.map_err(|status| {
+        if status == StatusCode::PAYLOAD_TOO_LARGE {
+            LambdaError::user(
+                StatusCode::PAYLOAD_TOO_LARGE,
+                "RequestTooLargeException",
+                format!(
+                    "Request must be smaller than {limit} bytes for the InvokeFunction operation"
+                ),
+            )
+        } else {
+            LambdaError::invalid("the request body could not be read")
+        }
+    })?;
+    authorize(&state, &parts, &payload).await?;
     let (name, derived) = parse_function_name(&function_name).map_err(LambdaError::invalid)?;
     let qualifier = match (derived, query.qualifier) {
         (Some(a), Some(b)) if a != b => {
@@ -180,20 +204,6 @@ async fn run(
             )));
         }
     };
-    let limit = state.engine.config().max_payload_bytes;
-    let payload = read_limited(body, limit).await.map_err(|status| {
-        if status == StatusCode::PAYLOAD_TOO_LARGE {
-            LambdaError::user(
-                StatusCode::PAYLOAD_TOO_LARGE,
-                "RequestTooLargeException",
-                format!(
-                    "Request must be smaller than {limit} bytes for the InvokeFunction operation"
-                ),
-            )
-        } else {
-            LambdaError::invalid("the request body could not be read")
-        }
-    })?;
     match invocation_type.as_str() {
         "RequestResponse" => {}
         "DryRun" => {

@@ -132,6 +132,9 @@ pub async fn start(options: ServerOptions) -> Result<Running> {
         .with_context(|| format!("resolve data dir {}", options.data_dir.display()))?;
     let store = Store::open(&data_dir).context("open the store")?;
     let token = store.load_or_create_token().context("load the API token")?;
+    store
+        .load_or_create_admin_key()
+        .context("load the admin access key")?;
     let wasm = WasmRuntime::new(
         store.clone(),
         WasmConfig {

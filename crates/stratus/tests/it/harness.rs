@@ -211,6 +211,34 @@ impl Server {
         )
     }
 
+    /// The admin access key from `<data>/credentials`: `(key id, secret)`.
+    pub fn admin_key(&self) -> (String, String) {
+        let path = self.data_dir.join("credentials");
+        let text = std::fs::read_to_string(&path)
+            .unwrap_or_else(|e| panic!("read {}: {e}", path.display()));
+        let field = |name: &str| {
+            text.lines()
+                .filter_map(|line| line.split_once('='))
+                .find(|(k, _)| k.trim() == name)
+                .map(|(_, v)| v.trim().to_string())
+                .unwrap_or_else(|| panic!("{name} missing in {}", path.display()))
+        };
+        (field("aws_access_key_id"), field("aws_secret_access_key"))
+    }
+
+    /// Environment for an AWS SDK (boto3) talking to this server with the
+    /// admin key: `AWS_ACCESS_KEY_ID`, `AWS_SECRET_ACCESS_KEY`,
+    /// `AWS_ENDPOINT_URL` (the API URL), `AWS_DEFAULT_REGION=us-east-1`.
+    pub fn aws_env(&self) -> Vec<(String, String)> {
+        let (key_id, secret) = self.admin_key();
+        vec![
+            ("AWS_ACCESS_KEY_ID".into(), key_id),
+            ("AWS_SECRET_ACCESS_KEY".into(), secret),
+            ("AWS_ENDPOINT_URL".into(), self.api.clone()),
+            ("AWS_DEFAULT_REGION".into(), "us-east-1".into()),
+        ]
+    }
+
     /// Asserts the server still answers on both ports.
     pub fn assert_healthy(&self) {
         let health = request("GET", &self.api_url("/v1/health"), None, &[]);
