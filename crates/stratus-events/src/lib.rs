@@ -13,12 +13,14 @@
 
 pub mod bus;
 pub mod deliver;
+pub mod deploy;
 pub mod destinations;
 pub mod error;
 mod metrics;
 mod pollers;
 pub mod queues;
 pub mod scheduler;
+pub mod stats;
 pub mod topics;
 
 pub use deliver::EventOrigin;
@@ -62,6 +64,7 @@ struct Inner {
     cancel: CancellationToken,
     tasks: TaskTracker,
     queues: queues::QueueState,
+    bus: bus::BusState,
     topics: topics::TopicState,
     metrics: metrics::EventMetrics,
 }
@@ -77,6 +80,7 @@ impl Events {
                 cancel: CancellationToken::new(),
                 tasks: TaskTracker::new(),
                 queues: queues::QueueState::default(),
+                bus: bus::BusState::default(),
                 topics: topics::TopicState::default(),
                 metrics: metrics::EventMetrics::default(),
             }),

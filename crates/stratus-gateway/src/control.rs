@@ -170,6 +170,17 @@ async fn deploy(
             .map_err(|e| ApiFailure::bad_request(format!("malformed function config: {e}")))?;
         configs.push(config);
     }
+    // Queues, topics and buses the triggers name must exist (or are made).
+    state
+        .events
+        .prepare_deployment(&configs)
+        .await
+        .map_err(|e| match e.kind {
+            stratus_events::ErrorKind::Internal => {
+                ApiFailure::new(StatusCode::INTERNAL_SERVER_ERROR, "Internal", e.message)
+            }
+            _ => ApiFailure::bad_request(e.message),
+        })?;
     let results = state.engine.deploy(&request.service, configs).await?;
     let functions = results
         .into_iter()
@@ -377,9 +388,27 @@ async fn logs(
     Ok(Json(api::LogsResponse { records, next }))
 }
 
-async fn stats(State(state): State<AppState>) -> Result<Json<stratus_engine::Usage>, ApiFailure> {
+async fn stats(State(state): State<AppState>) -> Result<Json<serde_json::Value>, ApiFailure> {
     state.engine.flush().await;
-    Ok(Json(state.engine.usage().await?))
+    let usage = state.engine.usage().await?;
+    let mut body = serde_json::to_value(&usage).map_err(|e| {
+        ApiFailure::new(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "Internal",
+            format!("encoding usage: {e}"),
+        )
+    })?;
+    match state.events.figures().await {
+        Ok(figures) => {
+            if let (Some(object), Ok(serde_json::Value::Object(extra))) =
+                (body.as_object_mut(), serde_json::to_value(&figures))
+            {
+                object.extend(extra);
+            }
+        }
+        Err(error) => tracing::warn!(%error, "event figures unavailable for stats"),
+    }
+    Ok(Json(body))
 }
 
 async fn metrics(State(state): State<AppState>) -> Response {
@@ -388,7 +417,12 @@ async fn metrics(State(state): State<AppState>) -> Response {
             header::CONTENT_TYPE,
             "application/openmetrics-text; version=1.0.0; charset=utf-8",
         )],
-        state.engine.metrics_text(),
+        {
+            let engine = state.engine.metrics_text();
+            let events = state.events.metrics_text().await;
+            let body = engine.strip_suffix("# EOF\n").unwrap_or(&engine);
+            format!("{body}{events}# EOF\n")
+        },
     )
         .into_response()
 }
