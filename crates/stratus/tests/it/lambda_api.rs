@@ -28,6 +28,7 @@ fn boto3_invokes_functions() {
     let out = Command::new(python())
         .arg(&script)
         .env("STRATUS_ENDPOINT", &server.api)
+        .envs(server.aws_env())
         .output()
         .expect("run python; ./test.sh prepares a venv with boto3");
     assert!(

@@ -101,6 +101,7 @@ fn run_boto3_checks(server: &Server, args: &[&str]) {
         .arg(workspace().join("crates/stratus/tests/py/lambda_runtime.py"))
         .args(args)
         .env("STRATUS_ENDPOINT", &server.api)
+        .envs(server.aws_env())
         .output()
         .expect("run python; ./test.sh prepares a venv with boto3");
     assert!(

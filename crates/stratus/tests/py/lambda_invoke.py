@@ -17,8 +17,7 @@ client = boto3.client(
     "lambda",
     endpoint_url=os.environ["STRATUS_ENDPOINT"],
     region_name="us-east-1",
-    aws_access_key_id="AKIDSTRATUSTEST",
-    aws_secret_access_key="not-checked-yet",
+    # The admin key from the environment (the test passes Server::aws_env).
     config=Config(retries={"total_max_attempts": 1}, read_timeout=60),
 )
 checks = 0
