@@ -163,27 +163,27 @@ impl Object {
         };
         for (key, value) in map {
             let here = format!("{path}.{key}");
-            if key == "$or" {
-                if let Value::Array(items) = value {
-                    if !items.is_empty() && items.iter().all(Value::is_object) {
-                        if items.len() < 2 {
-                            return Err(err(&here, "$or expects at least two sub-patterns"));
+            if key == "$or"
+                && let Value::Array(items) = value
+                && !items.is_empty()
+                && items.iter().all(Value::is_object)
+            {
+                if items.len() < 2 {
+                    return Err(err(&here, "$or expects at least two sub-patterns"));
+                }
+                let mut alternatives = Vec::new();
+                for (i, item) in items.iter().enumerate() {
+                    let sub = format!("{here}[{i}]");
+                    if let Value::Object(m) = item {
+                        let parsed = Object::parse(m, &sub)?;
+                        if parsed.fields.is_empty() && parsed.ors.is_empty() {
+                            return Err(err(&sub, "an empty sub-pattern is not allowed"));
                         }
-                        let mut alternatives = Vec::new();
-                        for (i, item) in items.iter().enumerate() {
-                            let sub = format!("{here}[{i}]");
-                            if let Value::Object(m) = item {
-                                let parsed = Object::parse(m, &sub)?;
-                                if parsed.fields.is_empty() && parsed.ors.is_empty() {
-                                    return Err(err(&sub, "an empty sub-pattern is not allowed"));
-                                }
-                                alternatives.push(parsed);
-                            }
-                        }
-                        object.ors.push(alternatives);
-                        continue;
+                        alternatives.push(parsed);
                     }
                 }
+                object.ors.push(alternatives);
+                continue;
             }
             let field = match value {
                 Value::Object(m) => {
@@ -560,8 +560,10 @@ fn parse_numeric(arg: &Value, path: &str) -> Result<Range, PatternError> {
             }
         }
     }
-    if let (Some((low, _)), Some((high, _))) = (range.lower, range.upper) {
-        if low >= high {
+    if let (Some((low, _)), Some((high, _))) = (range.lower, range.upper)
+        && low >= high
+    {
+        {
             return Err(err(
                 path,
                 "numeric: the lower bound must be less than the upper bound",

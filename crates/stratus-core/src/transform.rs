@@ -308,22 +308,20 @@ fn split_template(template: &str, known: impl Fn(&str) -> bool) -> Vec<Piece> {
     let mut escaped = false;
     let mut rest = template;
     while let Some(c) = rest.chars().next() {
-        if c == '<' {
-            if let Some(end) = rest[1..].find('>') {
-                let name = &rest[1..1 + end];
-                if known(name) {
-                    if !text.is_empty() {
-                        pieces.push(Piece::Text(std::mem::take(&mut text)));
-                    }
-                    pieces.push(Piece::Var {
-                        name: name.to_string(),
-                        in_string,
-                    });
-                    rest = &rest[end + 2..];
-                    escaped = false;
-                    continue;
-                }
+        if c == '<'
+            && let Some(end) = rest[1..].find('>')
+            && known(&rest[1..1 + end])
+        {
+            if !text.is_empty() {
+                pieces.push(Piece::Text(std::mem::take(&mut text)));
             }
+            pieces.push(Piece::Var {
+                name: rest[1..1 + end].to_string(),
+                in_string,
+            });
+            rest = &rest[end + 2..];
+            escaped = false;
+            continue;
         }
         if c == '\\' && in_string {
             escaped = !escaped;

@@ -1,6 +1,434 @@
 //! Schedules (`events: - schedule: rate(5 minutes) | cron(...)`): each tick
 //! fires exactly once, across restarts too.
+//!
+//! One loop follows the deployed functions' enabled schedules, sleeps until
+//! the earliest next tick (waking early for deploys and shutdown) and fires
+//! each due tick as an asynchronous invocation of the function's `$LATEST`.
+//! The tick is recorded and the invocation enqueued in one store
+//! transaction ([`stratus_store::Store::fire_schedule_ticks`]), so a tick
+//! fires once even if the process dies right after.
+//!
+//! # The event
+//!
+//! The payload is EventBridge's scheduled-event envelope, or the
+//! schedule's constant `input` when it has one:
+//!
+//! ```json
+//! {"version": "0", "id": "<uuid>", "detail-type": "Scheduled Event",
+//!  "source": "aws.events", "account": "000000000000",
+//!  "time": "2024-01-01T02:00:00Z", "region": "us-east-1",
+//!  "resources": ["arn:aws:events:us-east-1:000000000000:rule/<function>-schedule-<n>"],
+//!  "detail": {}}
+//! ```
+//!
+//! `time` is the tick (not when it fired), `n` the schedule's position
+//! among the function's schedules, from 1. Headers: `ce-type: Scheduled
+//! Event`, `ce-source: aws.events`, `ce-id` the envelope's id.
+//!
+//! # Missed ticks
+//!
+//! A schedule's first tick is the first one after it was first seen (its
+//! deploy); ticks before that never fire. Ticks missed while the server was
+//! down (or while the loop could not keep up) fire **once**: the latest of
+//! them, with `"detail": {"missedTicks": N}` where N ≥ 1 is how many ticks
+//! that one firing stands for (the ones not fired on time, itself
+//! included). A tick is missed when others were due with it, or when it is
+//! more than [`MISSED_GRACE_MS`] late. With a constant `input` there is no
+//! envelope to mark; the `ce-missed-ticks` header carries N instead (it is
+//! also set with the envelope).
+//!
+//! Disabled schedules (`enabled: false`) and those of removed functions do
+//! not fire and are forgotten: re-enabled, a schedule starts afresh.
 
 use crate::Events;
+use bytes::Bytes;
+use chrono::{DateTime, SecondsFormat};
+use std::time::Duration;
+use stratus_core::function::{ACCOUNT_ID, REGION};
+use stratus_core::schedule::Schedule;
+use stratus_engine::Qualifier;
+use stratus_store::{ScheduleKey, ScheduleState, ScheduleTick};
 
-pub(crate) fn spawn(_events: &Events) {}
+/// How late a lone due tick may fire before it counts as missed.
+pub const MISSED_GRACE_MS: i64 = 2_000;
+/// Counting missed ticks stops here (a long outage of a frequent cron).
+const MISSED_COUNT_LIMIT: u64 = 1_000_000;
+/// How long to wait before trying again after a store error.
+const RETRY_AFTER: Duration = Duration::from_secs(1);
+
+/// One followed schedule.
+#[derive(Debug, Clone)]
+pub struct Entry {
+    /// The stable key in the store.
+    pub key: String,
+    /// The function invoked.
+    pub function: String,
+    /// Position among the function's schedules, from 1.
+    pub position: usize,
+    /// The parsed expression.
+    pub schedule: Schedule,
+    /// Constant input (JSON text) replacing the envelope.
+    pub input: Option<String>,
+    /// When it was first seen (ms).
+    pub anchor_ms: i64,
+    /// The last tick fired (ms), or the anchor.
+    pub last_tick_ms: i64,
+}
+
+impl Entry {
+    /// The next tick after the last one fired.
+    pub fn next_tick(&self) -> Option<i64> {
+        self.schedule
+            .next_after_anchored(self.anchor_ms, self.last_tick_ms)
+    }
+
+    /// The name of the rule in the envelope's resource.
+    pub fn rule_name(&self) -> String {
+        format!("{}-schedule-{}", self.function, self.position)
+    }
+}
+
+/// A tick to fire now.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Due {
+    /// Index into the entries.
+    pub entry: usize,
+    /// The tick (ms).
+    pub tick_ms: i64,
+    /// Ticks this firing stands for when some were missed (0 when on time).
+    pub missed: u64,
+}
+
+/// What is due at `now_ms`: for each entry with ticks in
+/// `(last tick, now]`, the latest of them, counted as missed when there
+/// are several or it is over [`MISSED_GRACE_MS`] late. Pure.
+pub fn due(entries: &[Entry], now_ms: i64) -> Vec<Due> {
+    entries
+        .iter()
+        .enumerate()
+        .filter_map(|(i, e)| {
+            let (count, latest) = e.schedule.ticks_between(
+                e.anchor_ms,
+                e.last_tick_ms,
+                now_ms,
+                MISSED_COUNT_LIMIT,
+            )?;
+            let missed = if count > 1 || now_ms - latest > MISSED_GRACE_MS {
+                count
+            } else {
+                0
+            };
+            Some(Due {
+                entry: i,
+                tick_ms: latest,
+                missed,
+            })
+        })
+        .collect()
+}
+
+/// The key under which a schedule's state is stored: stable across
+/// restarts and redeploys that keep the function, the schedule's position,
+/// its expression and its time zone.
+pub fn schedule_key(function: &str, position: usize, expression: &str, timezone: &str) -> String {
+    format!("{function}/{position}/{expression}/{timezone}")
+}
+
+/// The scheduled-event envelope of a tick.
+pub fn envelope(id: &str, rule: &str, tick_ms: i64, missed: u64) -> serde_json::Value {
+    let time = DateTime::from_timestamp_millis(tick_ms)
+        .map(|t| t.to_rfc3339_opts(SecondsFormat::AutoSi, true))
+        .unwrap_or_default();
+    let detail = if missed > 0 {
+        serde_json::json!({ "missedTicks": missed })
+    } else {
+        serde_json::json!({})
+    };
+    serde_json::json!({
+        "version": "0",
+        "id": id,
+        "detail-type": "Scheduled Event",
+        "source": "aws.events",
+        "account": ACCOUNT_ID,
+        "time": time,
+        "region": REGION,
+        "resources": [format!("arn:aws:events:{REGION}:{ACCOUNT_ID}:rule/{rule}")],
+        "detail": detail,
+    })
+}
+
+pub(crate) fn spawn(events: &Events) {
+    let events = events.clone();
+    events
+        .tasks()
+        .clone()
+        .spawn(async move { run(events).await });
+}
+
+/// The enabled schedules of the deployed functions, with their keys.
+fn wanted(events: &Events) -> Vec<(ScheduleKey, usize, Schedule, Option<String>)> {
+    let mut out = Vec::new();
+    for function in events.engine().functions() {
+        for (i, source) in function.config.events.schedules.iter().enumerate() {
+            if !source.enabled {
+                continue;
+            }
+            let schedule = match Schedule::parse(&source.expression, source.timezone.as_deref()) {
+                Ok(s) => s,
+                Err(e) => {
+                    tracing::warn!(function = %function.name, error = %e, "ignoring an invalid schedule");
+                    continue;
+                }
+            };
+            let position = i + 1;
+            let key = ScheduleKey {
+                key: schedule_key(
+                    &function.name,
+                    position,
+                    schedule.expression(),
+                    schedule.timezone(),
+                ),
+                function: function.name.clone(),
+                expression: schedule.expression().to_string(),
+            };
+            out.push((key, position, schedule, source.input.clone()));
+        }
+    }
+    out
+}
+
+/// Syncs the store with the deployed schedules and returns the entries.
+async fn load(events: &Events) -> Result<Vec<Entry>, crate::EventsError> {
+    let wanted = wanted(events);
+    let keys: Vec<ScheduleKey> = wanted.iter().map(|w| w.0.clone()).collect();
+    let now = crate::now_ms();
+    let states: Vec<ScheduleState> = events
+        .blocking("syncing schedules", move |s| s.sync_schedules(&keys, now))
+        .await?;
+    let entries: Vec<Entry> = wanted
+        .into_iter()
+        .zip(states)
+        .map(|((key, position, schedule, input), state)| Entry {
+            key: key.key,
+            function: key.function,
+            position,
+            schedule,
+            input,
+            anchor_ms: state.anchor_ms,
+            last_tick_ms: state.last_tick_ms,
+        })
+        .collect();
+    tracing::debug!(schedules = entries.len(), "following schedules");
+    Ok(entries)
+}
+
+async fn run(events: Events) {
+    let cancel = events.cancel().clone();
+    let mut deploys = events.engine().subscribe_deploys();
+    deploys.mark_unchanged();
+    let mut entries: Option<Vec<Entry>> = None;
+    loop {
+        if cancel.is_cancelled() {
+            break;
+        }
+        let list = match &mut entries {
+            Some(list) => list,
+            None => match load(&events).await {
+                Ok(list) => entries.insert(list),
+                Err(e) => {
+                    tracing::warn!(error = %e, "could not load schedules; retrying");
+                    tokio::select! {
+                        _ = cancel.cancelled() => break,
+                        _ = tokio::time::sleep(RETRY_AFTER) => continue,
+                    }
+                }
+            },
+        };
+        let mut wait = events.config().scheduler_poll;
+        if let Err(e) = fire_due(&events, list).await {
+            tracing::warn!(error = %e, "could not fire schedule ticks; retrying");
+            wait = RETRY_AFTER;
+        }
+        let now = crate::now_ms();
+        if let Some(next) = list.iter().filter_map(Entry::next_tick).min() {
+            let until = u64::try_from(next.saturating_sub(now)).unwrap_or(0);
+            wait = wait.min(Duration::from_millis(until));
+        }
+        let deadline = tokio::time::Instant::now() + wait;
+        tokio::select! {
+            _ = cancel.cancelled() => break,
+            changed = deploys.changed() => {
+                if changed.is_err() {
+                    break;
+                }
+                entries = None;
+            }
+            _ = tokio::time::sleep_until(deadline) => {}
+        }
+    }
+    tracing::debug!("scheduler stopped");
+}
+
+/// Fires the ticks due now, in one transaction.
+async fn fire_due(events: &Events, entries: &mut [Entry]) -> Result<(), crate::EventsError> {
+    let now = crate::now_ms();
+    let due = due(entries, now);
+    if due.is_empty() {
+        return Ok(());
+    }
+    let mut ticks = Vec::with_capacity(due.len());
+    let mut fired_for = Vec::with_capacity(due.len());
+    for d in &due {
+        let entry = &entries[d.entry];
+        let id = uuid::Uuid::new_v4().to_string();
+        let payload = match &entry.input {
+            Some(input) => input.clone(),
+            None => envelope(&id, &entry.rule_name(), d.tick_ms, d.missed).to_string(),
+        };
+        let mut headers = vec![
+            ("ce-type".to_string(), "Scheduled Event".to_string()),
+            ("ce-source".to_string(), "aws.events".to_string()),
+            ("ce-id".to_string(), id.clone()),
+        ];
+        if d.missed > 0 {
+            headers.push(("ce-missed-ticks".to_string(), d.missed.to_string()));
+        }
+        match events
+            .engine()
+            .async_event(
+                &entry.function,
+                Qualifier::Latest,
+                Bytes::from(payload),
+                headers,
+                Some(id),
+            )
+            .await
+        {
+            Ok(event) => {
+                ticks.push(ScheduleTick {
+                    key: entry.key.clone(),
+                    tick_ms: d.tick_ms,
+                    event,
+                });
+                fired_for.push(*d);
+            }
+            Err(e) => {
+                // Skipped in memory only: after a restart it counts as missed.
+                tracing::warn!(function = %entry.function, tick_ms = d.tick_ms, error = %e,
+                    "could not build a scheduled invocation; skipping the tick");
+                entries[d.entry].last_tick_ms = d.tick_ms;
+            }
+        }
+    }
+    if ticks.is_empty() {
+        return Ok(());
+    }
+    let fired = events
+        .blocking("firing schedule ticks", move |s| {
+            s.fire_schedule_ticks(&ticks, now)
+        })
+        .await?;
+    events.engine().wake_async();
+    for (d, fired) in fired_for.iter().zip(fired) {
+        let entry = &mut entries[d.entry];
+        entry.last_tick_ms = entry.last_tick_ms.max(d.tick_ms);
+        if fired {
+            events
+                .inner
+                .metrics
+                .delivered("schedule", &entry.rule_name(), 1);
+            tracing::debug!(function = %entry.function, tick_ms = d.tick_ms, missed = d.missed,
+                lateness_ms = now - d.tick_ms, "fired a schedule tick");
+            if d.missed > 0 {
+                tracing::info!(function = %entry.function, schedule = %entry.schedule,
+                    missed = d.missed, "fired the latest of missed schedule ticks once");
+            }
+        }
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn entry(expr: &str, anchor: i64, last: i64) -> Entry {
+        Entry {
+            key: "k".into(),
+            function: "f".into(),
+            position: 1,
+            schedule: Schedule::parse(expr, None).expect("valid"),
+            input: None,
+            anchor_ms: anchor,
+            last_tick_ms: last,
+        }
+    }
+
+    #[test]
+    fn nothing_is_due_before_the_first_tick_after_the_anchor() {
+        let e = [entry("rate(1 minute)", 10_000, 10_000)];
+        assert_eq!(due(&e, 10_000), vec![]);
+        assert_eq!(due(&e, 69_999), vec![]);
+        assert_eq!(
+            due(&e, 70_000),
+            vec![Due {
+                entry: 0,
+                tick_ms: 70_000,
+                missed: 0
+            }]
+        );
+        // A little late is on time.
+        assert_eq!(due(&e, 71_500)[0].missed, 0);
+    }
+
+    #[test]
+    fn missed_ticks_fire_once_as_the_latest_marked_with_their_count() {
+        // Last fired at 70 s; down until 320 s: ticks at 130, 190, 250, 310 s.
+        let e = [entry("rate(1 minute)", 10_000, 70_000)];
+        assert_eq!(
+            due(&e, 320_000),
+            vec![Due {
+                entry: 0,
+                tick_ms: 310_000,
+                missed: 4
+            }]
+        );
+        // One tick, fired well after its time, is missed too.
+        let e = [entry("rate(1 minute)", 10_000, 70_000)];
+        assert_eq!(due(&e, 135_000)[0].missed, 1);
+    }
+
+    #[test]
+    fn each_entry_is_judged_on_its_own() {
+        let e = [
+            entry("rate(1 second)", 0, 0),
+            entry("cron(0 * * * ? *)", 0, 0),
+            entry("rate(1 day)", 0, 0),
+        ];
+        let d = due(&e, 3_600_000);
+        assert_eq!(d.len(), 2);
+        assert_eq!(
+            (d[0].entry, d[0].tick_ms, d[0].missed),
+            (0, 3_600_000, 3_600)
+        );
+        assert_eq!((d[1].entry, d[1].tick_ms, d[1].missed), (1, 3_600_000, 0));
+    }
+
+    #[test]
+    fn the_envelope_has_eventbridge_shape() {
+        let v = envelope("id-1", "f-schedule-1", 1_704_067_200_000, 0);
+        assert_eq!(
+            v,
+            serde_json::json!({
+                "version": "0", "id": "id-1", "detail-type": "Scheduled Event",
+                "source": "aws.events", "account": "000000000000",
+                "time": "2024-01-01T00:00:00Z", "region": "us-east-1",
+                "resources": ["arn:aws:events:us-east-1:000000000000:rule/f-schedule-1"],
+                "detail": {}
+            })
+        );
+        let v = envelope("id-2", "f-schedule-2", 1_704_067_200_250, 3);
+        assert_eq!(v["time"], "2024-01-01T00:00:00.250Z");
+        assert_eq!(v["detail"], serde_json::json!({"missedTicks": 3}));
+    }
+}

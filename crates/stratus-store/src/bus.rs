@@ -105,6 +105,9 @@ pub struct TargetRecord {
     pub input_transformer: Option<String>,
 }
 
+/// An enabled rule with its targets.
+pub type Route = (RuleRecord, Vec<TargetRecord>);
+
 const RULE_COLUMNS: &str = "bus, name, pattern, schedule, enabled, description, created_ms";
 
 fn rule_from_row(row: &Row<'_>) -> rusqlite::Result<RuleRecord> {
@@ -469,10 +472,7 @@ impl Store {
 
     /// The enabled pattern rules of `bus` with their targets, for
     /// PutEvents; `None` if the bus does not exist.
-    pub fn event_routes(
-        &self,
-        bus: &str,
-    ) -> Result<Option<Vec<(RuleRecord, Vec<TargetRecord>)>>, StoreError> {
+    pub fn event_routes(&self, bus: &str) -> Result<Option<Vec<Route>>, StoreError> {
         self.read(|conn| {
             let exists: Option<i64> = conn
                 .query_row(
