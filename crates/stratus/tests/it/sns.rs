@@ -190,7 +190,7 @@ fn boto3_sns_api_and_fan_out() {
         .expect("run python; ./test.sh prepares a venv with boto3");
     let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
     assert!(
-        out.status.success() && stdout.contains("checks ok"),
+        out.status.success() && stdout.contains("sqs ok") && stdout.contains("checks ok"),
         "boto3 sns checks failed:\nstdout: {stdout}\nstderr: {}",
         String::from_utf8_lossy(&out.stderr)
     );

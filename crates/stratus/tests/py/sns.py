@@ -155,37 +155,44 @@ for body, code in [(b"Action=Frobnicate&Version=2010-03-31", "InvalidAction"), (
         assert f"<Code>{code}</Code>" in text and "<Type>Sender</Type>" in text and "<RequestId>" in text, text
 
 # Fan-out: a topic the manifest's functions subscribe to, plus an HTTP
-# endpoint and (once SQS answers) a queue, each with a filter policy.
+# endpoint and queues (one raw), each with a filter policy.
 fan = sns.create_topic(Name="fan")["TopicArn"]
 sns.subscribe(TopicArn=fan, Protocol="http", Endpoint=HTTP_URL, Attributes={"FilterPolicy": json.dumps({"color": ["red"]})})
 sns.subscribe(TopicArn=fan, Protocol="http", Endpoint=HTTP_URL + "/raw", Attributes={"FilterPolicy": json.dumps({"size": [{"numeric": [">", 10]}]}), "RawMessageDelivery": "true"})
-queue_url = None
-try:
-    queue_url = sqs.create_queue(QueueName="fanq")["QueueUrl"]
-    queue_arn = sqs.get_queue_attributes(QueueUrl=queue_url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
-except botocore.exceptions.ClientError as e:
-    print("sqs unavailable:", e, file=sys.stderr)
-if queue_url:
-    sns.subscribe(TopicArn=fan, Protocol="sqs", Endpoint=queue_arn, Attributes={"FilterPolicy": json.dumps({"color": ["red"]})})
+queue_url = sqs.create_queue(QueueName="fanq")["QueueUrl"]
+queue_arn = sqs.get_queue_attributes(QueueUrl=queue_url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+sns.subscribe(TopicArn=fan, Protocol="sqs", Endpoint=queue_arn, Attributes={"FilterPolicy": json.dumps({"color": ["red"]})})
+raw_queue_url = sqs.create_queue(QueueName="fanq-raw")["QueueUrl"]
+raw_queue_arn = sqs.get_queue_attributes(QueueUrl=raw_queue_url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+sns.subscribe(TopicArn=fan, Protocol="sqs", Endpoint=raw_queue_arn, Attributes={"RawMessageDelivery": "true", "FilterPolicy": json.dumps({"color": ["blue"]})})
 
 red = sns.publish(TopicArn=fan, Message="red message", Subject="paint", MessageAttributes={**attrs(color="red"), "size": {"DataType": "Number", "StringValue": "5"}})["MessageId"]
 blue = sns.publish(TopicArn=fan, Message="blue message", MessageAttributes={**attrs(color="blue"), "size": {"DataType": "Number", "StringValue": "50"}})["MessageId"]
 print("published red", red)
 print("published blue", blue)
 
-if queue_url:
-    bodies = []
+
+def receive_all(url, expect):
+    got = []
     deadline = time.time() + 20
-    while time.time() < deadline and not bodies:
-        got = sqs.receive_message(QueueUrl=queue_url, MaxNumberOfMessages=10, WaitTimeSeconds=1)
-        bodies += [json.loads(m["Body"]) for m in got.get("Messages", [])]
-    assert len(bodies) == 1, bodies
-    env = bodies[0]
-    assert env["Type"] == "Notification" and env["MessageId"] == red and env["TopicArn"] == fan, env
-    assert env["Message"] == "red message" and env["Subject"] == "paint", env
-    assert env["MessageAttributes"]["color"] == {"Type": "String", "Value": "red"}, env
+    while time.time() < deadline and len(got) < expect:
+        answer = sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10, WaitTimeSeconds=1, MessageAttributeNames=["All"])
+        got += answer.get("Messages", [])
     time.sleep(0.3)
-    assert not sqs.receive_message(QueueUrl=queue_url, WaitTimeSeconds=0).get("Messages"), "blue reached the queue"
-    print("sqs ok")
+    got += sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10, WaitTimeSeconds=0).get("Messages", [])
+    return got
+
+
+messages = receive_all(queue_url, 1)
+assert len(messages) == 1, messages
+env = json.loads(messages[0]["Body"])
+assert env["Type"] == "Notification" and env["MessageId"] == red and env["TopicArn"] == fan, env
+assert env["Message"] == "red message" and env["Subject"] == "paint", env
+assert env["MessageAttributes"]["color"] == {"Type": "String", "Value": "red"}, env
+raw_messages = receive_all(raw_queue_url, 1)
+assert len(raw_messages) == 1, raw_messages
+assert raw_messages[0]["Body"] == "blue message", raw_messages
+assert raw_messages[0]["MessageAttributes"]["color"]["StringValue"] == "blue", raw_messages
+print("sqs ok")
 
 print("checks ok")
