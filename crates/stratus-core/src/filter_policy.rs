@@ -249,10 +249,19 @@ mod tests {
         );
     }
 
+    /// (policy, scope, body, attributes, matches)
+    type MatchCase<'a> = (
+        &'a str,
+        FilterScope,
+        &'a str,
+        &'a [(&'a str, &'a str, &'a str)],
+        bool,
+    );
+
     #[test]
     fn policies_match_attributes_and_bodies() {
         // (policy, scope, body, attributes, matches)
-        let cases: &[(&str, FilterScope, &str, &[(&str, &str, &str)], bool)] = &[
+        let cases: &[MatchCase] = &[
             (
                 r#"{"color":["red"]}"#,
                 FilterScope::MessageAttributes,

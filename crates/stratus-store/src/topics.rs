@@ -688,7 +688,12 @@ mod tests {
         };
         assert_eq!(
             store
-                .commit_publication("t2.fifo", Some(("d1", "m1", 100)), &[delivery.clone()], 10)
+                .commit_publication(
+                    "t2.fifo",
+                    Some(("d1", "m1", 100)),
+                    std::slice::from_ref(&delivery),
+                    10
+                )
                 .unwrap(),
             None
         );
