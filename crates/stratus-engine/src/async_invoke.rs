@@ -213,6 +213,14 @@ impl Engine {
             .await;
         let settle = match outcome {
             Ok(invocation) => match invocation.result {
+                // An HTTP function (wasm) says it failed with a non-2xx
+                // answer; Lambda functions answer 200 unless they erred.
+                Ok(response) if !response.status().is_success() => Settle::Retry(Failure {
+                    error_type: "Unhandled".into(),
+                    message: format!("the function answered HTTP {}", response.status().as_u16()),
+                    body: Some(response.into_body()),
+                    version: Some(invocation.version),
+                }),
                 Ok(response) => Settle::Done(response.into_body(), invocation.version),
                 Err(error) => Settle::Retry(Failure {
                     error_type: error.error_type().to_string(),
