@@ -23,7 +23,8 @@
 //!
 //! `time` is the tick (not when it fired), `n` the schedule's position
 //! among the function's schedules, from 1. Headers: `ce-type: Scheduled
-//! Event`, `ce-source: aws.events`, `ce-id` the envelope's id.
+//! Event`, `ce-source: aws.events`, `ce-id` the envelope's id, and `host`
+//! the control API's address (a wasm function gets an HTTP request).
 //!
 //! # Missed ticks
 //!
@@ -276,6 +277,12 @@ async fn fire_due(events: &Events, entries: &mut [Entry]) -> Result<(), crate::E
     if due.is_empty() {
         return Ok(());
     }
+    let endpoint = &events.config().endpoint_url;
+    let host = endpoint
+        .split_once("://")
+        .map_or(endpoint.as_str(), |(_, rest)| rest)
+        .trim_end_matches('/')
+        .to_string();
     let mut ticks = Vec::with_capacity(due.len());
     let mut fired_for = Vec::with_capacity(due.len());
     for d in &due {
@@ -290,6 +297,8 @@ async fn fire_due(events: &Events, entries: &mut [Entry]) -> Result<(), crate::E
             ("ce-source".to_string(), "aws.events".to_string()),
             ("ce-id".to_string(), id.clone()),
         ];
+        // A wasm function gets an HTTP request, which needs an authority.
+        headers.push(("host".to_string(), host.clone()));
         if d.missed > 0 {
             headers.push(("ce-missed-ticks".to_string(), d.missed.to_string()));
         }
