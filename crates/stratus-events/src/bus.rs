@@ -369,6 +369,10 @@ impl Events {
                             .pop()
                             .unwrap_or_else(|| Ok(String::new()))
                     }
+                    TargetRef::Function(function) => {
+                        let payload = target.input.render(&event, &context);
+                        self.invoke_target(function, payload, &origin).await
+                    }
                     other => {
                         let payload = target.input.render(&event, &context);
                         self.deliver(other, payload, &origin).await
@@ -385,6 +389,34 @@ impl Events {
         }
         tracing::debug!(bus, event_id = %id, delivered, "put an event");
         Ok(id)
+    }
+
+    /// An asynchronous invocation of a rule's function, with the event's
+    /// CloudEvents headers and the `host` a wasm function's HTTP request
+    /// needs.
+    async fn invoke_target(
+        &self,
+        function: &str,
+        payload: String,
+        origin: &EventOrigin,
+    ) -> Result<String, EventsError> {
+        let endpoint = &self.config().endpoint_url;
+        let host = endpoint
+            .split_once("://")
+            .map_or(endpoint.as_str(), |(_, rest)| rest)
+            .trim_end_matches('/')
+            .to_string();
+        let mut headers = origin.headers();
+        headers.push(("host".to_string(), host));
+        self.engine()
+            .invoke_async(
+                function,
+                stratus_engine::Qualifier::Latest,
+                bytes::Bytes::from(payload),
+                headers,
+            )
+            .await
+            .map_err(|e| EventsError::engine("queuing an asynchronous invocation", e))
     }
 
     fn pattern(&self, text: &str) -> Result<Arc<Pattern>, EventsError> {
