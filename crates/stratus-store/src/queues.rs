@@ -507,7 +507,7 @@ impl Store {
                 break;
             }
             let mut moved_now = 0usize;
-            for id in ids {
+            for (id, count) in ids {
                 if outcome.messages.len() >= max {
                     break;
                 }
@@ -516,11 +516,6 @@ impl Store {
                 if !taken.insert(id) {
                     continue;
                 }
-                let count: i64 = tx
-                    .prepare_cached("SELECT receive_count FROM queue_messages WHERE id = ?1")
-                    .sql("preparing to read a receive count")?
-                    .query_row(params![id], |row| row.get(0))
-                    .sql("reading a receive count")?;
                 if let Some((dlq, max_receives)) = &dlq
                     && count >= i64::from(*max_receives)
                 {
@@ -991,16 +986,18 @@ fn standard_candidates(
     queue_id: i64,
     limit: usize,
     now_ms: i64,
-) -> Result<Vec<i64>, StoreError> {
+) -> Result<Vec<(i64, i64)>, StoreError> {
     let mut select = tx
         .prepare_cached(
-            "SELECT id FROM queue_messages INDEXED BY queue_messages_ready
+            "SELECT id, receive_count FROM queue_messages INDEXED BY queue_messages_ready
              WHERE queue_id = ?1 AND visible_ms <= ?2 AND expires_ms > ?2
-             ORDER BY visible_ms, id LIMIT ?3",
+             ORDER BY visible_ms, receive_count, sent_ms LIMIT ?3",
         )
         .sql("preparing to find visible messages")?;
     let rows = select
-        .query_map(params![queue_id, now_ms, limit as i64], |row| row.get(0))
+        .query_map(params![queue_id, now_ms, limit as i64], |row| {
+            Ok((row.get(0)?, row.get(1)?))
+        })
         .sql("finding visible messages")?;
     rows.collect::<Result<_, _>>()
         .sql("reading a visible message")
@@ -1013,7 +1010,7 @@ fn fifo_candidates(
     queue_id: i64,
     limit: usize,
     now_ms: i64,
-) -> Result<Vec<i64>, StoreError> {
+) -> Result<Vec<(i64, i64)>, StoreError> {
     let heads: Vec<(i64, String)> = {
         let mut select = tx
             .prepare_cached(
@@ -1040,22 +1037,28 @@ fn fifo_candidates(
         }
         let mut select = tx
             .prepare_cached(
-                "SELECT id, visible_ms <= ?3 AND expires_ms > ?3 FROM queue_messages
+                "SELECT id, visible_ms <= ?3 AND expires_ms > ?3, receive_count FROM queue_messages
                  WHERE queue_id = ?1 AND group_id = ?2 ORDER BY id LIMIT ?4",
             )
             .sql("preparing to read a message group")?;
         let rows = select
             .query_map(
                 params![queue_id, group, now_ms, (limit - ids.len()) as i64],
-                |row| Ok((row.get::<_, i64>(0)?, row.get::<_, bool>(1)?)),
+                |row| {
+                    Ok((
+                        row.get::<_, i64>(0)?,
+                        row.get::<_, bool>(1)?,
+                        row.get::<_, i64>(2)?,
+                    ))
+                },
             )
             .sql("reading a message group")?;
         for row in rows {
-            let (id, visible) = row.sql("reading a message of a group")?;
+            let (id, visible, count) = row.sql("reading a message of a group")?;
             if !visible {
                 break;
             }
-            ids.push(id);
+            ids.push((id, count));
         }
     }
     Ok(ids)

@@ -328,3 +328,41 @@ fn queues_list_purge_and_delete() {
         Err(stratus_store::StoreError::NotFound(_))
     ));
 }
+
+#[test]
+#[ignore = "timing probe, run by hand"]
+fn probe_throughput() {
+    let (_dir, store) = store();
+    store
+        .create_queue("q", false, &settings(30), T0)
+        .expect("create");
+    let started = std::time::Instant::now();
+    let n = 10_000;
+    for i in 0..n / 10 {
+        let batch: Vec<NewQueueMessage> = (0..10).map(|j| message(&format!("{i}-{j}"))).collect();
+        store.send_messages("q", &batch, T0).expect("send");
+    }
+    let sent = started.elapsed();
+    let started = std::time::Instant::now();
+    let mut done = 0;
+    loop {
+        let got = store
+            .receive_messages("q", 10, None, T0 + 1)
+            .expect("receive");
+        if got.messages.is_empty() {
+            break;
+        }
+        let handles: Vec<&str> = got
+            .messages
+            .iter()
+            .map(|m| m.receipt_handle.as_str())
+            .collect();
+        store.delete_messages("q", &handles).expect("delete");
+        done += handles.len();
+    }
+    assert_eq!(done, n);
+    eprintln!(
+        "send {n}: {sent:?}; receive+delete: {:?}",
+        started.elapsed()
+    );
+}
