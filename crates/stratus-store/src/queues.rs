@@ -17,11 +17,11 @@
 //!   message was received again.
 //! - `queue_dedup`: FIFO deduplication ids, each until its window ends.
 //!
-//! Receiving from a standard queue reads the `(queue_id, visible_ms)`
+//! Receiving from a standard queue reads the `(queue_id, visible_ms, ...)`
 //! index from its start: O(batch). A FIFO receive first finds the head
-//! (lowest id) of every message group through the partial
-//! `(queue_id, group_id, id)` index, O(groups), and takes the visible prefix
-//! of each group whose head is visible.
+//! (lowest id) of every message group by a skip-scan of the partial
+//! `(queue_id, group_id, id)` index, O(groups · log n), and takes the
+//! visible prefix of each group whose head is visible.
 
 use std::collections::BTreeMap;
 
@@ -1014,11 +1014,21 @@ fn fifo_candidates(
     let heads: Vec<(i64, String)> = {
         let mut select = tx
             .prepare_cached(
-                "SELECT m.id, m.group_id FROM
-                     (SELECT group_id, MIN(id) AS id FROM queue_messages
-                      WHERE queue_id = ?1 AND group_id IS NOT NULL GROUP BY group_id) AS h
-                 JOIN queue_messages AS m ON m.id = h.id
-                 WHERE m.visible_ms <= ?2 AND m.expires_ms > ?2
+                "WITH RECURSIVE groups(g) AS (
+                     SELECT (SELECT group_id FROM queue_messages
+                             WHERE queue_id = ?1 AND group_id IS NOT NULL
+                             ORDER BY group_id LIMIT 1)
+                     UNION ALL
+                     SELECT (SELECT group_id FROM queue_messages
+                             WHERE queue_id = ?1 AND group_id > groups.g
+                             ORDER BY group_id LIMIT 1)
+                     FROM groups WHERE groups.g IS NOT NULL
+                 )
+                 SELECT m.id, m.group_id FROM groups
+                 JOIN queue_messages AS m ON m.id =
+                     (SELECT id FROM queue_messages WHERE queue_id = ?1 AND group_id = groups.g
+                      ORDER BY id LIMIT 1)
+                 WHERE groups.g IS NOT NULL AND m.visible_ms <= ?2 AND m.expires_ms > ?2
                  ORDER BY m.id",
             )
             .sql("preparing to find message groups")?;
