@@ -5,6 +5,7 @@ deployed. Prints `tb-event EVENT_ID` for the event the Rust test looks for
 in tb's logs, and `checks ok` at the end.
 """
 
+import datetime
 import json
 import time
 
@@ -196,9 +197,29 @@ events.put_events(Entries=[entry({"order-id": "o-6", "amount": 60, "vip": True})
 assert [json.loads(b)["order"] for b in receive(1)] == ["o-6"]
 
 # The wasm function gets the event (asynchronously).
-out = events.put_events(Entries=[entry({"hello": "wasm"}, detail_type="Wasm Hello")])
+wasm_entry = dict(entry({"hello": "wasm"}, detail_type="Wasm Hello"), Time=datetime.datetime(2026, 1, 2, 3, 4, 5, tzinfo=datetime.timezone.utc))
+out = events.put_events(Entries=[wasm_entry])
 assert out["FailedEntryCount"] == 0, out
 print("tb-event", out["Entries"][0]["EventId"], flush=True)
+
+# Bus to bus: shop -> relay -> (shop again: cut) and a queue; once only.
+events.create_event_bus(Name="relay")
+events.put_rule(Name="fwd", EventBusName="shop", EventPattern='{"detail-type": ["Relay Me"]}')
+events.put_targets(Rule="fwd", EventBusName="shop", Targets=[{"Id": "relay", "Arn": f"{PREFIX}:event-bus/relay"}])
+events.put_rule(Name="back", EventBusName="relay", EventPattern='{"source": ["com.shop"]}')
+events.put_targets(
+    Rule="back",
+    EventBusName="relay",
+    Targets=[{"Id": "shop", "Arn": f"{PREFIX}:event-bus/shop"}, {"Id": "q", "Arn": queue_arn, "InputPath": "$.detail"}],
+)
+out = events.put_events(Entries=[entry({"hop": 1}, detail_type="Relay Me")])
+assert out["FailedEntryCount"] == 0, out
+assert [json.loads(b) for b in receive(1)] == [{"hop": 1}]
+assert receive(1, timeout=1) == [], "the loop back to shop was not cut"
+events.delete_rule(Name="fwd", EventBusName="shop", Force=True)
+events.delete_event_bus(Name="relay")
+code, _, _ = error_of(events.describe_rule, Name="back", EventBusName="relay")
+assert code == "ResourceNotFoundException", code
 
 # TestEventPattern.
 sample = {
