@@ -55,6 +55,39 @@ pub struct EngineConfig {
     /// Delay before the first retry of a failed asynchronous invocation;
     /// the n-th retry waits n times this (Lambda: 1 min, then 2 min).
     pub async_retry_delay: Duration,
+    /// Extra environment variables for each function (its own AWS
+    /// credentials and endpoint), added when its pool is built; variables
+    /// the function sets itself win.
+    pub function_env: Option<FunctionEnv>,
+}
+
+/// Computes extra environment variables for a function (see
+/// [`EngineConfig::function_env`]). Called when a pool is built, on an async
+/// thread: it should be quick (a store read, or a rare write).
+#[derive(Clone)]
+pub struct FunctionEnv(pub Arc<FunctionEnvFn>);
+
+/// The function behind [`FunctionEnv`].
+pub type FunctionEnvFn = dyn Fn(&FunctionConfig) -> Vec<(String, String)> + Send + Sync;
+
+impl std::fmt::Debug for FunctionEnv {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("FunctionEnv(..)")
+    }
+}
+
+impl EngineConfig {
+    /// The configuration a function's pool runs with: `config` plus the
+    /// [`function_env`](Self::function_env) variables it does not set.
+    fn pool_config(&self, config: &FunctionConfig) -> Arc<FunctionConfig> {
+        let mut config = config.clone();
+        if let Some(FunctionEnv(env)) = &self.function_env {
+            for (key, value) in env(&config) {
+                config.environment.entry(key).or_insert(value);
+            }
+        }
+        Arc::new(config)
+    }
 }
 
 impl Default for EngineConfig {
@@ -68,6 +101,7 @@ impl Default for EngineConfig {
             usage_retention: Duration::from_secs(400 * 24 * 3600),
             prices: PriceSheet::default(),
             async_retry_delay: Duration::from_secs(60),
+            function_env: None,
         }
     }
 }
@@ -350,7 +384,8 @@ impl Engine {
                             .map(|d| d.inflight.clone())
                             .unwrap_or_default();
                         let runtime = self.runtime(record.config.runtime)?;
-                        let pool = Pool::new(Arc::new(record.config.clone()), runtime);
+                        let pool =
+                            Pool::new(self.inner.config.pool_config(&record.config), runtime);
                         if record.config.provisioned_concurrency > 0 {
                             to_provision.push((
                                 pool.clone(),
@@ -623,7 +658,7 @@ impl Engine {
             .ok_or_else(|| EngineError::NotFound(format!("{function}:{version}")))?;
         let runtime = self.runtime(record.config.runtime)?;
         let deployed = Arc::new(Deployed {
-            pool: Pool::new(Arc::new(record.config.clone()), runtime),
+            pool: Pool::new(self.inner.config.pool_config(&record.config), runtime),
             metrics: current.metrics.clone(),
             inflight: current.inflight.clone(),
             record,

@@ -10,9 +10,9 @@ pub mod runtime;
 mod writer;
 
 pub use engine::{
-    AsyncOutcome, AsyncOutcomes, Condition, Engine, EngineConfig, EngineError, FunctionUsage,
-    Invocation, MAX_ASYNC_PAYLOAD_BYTES, MAX_PAYLOAD_BYTES, MAX_RETRY_ATTEMPTS, Qualifier,
-    RoutedTo, Trigger, Usage,
+    AsyncOutcome, AsyncOutcomes, Condition, Engine, EngineConfig, EngineError, FunctionEnv,
+    FunctionUsage, Invocation, MAX_ASYNC_PAYLOAD_BYTES, MAX_PAYLOAD_BYTES, MAX_RETRY_ATTEMPTS,
+    Qualifier, RoutedTo, Trigger, Usage,
 };
 pub use limits::Throttle;
 pub use runtime::{

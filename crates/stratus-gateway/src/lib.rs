@@ -9,6 +9,7 @@ mod control;
 mod error;
 mod functions;
 mod lambda_api;
+mod services;
 
 use bytes::Bytes;
 use std::sync::Arc;
@@ -16,6 +17,7 @@ use stratus_engine::Engine;
 
 pub use control::router as control_router;
 pub use functions::router as functions_router;
+pub use services::{ServicesFn, services_handler, services_router};
 
 /// Shared state of both routers.
 #[derive(Clone)]

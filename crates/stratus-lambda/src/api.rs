@@ -10,8 +10,20 @@ use bytes::Bytes;
 use http::{Method, Request, Response, StatusCode, header};
 use http_body_util::{BodyExt, Full, Limited};
 use hyper::body::Incoming;
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::sync::{Arc, Mutex, MutexGuard, OnceLock};
 use tokio::sync::oneshot;
+
+/// Serves the AWS service APIs (SQS, SNS, EventBridge, Lambda Invoke) to
+/// functions on their Runtime API listener: every request not under
+/// `/2018-06-01/` is handed to it. Functions without network access reach
+/// Stratus's services this way (`AWS_ENDPOINT_URL` names the listener).
+pub type Services = Arc<
+    dyn Fn(Request<Bytes>) -> futures::future::BoxFuture<'static, Response<Bytes>> + Send + Sync,
+>;
+
+/// Largest request body handed to [`Services`] (the AWS APIs' own limits
+/// are smaller; they answer with their errors).
+const MAX_SERVICES_BODY: usize = 8 * 1024 * 1024;
 
 /// Largest body the runtime may post: 6 MiB plus 100 bytes, as RIE
 /// (`interop.MaxPayloadSize`).
@@ -76,6 +88,8 @@ struct State {
 /// The Runtime API state of one instance.
 pub struct RuntimeApi {
     state: Mutex<State>,
+    /// Where requests outside `/2018-06-01/` go.
+    services: OnceLock<Services>,
 }
 
 type Body = Full<Bytes>;
@@ -92,8 +106,37 @@ impl RuntimeApi {
                 waiter: None,
                 current: None,
             }),
+            services: OnceLock::new(),
         };
         (Arc::new(api), rx)
+    }
+
+    /// Serves the AWS service APIs on this listener too (set once).
+    pub fn set_services(&self, services: Services) {
+        let _ = self.services.set(services);
+    }
+
+    /// Hands a request outside the Runtime API to the services handler.
+    async fn service(&self, request: Request<Incoming>) -> Response<Body> {
+        let Some(services) = self.services.get().cloned() else {
+            return not_found(request.uri().path());
+        };
+        let (parts, body) = request.into_parts();
+        let body = match Limited::new(body, MAX_SERVICES_BODY).collect().await {
+            Ok(collected) => collected.to_bytes(),
+            Err(error) if error.is::<http_body_util::LengthLimitError>() => {
+                return error_body(
+                    StatusCode::PAYLOAD_TOO_LARGE,
+                    "RequestEntityTooLarge",
+                    &format!("request body exceeds {MAX_SERVICES_BODY} bytes"),
+                );
+            }
+            Err(_) => return truncated(),
+        };
+        let (parts, body) = services(Request::from_parts(parts, body))
+            .await
+            .into_parts();
+        Response::from_parts(parts, Full::new(body))
     }
 
     fn lock(&self) -> MutexGuard<'_, State> {
@@ -167,7 +210,7 @@ impl RuntimeApi {
     async fn handle(&self, request: Request<Incoming>) -> Response<Body> {
         let path = request.uri().path().to_string();
         let Some(rest) = path.strip_prefix("/2018-06-01/") else {
-            return not_found(&path);
+            return self.service(request).await;
         };
         let segments: Vec<&str> = rest.split('/').collect();
         match (request.method().clone(), segments.as_slice()) {

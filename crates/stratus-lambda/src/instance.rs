@@ -135,6 +135,7 @@ impl ProcessInstance {
         pipes: Vec<(LogStream, std::fs::File)>,
         function_arn: String,
         grace: Duration,
+        services: Option<crate::api::Services>,
     ) -> Result<ProcessInstance, RuntimeError> {
         let listener = listener
             .set_nonblocking(true)
@@ -143,6 +144,9 @@ impl ProcessInstance {
         let (output, mut tasks) = Output::start(pipes)
             .map_err(|e| RuntimeError::Internal(format!("capturing the runtime's output: {e}")))?;
         let (api, init) = RuntimeApi::new();
+        if let Some(services) = services {
+            api.set_services(services);
+        }
         tasks.push(api.clone().serve(listener));
         let sandbox = Arc::new(tree);
         let instance = ProcessInstance {

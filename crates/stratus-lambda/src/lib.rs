@@ -24,7 +24,7 @@ mod output;
 mod package;
 mod template;
 
-pub use api::MAX_RUNTIME_PAYLOAD;
+pub use api::{MAX_RUNTIME_PAYLOAD, Services};
 pub use package::{MAX_UNZIPPED_BYTES, MAX_ZIPPED_BYTES};
 
 use async_trait::async_trait;
@@ -34,7 +34,7 @@ use std::collections::HashMap;
 use std::ffi::OsString;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU32, Ordering};
-use std::sync::{Arc, Mutex, Weak};
+use std::sync::{Arc, Mutex, OnceLock, Weak};
 use std::time::Duration;
 use stratus_core::{FunctionConfig, RuntimeKind};
 use stratus_engine::{Instance, Runtime, RuntimeError};
@@ -82,6 +82,9 @@ const FORKED_UID_FIRST: u32 = 100_000;
 /// How many uids forked instances cycle through.
 const FORKED_UID_COUNT: u32 = 100_000;
 
+/// The Runtime API's address inside an instance's own network namespace.
+const CHILD_RUNTIME_API: &str = "127.0.0.1:9001";
+
 /// The runtime for `python`, `nodejs` and `provided` functions.
 pub struct LambdaRuntime {
     config: LambdaConfig,
@@ -95,6 +98,9 @@ pub struct LambdaRuntime {
     templates: tokio::sync::Mutex<HashMap<u64, Option<Arc<template::Template>>>>,
     /// The next uid offset for forked instances.
     next_uid: AtomicU32,
+    /// The AWS service APIs served on each instance's Runtime API listener,
+    /// and the API URL functions are otherwise given as `AWS_ENDPOINT_URL`.
+    services: OnceLock<(Services, String)>,
 }
 
 impl LambdaRuntime {
@@ -113,7 +119,21 @@ impl LambdaRuntime {
             live: Mutex::new(Vec::new()),
             templates: tokio::sync::Mutex::new(HashMap::new()),
             next_uid: AtomicU32::new(std::process::id() % FORKED_UID_COUNT),
+            services: OnceLock::new(),
         }
+    }
+
+    /// Serves the AWS service APIs on every instance's Runtime API listener
+    /// from now on (set once, after the gateway's router exists).
+    /// `endpoint_url` is the API URL that functions are given as
+    /// `AWS_ENDPOINT_URL`: an instance without network access gets its own
+    /// listener's address there instead.
+    pub fn set_services(&self, services: Services, endpoint_url: String) {
+        let _ = self.services.set((services, endpoint_url));
+    }
+
+    fn services(&self) -> Option<Services> {
+        self.services.get().map(|(s, _)| s.clone())
     }
 
     fn task_dir(&self, sha256: &str) -> PathBuf {
@@ -236,7 +256,7 @@ impl LambdaRuntime {
             .collect();
         env.push((
             "AWS_LAMBDA_RUNTIME_API".to_string(),
-            "127.0.0.1:9001".to_string(),
+            CHILD_RUNTIME_API.to_string(),
         ));
         let request = template::ForkRequest {
             env,
@@ -368,6 +388,20 @@ impl LambdaRuntime {
         // Reserved variables win over the function's own, as on Lambda.
         env.retain(|(k, _)| !extra.iter().any(|(r, _)| r == k));
         env.extend(extra.into_iter().map(|(k, v)| (k.to_string(), v)));
+        // Without network access, the AWS APIs are reached through the
+        // instance's Runtime API listener (in its network namespace, at
+        // 127.0.0.1:9001), which serves them too.
+        let enforced = self.host.enforced();
+        let own_network = config.allowed_outbound_hosts.is_empty()
+            && enforced.namespaces
+            && enforced.network_isolation;
+        if own_network && let Some((_, api_url)) = self.services.get() {
+            for (key, value) in &mut env {
+                if key == "AWS_ENDPOINT_URL" && value == api_url {
+                    *value = format!("http://{CHILD_RUNTIME_API}");
+                }
+            }
+        }
 
         let mut binds = vec![Bind {
             source: task_dir.to_path_buf(),
@@ -478,9 +512,15 @@ impl Runtime for LambdaRuntime {
                 (LogStream::Stdout, std::fs::File::from(stdout)),
                 (LogStream::Stderr, std::fs::File::from(stderr)),
             ];
-            let instance =
-                instance::ProcessInstance::start(Tree::Forked(forked), listener, pipes, arn, grace)
-                    .await?;
+            let instance = instance::ProcessInstance::start(
+                Tree::Forked(forked),
+                listener,
+                pipes,
+                arn,
+                grace,
+                self.services(),
+            )
+            .await?;
             self.track(&instance);
             return Ok(Arc::new(instance));
         }
@@ -522,9 +562,15 @@ impl Runtime for LambdaRuntime {
         if let Some(fd) = sandbox.stderr.take() {
             pipes.push((LogStream::Stderr, std::fs::File::from(fd)));
         }
-        let instance =
-            instance::ProcessInstance::start(Tree::Sandboxed(sandbox), listener, pipes, arn, grace)
-                .await?;
+        let instance = instance::ProcessInstance::start(
+            Tree::Sandboxed(sandbox),
+            listener,
+            pipes,
+            arn,
+            grace,
+            self.services(),
+        )
+        .await?;
         self.track(&instance);
         Ok(Arc::new(instance))
     }

@@ -49,6 +49,10 @@ pub struct WasmConfig {
     pub max_instances: u32,
     /// Response body limit.
     pub max_response_bytes: usize,
+    /// Hosts every function may call besides its `allowedOutboundHosts`
+    /// (the API listener, so AWS SDKs reach Stratus's services), in the
+    /// same pattern syntax.
+    pub always_allowed_hosts: Vec<String>,
 }
 
 impl Default for WasmConfig {
@@ -56,6 +60,7 @@ impl Default for WasmConfig {
         WasmConfig {
             max_instances: 1000,
             max_response_bytes: stratus_engine::MAX_PAYLOAD_BYTES,
+            always_allowed_hosts: Vec::new(),
         }
     }
 }
@@ -324,7 +329,14 @@ impl Runtime for WasmRuntime {
             engine: self.engine.clone(),
             pre,
             env: Arc::new(env),
-            outbound: OutboundPolicy::new(&function.allowed_outbound_hosts),
+            outbound: OutboundPolicy::new(
+                &function
+                    .allowed_outbound_hosts
+                    .iter()
+                    .chain(&self.config.always_allowed_hosts)
+                    .cloned()
+                    .collect::<Vec<_>>(),
+            ),
             memory_limit: function.memory_size as usize * 1024 * 1024,
             max_response_bytes: self.config.max_response_bytes,
         }))

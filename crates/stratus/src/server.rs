@@ -115,6 +115,15 @@ pub async fn start(options: ServerOptions) -> Result<Running> {
         }
         None => PriceSheet::default(),
     };
+    // Bound first: functions are given the API URL (AWS_ENDPOINT_URL).
+    let gateway = TcpListener::bind(options.listen)
+        .await
+        .with_context(|| format!("listen on {}", options.listen))?;
+    let api = TcpListener::bind(options.api_listen)
+        .await
+        .with_context(|| format!("listen on {}", options.api_listen))?;
+    let gateway_url = format!("http://{}", gateway.local_addr()?);
+    let api_url = format!("http://{}", api.local_addr()?);
     let config = EngineConfig {
         keep_alive: seconds(options.keep_alive, "--keep-alive")?,
         max_concurrency: options.max_concurrency,
@@ -135,10 +144,15 @@ pub async fn start(options: ServerOptions) -> Result<Running> {
     store
         .load_or_create_admin_key()
         .context("load the admin access key")?;
+    let config = EngineConfig {
+        function_env: Some(function_env(store.clone(), api_url.clone())),
+        ..config
+    };
     let wasm = WasmRuntime::new(
         store.clone(),
         WasmConfig {
             max_instances: options.max_concurrency.clamp(16, 10_000) as u32,
+            always_allowed_hosts: vec![api_url.clone()],
             ..WasmConfig::default()
         },
     )
@@ -163,14 +177,6 @@ pub async fn start(options: ServerOptions) -> Result<Running> {
         .await
         .context("start the engine")?;
 
-    let gateway = TcpListener::bind(options.listen)
-        .await
-        .with_context(|| format!("listen on {}", options.listen))?;
-    let api = TcpListener::bind(options.api_listen)
-        .await
-        .with_context(|| format!("listen on {}", options.api_listen))?;
-    let gateway_url = format!("http://{}", gateway.local_addr()?);
-    let api_url = format!("http://{}", api.local_addr()?);
     let events = stratus_events::Events::start(
         engine.clone(),
         stratus_events::EventsConfig {
@@ -184,6 +190,10 @@ pub async fn start(options: ServerOptions) -> Result<Running> {
         token: token.into(),
         gateway_url: gateway_url.clone().into(),
     };
+    // Functions without network access reach the AWS APIs through their
+    // Runtime API listener.
+    let services = stratus_gateway::services_handler(state.clone());
+    lambda.set_services(services, api_url.clone());
     let stop = CancellationToken::new();
     let mut servers = Vec::new();
     for (listener, router) in [
@@ -229,6 +239,31 @@ pub async fn start(options: ServerOptions) -> Result<Running> {
         servers,
         grace,
     })
+}
+
+/// Each function's own AWS credentials (created once, kept in the store),
+/// the API URL as `AWS_ENDPOINT_URL` and the region.
+fn function_env(store: Store, api_url: String) -> stratus_engine::FunctionEnv {
+    stratus_engine::FunctionEnv(Arc::new(move |config| {
+        let mut env = vec![
+            ("AWS_ENDPOINT_URL".to_string(), api_url.clone()),
+            ("AWS_REGION".to_string(), "us-east-1".to_string()),
+            ("AWS_DEFAULT_REGION".to_string(), "us-east-1".to_string()),
+        ];
+        match store.function_key(&config.name) {
+            Ok(key) => {
+                env.push(("AWS_ACCESS_KEY_ID".into(), key.key_id));
+                env.push(("AWS_SECRET_ACCESS_KEY".into(), key.secret));
+                if let Some(token) = key.session_token {
+                    env.push(("AWS_SESSION_TOKEN".into(), token));
+                }
+            }
+            Err(error) => {
+                tracing::warn!(function = %config.name, %error, "no access key for the function");
+            }
+        }
+        env
+    }))
 }
 
 async fn signal() -> Result<&'static str> {

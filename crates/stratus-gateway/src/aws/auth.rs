@@ -18,7 +18,6 @@ use std::collections::HashMap;
 use std::sync::{LazyLock, Mutex};
 use std::time::{Duration, Instant};
 
-use axum::response::{IntoResponse, Response};
 use http::{HeaderValue, StatusCode, header};
 use stratus_core::sigv4::{self, RequestInfo, SigV4Error};
 use stratus_store::{AccessKey, KeyKind};
@@ -52,8 +51,6 @@ pub struct AuthError {
     pub message: String,
 }
 
-// `json_response`/`xml_response` are called by the services' `auth_error`.
-#[allow(dead_code)]
 impl AuthError {
     /// The HTTP status AWS answers with: 400 for a malformed signature, 403
     /// otherwise.
@@ -63,44 +60,6 @@ impl AuthError {
             _ => StatusCode::FORBIDDEN,
         }
     }
-
-    /// The error as a JSON-protocol answer (`{"__type", "message"}`, also
-    /// in `x-amzn-ErrorType`), for SQS (`application/x-amz-json-1.0`),
-    /// EventBridge (`...-1.1`) and Lambda (`application/json`).
-    pub fn json_response(&self, content_type: &'static str) -> Response {
-        let mut response =
-            super::json_error(self.status(), self.code, &self.message, content_type, None);
-        response
-            .headers_mut()
-            .insert("x-amzn-errortype", HeaderValue::from_static(self.code));
-        response
-    }
-
-    /// The error as a query-protocol (SNS) XML answer.
-    pub fn xml_response(&self) -> Response {
-        let request_id = uuid::Uuid::new_v4().to_string();
-        let body = format!(
-            "<ErrorResponse xmlns=\"http://sns.amazonaws.com/doc/2010-03-31/\"><Error><Type>Sender</Type><Code>{}</Code><Message>{}</Message></Error><RequestId>{request_id}</RequestId></ErrorResponse>",
-            self.code,
-            xml_escape(&self.message)
-        );
-        let mut response = (self.status(), body).into_response();
-        let headers = response.headers_mut();
-        headers.insert(header::CONTENT_TYPE, HeaderValue::from_static("text/xml"));
-        if let Ok(value) = HeaderValue::from_str(&request_id) {
-            headers.insert("x-amzn-requestid", value);
-        }
-        response
-    }
-}
-
-#[allow(dead_code)]
-fn xml_escape(text: &str) -> String {
-    text.replace('&', "&amp;")
-        .replace('<', "&lt;")
-        .replace('>', "&gt;")
-        .replace('"', "&quot;")
-        .replace('\'', "&apos;")
 }
 
 /// Whether `service` speaks the query protocol (XML errors, other codes).
