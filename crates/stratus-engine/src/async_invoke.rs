@@ -456,6 +456,8 @@ fn build_request(event: &AsyncEvent) -> Result<http::Request<Bytes>, http::Error
         ("ce-source", "stratus"),
         ("ce-id", event.request_id.as_str()),
         ("content-type", "application/json"),
+        // HTTP functions (wasm) need an authority.
+        ("host", "localhost"),
     ] {
         if !has(name) {
             builder = builder.header(name, default);

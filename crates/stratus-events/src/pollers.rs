@@ -361,6 +361,7 @@ async fn run_batch(events: &Events, mapping: &Mapping, messages: Vec<ReceivedMes
         .method("POST")
         .uri("/")
         .header("content-type", "application/json")
+        .header("host", "localhost")
         .header("ce-specversion", "1.0")
         .header("ce-type", "aws.sqs.batch")
         .header("ce-source", queue_arn(queue))

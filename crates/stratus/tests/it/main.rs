@@ -15,6 +15,7 @@ mod limits;
 mod scaling;
 mod schedules;
 mod sigv4;
+mod sink;
 mod sns;
 mod sqs;
 mod queue_trigger;
