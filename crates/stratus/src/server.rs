@@ -173,6 +173,27 @@ pub async fn start(options: ServerOptions) -> Result<Running> {
         },
         host.clone(),
     ));
+    // Functions without network access reach the AWS APIs through their
+    // Runtime API listener. Set before the engine starts (instances of
+    // provisioned concurrency start with it); the router, which needs the
+    // engine, is filled in below.
+    let services: Arc<std::sync::OnceLock<stratus_gateway::ServicesFn>> = Arc::default();
+    lambda.set_services(
+        {
+            let services = services.clone();
+            Arc::new(move |request| match services.get() {
+                Some(handler) => handler(request),
+                None => Box::pin(async {
+                    let mut response = axum::http::Response::new(axum::body::Bytes::from_static(
+                        b"the AWS APIs are starting",
+                    ));
+                    *response.status_mut() = axum::http::StatusCode::SERVICE_UNAVAILABLE;
+                    response
+                }),
+            })
+        },
+        api_url.clone(),
+    );
     let engine = Engine::start(store, vec![Arc::new(wasm), lambda.clone()], config)
         .await
         .context("start the engine")?;
@@ -190,10 +211,7 @@ pub async fn start(options: ServerOptions) -> Result<Running> {
         token: token.into(),
         gateway_url: gateway_url.clone().into(),
     };
-    // Functions without network access reach the AWS APIs through their
-    // Runtime API listener.
-    let services = stratus_gateway::services_handler(state.clone());
-    lambda.set_services(services, api_url.clone());
+    let _ = services.set(stratus_gateway::services_handler(state.clone()));
     let stop = CancellationToken::new();
     let mut servers = Vec::new();
     for (listener, router) in [
