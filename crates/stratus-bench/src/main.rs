@@ -17,6 +17,8 @@
 //! builds what it needs.
 
 mod lambda;
+mod queue;
+mod schedule;
 
 use anyhow::{Context, Result, bail};
 use bytes::Bytes;
@@ -96,6 +98,35 @@ struct Args {
     /// (--lambda) The Lambda fixtures (python, python-boto3, rust).
     #[arg(long, default_value = "fixtures/lambda")]
     fixtures: PathBuf,
+    /// Measure schedule firing jitter instead (see [`schedule`]).
+    #[arg(long)]
+    schedules: bool,
+    /// (--schedules) Functions, each on `rate(1 second)`.
+    #[arg(long, default_value_t = 200)]
+    schedule_functions: usize,
+    /// Measure queue → function and async invoke throughput instead (see
+    /// [`queue`]).
+    #[arg(long)]
+    queues: bool,
+    /// (--queues) Messages sent through the queue (a fifth of this for the
+    /// Python consumer and for async invokes).
+    #[arg(long, default_value_t = 50_000)]
+    queue_messages: usize,
+    /// (--queues) Producer connections.
+    #[arg(long, default_value_t = 16)]
+    queue_connections: usize,
+    /// (--queues) The trigger's `maximumConcurrency`.
+    #[arg(long, default_value_t = 8)]
+    queue_pollers: usize,
+    /// (--queues) The consumer component.
+    #[arg(
+        long,
+        default_value = "fixtures/target/wasm32-wasip2/release/testbed.wasm"
+    )]
+    queue_component: PathBuf,
+    /// (--schedules) Seconds the schedules fire for.
+    #[arg(long, default_value_t = 15.0)]
+    schedule_seconds: f64,
 }
 
 #[derive(clap::Subcommand)]
@@ -115,6 +146,8 @@ fn main() -> Result<()> {
     match args.mode {
         Some(Mode::Baseline { listen }) => baseline(listen),
         None if args.lambda => lambda::run(&args),
+        None if args.schedules => schedule::run(&args),
+        None if args.queues => queue::run(&args),
         None => run(&args),
     }
 }

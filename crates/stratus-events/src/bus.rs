@@ -379,9 +379,13 @@ impl Events {
                     }
                 };
                 match outcome {
-                    Ok(_) => delivered += 1,
+                    Ok(_) => {
+                        delivered += 1;
+                        self.inner.metrics.delivered("eventbridge", &route.name, 1);
+                    }
                     Err(error) if error.kind == ErrorKind::Internal => return Err(error),
                     Err(error) => {
+                        self.inner.metrics.failed("eventbridge", &route.name, 1);
                         tracing::warn!(bus, rule = %route.name, target = %target.id, event_id = %id, %error, "a rule's target refused an event");
                     }
                 }

@@ -897,6 +897,7 @@ impl Events {
                 "sqs" => self.deliver_to_queue(&publication, &target).await?,
                 _ => http.push(http_delivery(&publication, &target)),
             }
+            self.inner.metrics.delivered("sns", topic, 1);
         }
         let wake = !http.is_empty();
         let (owned, message_id) = (topic.to_string(), publication.message_id.clone());
@@ -1151,6 +1152,14 @@ impl Events {
                 match RETRY_DELAYS_MS.get(attempt) {
                     Some(delay) => {
                         tracing::debug!(url = %delivery.url, attempt = attempt + 1, %why, "an HTTP delivery failed; retrying");
+                        // arn:aws:sns:REGION:ACCOUNT:TOPIC:ID
+                        let topic = delivery
+                            .subscription_arn
+                            .rsplit(':')
+                            .nth(1)
+                            .unwrap_or_default()
+                            .to_string();
+                        self.inner.metrics.retried("sns", &topic, 1);
                         let due = now_ms() + delay;
                         self.blocking("rescheduling an HTTP delivery", move |store| {
                             store.retry_topic_delivery(id, due)

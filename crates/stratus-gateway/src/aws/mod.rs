@@ -19,7 +19,7 @@ use axum::body::Body;
 use axum::extract::{Request, State};
 use axum::response::{IntoResponse, Response};
 use bytes::Bytes;
-use http::{HeaderMap, StatusCode, header};
+use http::{StatusCode, header};
 
 /// Largest request body of the service APIs (SQS and SNS allow 256 KiB per
 /// message and per batch, EventBridge 256 KiB per PutEvents; the margin
@@ -30,8 +30,6 @@ pub(crate) const MAX_REQUEST_BYTES: usize = 2 * 1024 * 1024;
 pub(crate) struct AwsRequest {
     /// The operation (`SendMessage`, `Publish`, `PutEvents`).
     pub operation: String,
-    /// The request's headers.
-    pub headers: HeaderMap,
     /// The body as received.
     pub body: Bytes,
     /// Who signed it.
@@ -61,7 +59,9 @@ pub async fn dispatch(State(state): State<AppState>, request: Request) -> Respon
         Some(t) => {
             return plain_error(
                 StatusCode::BAD_REQUEST,
-                format!("unknown X-Amz-Target `{t}` (this endpoint serves AmazonSQS and AWSEvents targets, and the SNS query API)"),
+                format!(
+                    "unknown X-Amz-Target `{t}` (this endpoint serves AmazonSQS and AWSEvents targets, and the SNS query API)"
+                ),
             );
         }
         None => Service::Sns,
@@ -71,12 +71,15 @@ pub async fn dispatch(State(state): State<AppState>, request: Request) -> Respon
         Err(error) => return service.auth_error(error),
     };
     let operation = match &target {
-        Some(t) => t.split_once('.').map(|(_, op)| op).unwrap_or("").to_string(),
+        Some(t) => t
+            .split_once('.')
+            .map(|(_, op)| op)
+            .unwrap_or("")
+            .to_string(),
         None => String::new(),
     };
     let request = AwsRequest {
         operation,
-        headers: parts.headers,
         body,
         caller,
     };
@@ -127,7 +130,10 @@ pub(crate) fn json_error(
     let body = serde_json::json!({"__type": error_type, "message": message});
     let mut response = (status, body.to_string()).into_response();
     let headers = response.headers_mut();
-    headers.insert(header::CONTENT_TYPE, http::HeaderValue::from_static(content_type));
+    headers.insert(
+        header::CONTENT_TYPE,
+        http::HeaderValue::from_static(content_type),
+    );
     if let Some(code) = query_code
         && let Ok(value) = http::HeaderValue::from_str(code)
     {
@@ -143,7 +149,10 @@ pub(crate) fn json_error(
 pub(crate) fn json_ok(body: &serde_json::Value, content_type: &'static str) -> Response {
     let mut response = Response::new(Body::from(body.to_string()));
     let headers = response.headers_mut();
-    headers.insert(header::CONTENT_TYPE, http::HeaderValue::from_static(content_type));
+    headers.insert(
+        header::CONTENT_TYPE,
+        http::HeaderValue::from_static(content_type),
+    );
     if let Ok(value) = http::HeaderValue::from_str(&uuid::Uuid::new_v4().to_string()) {
         headers.insert("x-amzn-requestid", value);
     }

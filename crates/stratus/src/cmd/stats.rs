@@ -64,5 +64,61 @@ pub fn run(args: Args) -> Result<ExitCode> {
         cost["net"].as_f64().unwrap_or(0.0),
         cost["freeTierCredit"].as_f64().unwrap_or(0.0),
     );
+    print_events(&usage);
     Ok(ExitCode::SUCCESS)
+}
+
+/// The queues, the event sources and the asynchronous-invocation queue.
+fn print_events(usage: &serde_json::Value) {
+    let empty = Vec::new();
+    let queues = usage["queues"].as_array().unwrap_or(&empty);
+    if !queues.is_empty() {
+        println!(
+            "
+{:<32} {:>9} {:>9} {:>8} {:>12} {:<24} {:>9}",
+            "QUEUE", "DEPTH", "IN FLIGHT", "DELAYED", "OLDEST s", "DLQ", "DLQ DEPTH"
+        );
+        for q in queues {
+            println!(
+                "{:<32} {:>9} {:>9} {:>8} {:>12} {:<24} {:>9}",
+                q["name"].as_str().unwrap_or("?"),
+                q["visible"].as_u64().unwrap_or(0),
+                q["inFlight"].as_u64().unwrap_or(0),
+                q["delayed"].as_u64().unwrap_or(0),
+                q["oldestAgeSeconds"]
+                    .as_f64()
+                    .map(|s| format!("{s:.1}"))
+                    .unwrap_or_else(|| "-".into()),
+                q["dlq"].as_str().unwrap_or("-"),
+                q["dlqDepth"]
+                    .as_u64()
+                    .map(|d| d.to_string())
+                    .unwrap_or_else(|| "-".into()),
+            );
+        }
+    }
+    let sources = usage["sources"].as_array().unwrap_or(&empty);
+    if !sources.is_empty() {
+        println!(
+            "
+{:<12} {:<32} {:>11} {:>9} {:>9}",
+            "SOURCE", "NAME", "DELIVERIES", "RETRIES", "FAILURES"
+        );
+        for s in sources {
+            println!(
+                "{:<12} {:<32} {:>11} {:>9} {:>9}",
+                s["kind"].as_str().unwrap_or("?"),
+                s["name"].as_str().unwrap_or("?"),
+                s["deliveries"].as_u64().unwrap_or(0),
+                s["retries"].as_u64().unwrap_or(0),
+                s["failures"].as_u64().unwrap_or(0),
+            );
+        }
+    }
+    let pending = usage["asyncInvocations"]["pending"].as_u64().unwrap_or(0);
+    let failed = usage["asyncInvocations"]["failed"].as_u64().unwrap_or(0);
+    if pending + failed > 0 {
+        println!("
+asynchronous invocations: {pending} pending, {failed} failed for good");
+    }
 }
