@@ -23,13 +23,13 @@
 //!
 //! `time` is the tick (not when it fired), `n` the schedule's position
 //! among the function's schedules, from 1. Headers: `ce-type: Scheduled
-//! Event`, `ce-source: aws.events`, `ce-id` the envelope's id, and `host`
-//! the control API's address (a wasm function gets an HTTP request).
+//! Event`, `ce-source: aws.events`, `ce-id` the envelope's id.
 //!
 //! # Missed ticks
 //!
 //! A schedule's first tick is the first one after it was first seen (its
-//! deploy); ticks before that never fire. Ticks missed while the server was
+//! deploy, rounded down to the second: rate ticks fall on whole seconds);
+//! ticks before that never fire. Ticks missed while the server was
 //! down (or while the loop could not keep up) fire **once**: the latest of
 //! them, with `"detail": {"missedTicks": N}` where N ≥ 1 is how many ticks
 //! that one firing stands for (the ones not fired on time, itself
@@ -202,7 +202,9 @@ fn wanted(events: &Events) -> Vec<(ScheduleKey, usize, Schedule, Option<String>)
 async fn load(events: &Events) -> Result<Vec<Entry>, crate::EventsError> {
     let wanted = wanted(events);
     let keys: Vec<ScheduleKey> = wanted.iter().map(|w| w.0.clone()).collect();
-    let now = crate::now_ms();
+    // Anchored on a whole second, so rate ticks (whole seconds apart) fall
+    // on whole seconds, as EventBridge's second-precision `time` reads.
+    let now = crate::now_ms().div_euclid(1000) * 1000;
     let states: Vec<ScheduleState> = events
         .blocking("syncing schedules", move |s| s.sync_schedules(&keys, now))
         .await?;
@@ -277,12 +279,6 @@ async fn fire_due(events: &Events, entries: &mut [Entry]) -> Result<(), crate::E
     if due.is_empty() {
         return Ok(());
     }
-    let endpoint = &events.config().endpoint_url;
-    let host = endpoint
-        .split_once("://")
-        .map_or(endpoint.as_str(), |(_, rest)| rest)
-        .trim_end_matches('/')
-        .to_string();
     let mut ticks = Vec::with_capacity(due.len());
     let mut fired_for = Vec::with_capacity(due.len());
     for d in &due {
@@ -297,8 +293,6 @@ async fn fire_due(events: &Events, entries: &mut [Entry]) -> Result<(), crate::E
             ("ce-source".to_string(), "aws.events".to_string()),
             ("ce-id".to_string(), id.clone()),
         ];
-        // A wasm function gets an HTTP request, which needs an authority.
-        headers.push(("host".to_string(), host.clone()));
         if d.missed > 0 {
             headers.push(("ce-missed-ticks".to_string(), d.missed.to_string()));
         }
@@ -338,6 +332,7 @@ async fn fire_due(events: &Events, entries: &mut [Entry]) -> Result<(), crate::E
         })
         .await?;
     events.engine().wake_async();
+    let committed = crate::now_ms();
     for (d, fired) in fired_for.iter().zip(fired) {
         let entry = &mut entries[d.entry];
         entry.last_tick_ms = entry.last_tick_ms.max(d.tick_ms);
@@ -347,7 +342,7 @@ async fn fire_due(events: &Events, entries: &mut [Entry]) -> Result<(), crate::E
                 .metrics
                 .delivered("schedule", &entry.rule_name(), 1);
             tracing::debug!(function = %entry.function, tick_ms = d.tick_ms, missed = d.missed,
-                lateness_ms = now - d.tick_ms, "fired a schedule tick");
+                lateness_ms = committed - d.tick_ms, "fired a schedule tick");
             if d.missed > 0 {
                 tracing::info!(function = %entry.function, schedule = %entry.schedule,
                     missed = d.missed, "fired the latest of missed schedule ticks once");
