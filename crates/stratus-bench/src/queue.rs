@@ -291,7 +291,7 @@ fn queue_run(
         if Instant::now() > deadline {
             bail!("queue {queue} did not drain in 10 minutes");
         }
-        std::thread::sleep(Duration::from_millis(20));
+        std::thread::sleep(Duration::from_millis(50));
     }
     let total = started.elapsed();
     Ok((
@@ -378,7 +378,7 @@ fn async_run(args: &Args, component: &std::path::Path, invocations: usize) -> Re
         if Instant::now() > deadline {
             bail!("the asynchronous queue did not drain in 10 minutes");
         }
-        std::thread::sleep(Duration::from_millis(20));
+        std::thread::sleep(Duration::from_millis(50));
     }
     let total = started.elapsed();
     Ok((

@@ -138,17 +138,19 @@ fn start_poller(events: &Events, mapping: &Arc<Mapping>) {
     });
 }
 
-/// One poller's loop.
+/// One poller's loop. The messages a batch processed are deleted together
+/// with the receive of the next batch (one commit for both).
 async fn poll(events: &Events, mapping: &Arc<Mapping>) {
     let queue = mapping.source.queue.clone();
     let mut warned_missing = false;
+    let mut done: Vec<String> = Vec::new();
     loop {
         if mapping.cancel.is_cancelled() {
-            return;
+            break;
         }
         let batch = tokio::select! {
-            _ = mapping.cancel.cancelled() => return,
-            batch = gather(events, &mapping.source) => batch,
+            _ = mapping.cancel.cancelled() => break,
+            batch = gather(events, &mapping.source, &mut done) => batch,
         };
         let messages = match batch {
             Ok(messages) => {
@@ -161,7 +163,7 @@ async fn poll(events: &Events, mapping: &Arc<Mapping>) {
                     warned_missing = true;
                 }
                 tokio::select! {
-                    _ = mapping.cancel.cancelled() => return,
+                    _ = mapping.cancel.cancelled() => break,
                     _ = tokio::time::sleep(BACKOFF * 5) => {}
                 }
                 continue;
@@ -170,7 +172,7 @@ async fn poll(events: &Events, mapping: &Arc<Mapping>) {
         if messages.is_empty() {
             // Idle: all but the last poller stop.
             if mapping.pollers.load(Ordering::Acquire) > 1 {
-                return;
+                break;
             }
             continue;
         }
@@ -182,17 +184,53 @@ async fn poll(events: &Events, mapping: &Arc<Mapping>) {
         // The batch runs to its end even at shutdown (the engine's grace
         // applies); what is not deleted comes back after the visibility
         // timeout.
-        run_batch(events, mapping, messages).await;
+        done = run_batch(events, mapping, messages).await;
+    }
+    if !done.is_empty() {
+        delete(events, &mapping.function, &queue, &done).await;
+    }
+}
+
+/// Deletes processed messages (when no receive follows).
+async fn delete(events: &Events, function: &str, queue: &str, handles: &[String]) {
+    match events.delete_messages(queue, handles).await {
+        Ok(results) => report_stale(function, queue, &results),
+        Err(error) => {
+            tracing::warn!(function = %function, queue = %queue, %error, "could not delete processed messages; they will be delivered again");
+        }
+    }
+}
+
+fn report_stale(function: &str, queue: &str, results: &[Result<(), EventsError>]) {
+    let stale = results.iter().filter(|r| r.is_err()).count();
+    if stale > 0 {
+        tracing::warn!(function = %function, queue = %queue, stale, "processed messages could not be deleted (their visibility timeout ran out); they will be delivered again");
     }
 }
 
 /// Receives one batch: up to `batch_size` messages within the batching
-/// window.
-async fn gather(events: &Events, source: &SqsSource) -> Result<Vec<ReceivedMessage>, EventsError> {
+/// window. `done` (handles of the last batch's processed messages) is
+/// deleted in the same commit as the first receive, and emptied.
+async fn gather(
+    events: &Events,
+    source: &SqsSource,
+    done: &mut Vec<String>,
+) -> Result<Vec<ReceivedMessage>, EventsError> {
     let want = source.batch_size.max(1) as usize;
-    let mut batch = events
-        .receive_messages(&source.queue, want.min(RECEIVE_MAX), None, LONG_POLL)
-        .await?;
+    let mut batch = Vec::new();
+    if !done.is_empty() {
+        let (deleted, received) = events
+            .delete_and_receive(&source.queue, done, want.min(RECEIVE_MAX), None)
+            .await?;
+        report_stale("", &source.queue, &deleted);
+        done.clear();
+        batch = received;
+    }
+    if batch.is_empty() {
+        batch = events
+            .receive_messages(&source.queue, want.min(RECEIVE_MAX), None, LONG_POLL)
+            .await?;
+    }
     if source.maximum_batching_window == 0 || batch.is_empty() {
         return Ok(batch);
     }
@@ -347,7 +385,11 @@ pub fn keep_group_order(messages: &[ReceivedMessage], failed: &mut Vec<String>) 
     }
 }
 
-async fn run_batch(events: &Events, mapping: &Mapping, messages: Vec<ReceivedMessage>) {
+async fn run_batch(
+    events: &Events,
+    mapping: &Mapping,
+    messages: Vec<ReceivedMessage>,
+) -> Vec<String> {
     let queue = &mapping.source.queue;
     let function = &mapping.function;
     let metrics = &events.inner.metrics;
@@ -371,7 +413,7 @@ async fn run_batch(events: &Events, mapping: &Mapping, messages: Vec<ReceivedMes
         Ok(request) => request,
         Err(error) => {
             tracing::error!(function = %function, queue = %queue, %error, "could not build the SQS event");
-            return;
+            return Vec::new();
         }
     };
     let outcome = match events
@@ -403,9 +445,9 @@ async fn run_batch(events: &Events, mapping: &Mapping, messages: Vec<ReceivedMes
                 tracing::warn!(function = %function, queue = %queue, %error, "could not return throttled messages; they come back after the visibility timeout");
             }
             tokio::time::sleep(BACKOFF).await;
-            return;
+            return Vec::new();
         }
-        Err(EngineError::ShuttingDown) => return,
+        Err(EngineError::ShuttingDown) => return Vec::new(),
         Err(error) => BatchOutcome::AllFailed(stratus_engine::error_chain(&error)),
     };
     let keep: Vec<String> = match outcome {
@@ -414,7 +456,7 @@ async fn run_batch(events: &Events, mapping: &Mapping, messages: Vec<ReceivedMes
             tracing::info!(function = %function, queue = %queue, messages = count, error = %why, "queue batch failed; its messages come back after the visibility timeout");
             metrics.failed("sqs", queue, count);
             metrics.delivered("sqs", queue, count);
-            return;
+            return Vec::new();
         }
         BatchOutcome::SomeFailed(mut failed) => {
             keep_group_order(&messages, &mut failed);
@@ -424,25 +466,11 @@ async fn run_batch(events: &Events, mapping: &Mapping, messages: Vec<ReceivedMes
     };
     metrics.delivered("sqs", queue, count);
     metrics.failed("sqs", queue, keep.len() as u64);
-    let handles: Vec<String> = messages
+    messages
         .iter()
         .filter(|m| !keep.contains(&m.message_id))
         .map(|m| m.receipt_handle.clone())
-        .collect();
-    if handles.is_empty() {
-        return;
-    }
-    match events.delete_messages(queue, &handles).await {
-        Ok(results) => {
-            let stale = results.iter().filter(|r| r.is_err()).count();
-            if stale > 0 {
-                tracing::warn!(function = %function, queue = %queue, stale, "processed messages could not be deleted (their visibility timeout ran out); they will be delivered again");
-            }
-        }
-        Err(error) => {
-            tracing::warn!(function = %function, queue = %queue, %error, "could not delete processed messages; they will be delivered again");
-        }
-    }
+        .collect()
 }
 
 #[cfg(test)]

@@ -997,6 +997,48 @@ impl Events {
         }
     }
 
+    /// Deletes `handles` of queue `queue`, then receives up to `max`
+    /// messages without waiting, in one transaction (a queue trigger's
+    /// "done with this batch, next please"). One result per handle.
+    pub async fn delete_and_receive(
+        &self,
+        queue: &str,
+        handles: &[String],
+        max: usize,
+        visibility_timeout: Option<u32>,
+    ) -> Result<(Vec<Result<(), EventsError>>, Vec<ReceivedMessage>), EventsError> {
+        let max = max.clamp(1, MAX_BATCH_ENTRIES);
+        let owned = queue.to_string();
+        let list = handles.to_vec();
+        let (deleted, outcome) = self
+            .blocking("deleting and receiving messages", move |store| {
+                let refs: Vec<&str> = list.iter().map(String::as_str).collect();
+                store.delete_and_receive(&owned, &refs, max, visibility_timeout, now_ms())
+            })
+            .await
+            .map_err(queue_missing(queue))?;
+        if let Some(dlq) = &outcome.dlq {
+            tracing::info!(
+                queue,
+                dlq,
+                moved = outcome.moved_to_dlq,
+                "messages moved to the dead-letter queue"
+            );
+            self.inner.queues.wake(dlq);
+        }
+        let deleted = deleted
+            .into_iter()
+            .zip(handles)
+            .map(|(outcome, handle)| handle_result(outcome, handle))
+            .collect();
+        let received = outcome
+            .messages
+            .into_iter()
+            .map(received_from)
+            .collect::<Result<Vec<_>, _>>()?;
+        Ok((deleted, received))
+    }
+
     /// Deletes messages of queue `queue` by receipt handle, in one
     /// transaction; one result per handle (`ReceiptHandleIsInvalid`).
     pub async fn delete_messages(

@@ -121,8 +121,8 @@ impl Store {
     /// Commits an event (durably) for the dispatcher. `Conflict` if the
     /// request id is already queued.
     pub fn enqueue_async(&self, event: &NewAsyncEvent, now_ms: i64) -> Result<(), StoreError> {
-        let conn = self.writer();
-        if !insert_async(&conn, event, now_ms)? {
+        let owned = event.clone();
+        if !self.grouped(move |tx| insert_async(tx, &owned, now_ms))? {
             return Err(StoreError::Conflict(format!(
                 "request id {} is already queued",
                 event.request_id
@@ -194,10 +194,13 @@ impl Store {
 
     /// Removes an event that ran to completion.
     pub fn complete_async(&self, id: i64) -> Result<(), StoreError> {
-        self.writer()
-            .execute("DELETE FROM async_events WHERE id = ?1", params![id])
-            .sql("completing an asynchronous event")?;
-        Ok(())
+        self.grouped(move |tx| {
+            tx.prepare_cached("DELETE FROM async_events WHERE id = ?1")
+                .sql("preparing to complete an asynchronous event")?
+                .execute(params![id])
+                .sql("completing an asynchronous event")?;
+            Ok(())
+        })
     }
 
     /// Schedules another attempt at `visible_ms`. With `count_attempt`

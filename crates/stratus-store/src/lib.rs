@@ -30,6 +30,7 @@ mod bus;
 mod error;
 mod files;
 mod functions;
+mod group;
 mod keys;
 mod queues;
 mod schedules;
@@ -45,14 +46,14 @@ use std::time::Duration;
 use rusqlite::Connection;
 
 pub use async_events::{AsyncEvent, AsyncQueueStats, NewAsyncEvent};
+pub use bus::{BusRecord, NewRule, RuleRecord, TargetRecord};
+pub use error::StoreError;
+pub use keys::{AccessKey, CREDENTIALS_FILE, KeyKind};
 pub use queues::{
     DEDUP_WINDOW_MS, HandleOutcome, MoveOutcome, NewQueueMessage, QueueCounts, QueueInfo,
     QueueSettings, ReceiveOutcome, Redrive, SendOutcome, StoredMessage,
 };
-pub use bus::{BusRecord, NewRule, RuleRecord, TargetRecord};
-pub use error::StoreError;
 pub use schedules::{ScheduleKey, ScheduleState, ScheduleTick};
-pub use keys::{AccessKey, CREDENTIALS_FILE, KeyKind};
 pub use topics::{
     NewSubscription, NewTopicDelivery, SubscriptionRecord, TopicDelivery, TopicRecord,
 };
@@ -84,6 +85,8 @@ struct Inner {
     writer: Mutex<Connection>,
     /// Idle read-only connections; more are opened on demand.
     readers: Mutex<Vec<Connection>>,
+    /// Small writes for the group-commit thread (see `group.rs`).
+    jobs: std::sync::mpsc::Sender<group::Job>,
 }
 
 impl std::fmt::Debug for Store {
@@ -127,14 +130,17 @@ impl Store {
             schema_version = schema::SCHEMA_VERSION,
             "opened store"
         );
-        Ok(Store {
-            inner: Arc::new(Inner {
-                data_dir,
-                db_path,
-                writer: Mutex::new(writer),
-                readers: Mutex::new(Vec::new()),
-            }),
-        })
+        let (jobs, pending) = std::sync::mpsc::channel();
+        let inner = Arc::new(Inner {
+            data_dir,
+            db_path,
+            writer: Mutex::new(writer),
+            readers: Mutex::new(Vec::new()),
+            jobs,
+        });
+        group::spawn(Arc::downgrade(&inner), pending)
+            .io(|| "starting the group-commit thread".to_string())?;
+        Ok(Store { inner })
     }
 
     /// The data directory, made absolute.
@@ -150,6 +156,15 @@ impl Store {
             .writer
             .lock()
             .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    /// Runs a small write in a transaction shared with the writes that
+    /// arrive meanwhile (one fsync for all); durable when it returns.
+    fn grouped<T: Send + 'static>(
+        &self,
+        f: impl FnOnce(&rusqlite::Transaction<'_>) -> Result<T, StoreError> + Send + 'static,
+    ) -> Result<T, StoreError> {
+        group::run(&self.inner.jobs, f)
     }
 
     /// Runs `f` on a read connection from the pool.

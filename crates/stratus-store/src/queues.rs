@@ -453,17 +453,16 @@ impl Store {
         messages: &[NewQueueMessage],
         now_ms: i64,
     ) -> Result<Vec<SendOutcome>, StoreError> {
-        let mut conn = self.writer();
-        let tx = conn
-            .transaction_with_behavior(TransactionBehavior::Immediate)
-            .sql("starting to send messages")?;
-        let queue = require_queue(&tx, name)?;
-        let mut outcomes = Vec::with_capacity(messages.len());
-        for message in messages {
-            outcomes.push(insert_message(&tx, &queue, message, None, None, now_ms)?);
-        }
-        tx.commit().sql("committing sent messages")?;
-        Ok(outcomes)
+        let name = name.to_string();
+        let messages = messages.to_vec();
+        self.grouped(move |tx| {
+            let queue = require_queue(tx, &name)?;
+            let mut outcomes = Vec::with_capacity(messages.len());
+            for message in &messages {
+                outcomes.push(insert_message(tx, &queue, message, None, None, now_ms)?);
+            }
+            Ok(outcomes)
+        })
     }
 
     /// Receives up to `max` messages from queue `name`, making each
@@ -477,95 +476,29 @@ impl Store {
         visibility_timeout_s: Option<u32>,
         now_ms: i64,
     ) -> Result<ReceiveOutcome, StoreError> {
-        let mut conn = self.writer();
-        let tx = conn
-            .transaction_with_behavior(TransactionBehavior::Immediate)
-            .sql("starting to receive messages")?;
-        let queue = require_queue(&tx, name)?;
-        let visible_until =
-            now_ms + secs_ms(visibility_timeout_s.unwrap_or(queue.settings.visibility_timeout_s));
-        let dlq = match &queue.settings.redrive {
-            Some(redrive) => load_queue(&tx, &redrive.dlq)?
-                .filter(|dlq| dlq.id != queue.id)
-                .map(|dlq| (dlq, redrive.max_receive_count)),
-            None => None,
-        };
-        let mut outcome = ReceiveOutcome::default();
-        // Candidates in delivery order; a few more than asked when some may
-        // move to the DLQ.
-        let mut budget = max;
-        let mut rounds = 0;
-        let mut taken = std::collections::HashSet::new();
-        while outcome.messages.len() < max && rounds < 8 {
-            rounds += 1;
-            let ids = if queue.fifo {
-                fifo_candidates(&tx, queue.id, budget, now_ms)?
-            } else {
-                standard_candidates(&tx, queue.id, budget, now_ms)?
-            };
-            if ids.is_empty() {
-                break;
-            }
-            let mut moved_now = 0usize;
-            for (id, count) in ids {
-                if outcome.messages.len() >= max {
-                    break;
-                }
-                // A visibility timeout of 0 leaves a message visible: never
-                // twice in one batch.
-                if !taken.insert(id) {
-                    continue;
-                }
-                if let Some((dlq, max_receives)) = &dlq
-                    && count >= i64::from(*max_receives)
-                {
-                    move_to(&tx, id, &queue, dlq, Some(&queue.name), now_ms)?;
-                    outcome.moved_to_dlq += 1;
-                    outcome.dlq = Some(dlq.name.clone());
-                    moved_now += 1;
-                    continue;
-                }
-                let token: i64 = rand::rng().random();
-                let message = tx
-                    .prepare_cached(
-                        "UPDATE queue_messages SET visible_ms = ?2, receive_count = receive_count + 1,
-                             first_receive_ms = COALESCE(first_receive_ms, ?3), receipt = ?4
-                         WHERE id = ?1
-                         RETURNING message_id, body, md5_of_body, attributes, md5_of_attributes,
-                             sender, sent_ms, receive_count, first_receive_ms, group_id, dedup_id",
-                    )
-                    .sql("preparing to receive a message")?
-                    .query_row(params![id, visible_until, now_ms, token], |row| {
-                        Ok(StoredMessage {
-                            message_id: row.get(0)?,
-                            receipt_handle: receipt_handle(queue.id, id, token),
-                            body: row.get(1)?,
-                            md5_of_body: row.get(2)?,
-                            attributes: row.get(3)?,
-                            md5_of_attributes: row.get(4)?,
-                            sender: row.get(5)?,
-                            sent_ms: row.get(6)?,
-                            receive_count: u32::try_from(row.get::<_, i64>(7)?).unwrap_or(u32::MAX),
-                            first_receive_ms: row.get(8)?,
-                            group_id: row.get(9)?,
-                            dedup_id: row.get(10)?,
-                            sequence_number: None,
-                        })
-                    })
-                    .sql("receiving a message")?;
-                let sequence_number = queue.fifo.then(|| sequence_of(id));
-                outcome.messages.push(StoredMessage {
-                    sequence_number,
-                    ..message
-                });
-            }
-            if moved_now == 0 {
-                break;
-            }
-            budget = max - outcome.messages.len();
-        }
-        tx.commit().sql("committing received messages")?;
-        Ok(outcome)
+        let name = name.to_string();
+        self.grouped(move |tx| receive_in(tx, &name, max, visibility_timeout_s, now_ms))
+    }
+
+    /// [`Store::delete_messages`] then [`Store::receive_messages`] in one
+    /// transaction: a queue trigger deletes the batch it processed and
+    /// takes the next with one commit instead of two.
+    pub fn delete_and_receive(
+        &self,
+        name: &str,
+        handles: &[&str],
+        max: usize,
+        visibility_timeout_s: Option<u32>,
+        now_ms: i64,
+    ) -> Result<(Vec<HandleOutcome>, ReceiveOutcome), StoreError> {
+        let name = name.to_string();
+        let handles: Vec<String> = handles.iter().map(|h| h.to_string()).collect();
+        self.grouped(move |tx| {
+            let refs: Vec<&str> = handles.iter().map(String::as_str).collect();
+            let deleted = delete_in(tx, &name, &refs)?;
+            let received = receive_in(tx, &name, max, visibility_timeout_s, now_ms)?;
+            Ok((deleted, received))
+        })
     }
 
     /// Deletes the messages of queue `name` named by receipt handles, in
@@ -575,28 +508,12 @@ impl Store {
         name: &str,
         handles: &[&str],
     ) -> Result<Vec<HandleOutcome>, StoreError> {
-        let mut conn = self.writer();
-        let tx = conn
-            .transaction_with_behavior(TransactionBehavior::Immediate)
-            .sql("starting to delete messages")?;
-        let queue = require_queue(&tx, name)?;
-        let mut outcomes = Vec::with_capacity(handles.len());
-        for handle in handles {
-            let outcome = match check_handle(&tx, queue.id, handle)? {
-                Checked::Current(id) => {
-                    tx.prepare_cached("DELETE FROM queue_messages WHERE id = ?1")
-                        .sql("preparing to delete a message")?
-                        .execute(params![id])
-                        .sql("deleting a message")?;
-                    HandleOutcome::Done
-                }
-                Checked::Gone => HandleOutcome::Done,
-                Checked::Invalid => HandleOutcome::InvalidHandle,
-            };
-            outcomes.push(outcome);
-        }
-        tx.commit().sql("committing deleted messages")?;
-        Ok(outcomes)
+        let name = name.to_string();
+        let handles: Vec<String> = handles.iter().map(|h| h.to_string()).collect();
+        self.grouped(move |tx| {
+            let refs: Vec<&str> = handles.iter().map(String::as_str).collect();
+            delete_in(tx, &name, &refs)
+        })
     }
 
     /// Changes the visibility of received messages of queue `name`: each
@@ -1072,4 +989,123 @@ fn fifo_candidates(
         }
     }
     Ok(ids)
+}
+
+/// The body of a receive, inside the caller's transaction.
+fn receive_in(
+    tx: &rusqlite::Transaction<'_>,
+    name: &str,
+    max: usize,
+    visibility_timeout_s: Option<u32>,
+    now_ms: i64,
+) -> Result<ReceiveOutcome, StoreError> {
+    let queue = require_queue(tx, name)?;
+    let visible_until =
+        now_ms + secs_ms(visibility_timeout_s.unwrap_or(queue.settings.visibility_timeout_s));
+    let dlq = match &queue.settings.redrive {
+        Some(redrive) => load_queue(tx, &redrive.dlq)?
+            .filter(|dlq| dlq.id != queue.id)
+            .map(|dlq| (dlq, redrive.max_receive_count)),
+        None => None,
+    };
+    let mut outcome = ReceiveOutcome::default();
+    // Candidates in delivery order; a few more than asked when some may
+    // move to the DLQ.
+    let mut budget = max;
+    let mut rounds = 0;
+    let mut taken = std::collections::HashSet::new();
+    while outcome.messages.len() < max && rounds < 8 {
+        rounds += 1;
+        let ids = if queue.fifo {
+            fifo_candidates(tx, queue.id, budget, now_ms)?
+        } else {
+            standard_candidates(tx, queue.id, budget, now_ms)?
+        };
+        if ids.is_empty() {
+            break;
+        }
+        let mut moved_now = 0usize;
+        for (id, count) in ids {
+            if outcome.messages.len() >= max {
+                break;
+            }
+            // A visibility timeout of 0 leaves a message visible: never
+            // twice in one batch.
+            if !taken.insert(id) {
+                continue;
+            }
+            if let Some((dlq, max_receives)) = &dlq
+                && count >= i64::from(*max_receives)
+            {
+                move_to(tx, id, &queue, dlq, Some(&queue.name), now_ms)?;
+                outcome.moved_to_dlq += 1;
+                outcome.dlq = Some(dlq.name.clone());
+                moved_now += 1;
+                continue;
+            }
+            let token: i64 = rand::rng().random();
+            let message = tx
+                .prepare_cached(
+                    "UPDATE queue_messages SET visible_ms = ?2, receive_count = receive_count + 1,
+                             first_receive_ms = COALESCE(first_receive_ms, ?3), receipt = ?4
+                         WHERE id = ?1
+                         RETURNING message_id, body, md5_of_body, attributes, md5_of_attributes,
+                             sender, sent_ms, receive_count, first_receive_ms, group_id, dedup_id",
+                )
+                .sql("preparing to receive a message")?
+                .query_row(params![id, visible_until, now_ms, token], |row| {
+                    Ok(StoredMessage {
+                        message_id: row.get(0)?,
+                        receipt_handle: receipt_handle(queue.id, id, token),
+                        body: row.get(1)?,
+                        md5_of_body: row.get(2)?,
+                        attributes: row.get(3)?,
+                        md5_of_attributes: row.get(4)?,
+                        sender: row.get(5)?,
+                        sent_ms: row.get(6)?,
+                        receive_count: u32::try_from(row.get::<_, i64>(7)?).unwrap_or(u32::MAX),
+                        first_receive_ms: row.get(8)?,
+                        group_id: row.get(9)?,
+                        dedup_id: row.get(10)?,
+                        sequence_number: None,
+                    })
+                })
+                .sql("receiving a message")?;
+            let sequence_number = queue.fifo.then(|| sequence_of(id));
+            outcome.messages.push(StoredMessage {
+                sequence_number,
+                ..message
+            });
+        }
+        if moved_now == 0 {
+            break;
+        }
+        budget = max - outcome.messages.len();
+    }
+    Ok(outcome)
+}
+
+/// The body of a delete, inside the caller's transaction.
+fn delete_in(
+    tx: &rusqlite::Transaction<'_>,
+    name: &str,
+    handles: &[&str],
+) -> Result<Vec<HandleOutcome>, StoreError> {
+    let queue = require_queue(tx, name)?;
+    let mut outcomes = Vec::with_capacity(handles.len());
+    for handle in handles {
+        let outcome = match check_handle(tx, queue.id, handle)? {
+            Checked::Current(id) => {
+                tx.prepare_cached("DELETE FROM queue_messages WHERE id = ?1")
+                    .sql("preparing to delete a message")?
+                    .execute(params![id])
+                    .sql("deleting a message")?;
+                HandleOutcome::Done
+            }
+            Checked::Gone => HandleOutcome::Done,
+            Checked::Invalid => HandleOutcome::InvalidHandle,
+        };
+        outcomes.push(outcome);
+    }
+    Ok(outcomes)
 }

@@ -1,0 +1,113 @@
+//! Group commit: small writes that arrive together (queue sends, receives
+//! and deletes from many connections and pollers) share one transaction and
+//! one fsync. A thread takes every job waiting, runs each in its own
+//! savepoint (a failing job rolls back alone), commits once, and only then
+//! answers each caller — so an `Ok` is still durable when it returns.
+
+use rusqlite::{Transaction, TransactionBehavior};
+use std::sync::mpsc;
+use std::sync::{Arc, Weak};
+
+use crate::error::SqlContext;
+use crate::{Inner, StoreError};
+
+/// Jobs per transaction at most.
+const MAX_GROUP: usize = 256;
+
+/// Runs a job inside the group's transaction and returns what answers its
+/// caller once the group's commit is known.
+pub(crate) type Job = Box<dyn FnOnce(&Transaction<'_>) -> Reply + Send>;
+/// Answers a caller with the commit's outcome.
+pub(crate) type Reply = Box<dyn FnOnce(Result<(), String>) + Send>;
+
+/// Starts the group-commit thread for `inner`; it ends when the store is
+/// dropped (the job channel closes).
+pub(crate) fn spawn(inner: Weak<Inner>, jobs: mpsc::Receiver<Job>) -> std::io::Result<()> {
+    std::thread::Builder::new()
+        .name("stratus-store-group".into())
+        .spawn(move || {
+            while let Ok(first) = jobs.recv() {
+                let mut group = vec![first];
+                while group.len() < MAX_GROUP {
+                    match jobs.try_recv() {
+                        Ok(job) => group.push(job),
+                        Err(_) => break,
+                    }
+                }
+                let Some(inner) = inner.upgrade() else { return };
+                run_group(&inner, group);
+            }
+        })
+        .map(|_| ())
+}
+
+fn run_group(inner: &Arc<Inner>, group: Vec<Job>) {
+    let mut conn = inner
+        .writer
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner());
+    let tx = match conn.transaction_with_behavior(TransactionBehavior::Immediate) {
+        Ok(tx) => tx,
+        Err(error) => {
+            // Nothing ran; dropping the jobs tells each caller so.
+            tracing::error!(%error, jobs = group.len(), "could not start a grouped transaction");
+            drop(group);
+            return;
+        }
+    };
+    let mut replies = Vec::with_capacity(group.len());
+    for job in group {
+        replies.push(job(&tx));
+    }
+    let outcome = tx
+        .commit()
+        .map_err(|e| format!("committing grouped writes: {e}"));
+    for reply in replies {
+        reply(outcome.clone());
+    }
+}
+
+/// Runs `f` in the next group's transaction (in a savepoint of its own) and
+/// returns its result once the group committed. A dropped job (the group
+/// could not start) answers `Internal`-like store errors.
+pub(crate) fn run<T: Send + 'static>(
+    sender: &mpsc::Sender<Job>,
+    f: impl FnOnce(&Transaction<'_>) -> Result<T, StoreError> + Send + 'static,
+) -> Result<T, StoreError> {
+    let (answer, answered) = mpsc::sync_channel::<Result<T, StoreError>>(1);
+    let job: Job = Box::new(move |tx| {
+        let result = savepoint(tx, f);
+        Box::new(move |committed: Result<(), String>| {
+            let result = match committed {
+                Ok(()) => result,
+                Err(message) => Err(StoreError::Corrupt(message)),
+            };
+            let _ = answer.send(result);
+        })
+    });
+    if sender.send(job).is_err() {
+        return Err(StoreError::Corrupt("the store's writer has stopped".into()));
+    }
+    answered
+        .recv()
+        .unwrap_or_else(|_| Err(StoreError::Corrupt("the grouped write was not run".into())))
+}
+
+fn savepoint<T>(
+    tx: &Transaction<'_>,
+    f: impl FnOnce(&Transaction<'_>) -> Result<T, StoreError>,
+) -> Result<T, StoreError> {
+    tx.execute_batch("SAVEPOINT grouped_job")
+        .sql("starting a grouped write")?;
+    match f(tx) {
+        Ok(value) => {
+            tx.execute_batch("RELEASE grouped_job")
+                .sql("finishing a grouped write")?;
+            Ok(value)
+        }
+        Err(error) => {
+            let _ = tx.execute_batch("ROLLBACK TO grouped_job; RELEASE grouped_job");
+            Err(error)
+        }
+    }
+}
