@@ -17,7 +17,6 @@
 //! builds what it needs.
 
 mod lambda;
-mod schedule;
 mod queue;
 mod schedule;
 
@@ -105,15 +104,6 @@ struct Args {
     /// (--schedules) Functions, each on `rate(1 second)`.
     #[arg(long, default_value_t = 200)]
     schedule_functions: usize,
-    /// (--schedules) Seconds the schedules fire for.
-    #[arg(long, default_value_t = 15.0)]
-    schedule_seconds: f64,
-    /// Measure schedule firing jitter instead (see [`schedule`]).
-    #[arg(long)]
-    schedules: bool,
-    /// (--schedules) Functions, each on `rate(1 second)`.
-    #[arg(long, default_value_t = 200)]
-    schedule_functions: usize,
     /// Measure queue → function and async invoke throughput instead (see
     /// [`queue`]).
     #[arg(long)]
@@ -156,7 +146,6 @@ fn main() -> Result<()> {
     match args.mode {
         Some(Mode::Baseline { listen }) => baseline(listen),
         None if args.lambda => lambda::run(&args),
-        None if args.schedules => schedule::run(&args),
         None if args.schedules => schedule::run(&args),
         None if args.queues => queue::run(&args),
         None => run(&args),
