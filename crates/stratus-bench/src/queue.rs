@@ -27,6 +27,9 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 use stratus_core::sigv4::{Credentials, Signer};
 
+/// Builds request `i`: extra headers, path and body.
+type MakeRequest = Arc<dyn Fn(usize) -> (Vec<(String, String)>, String, Vec<u8>) + Send + Sync>;
+
 struct Target {
     addr: String,
     signer: Option<Signer>,
@@ -38,7 +41,7 @@ async fn producer(
     target: Arc<Target>,
     next: Arc<AtomicUsize>,
     total: usize,
-    make: Arc<dyn Fn(usize) -> (Vec<(String, String)>, String, Vec<u8>) + Send + Sync>,
+    make: MakeRequest,
 ) -> Result<usize> {
     let stream = tokio::net::TcpStream::connect(&target.addr).await?;
     stream.set_nodelay(true)?;
@@ -96,7 +99,7 @@ fn produce(
     target: Target,
     connections: usize,
     total: usize,
-    make: Arc<dyn Fn(usize) -> (Vec<(String, String)>, String, Vec<u8>) + Send + Sync>,
+    make: MakeRequest,
 ) -> Result<Duration> {
     let target = Arc::new(target);
     let next = Arc::new(AtomicUsize::new(0));
@@ -216,10 +219,7 @@ fn queue_left(stratus: &Stratus, signer: &Signer, queue: &str) -> Result<u64> {
         + n("ApproximateNumberOfMessagesDelayed"))
 }
 
-fn send_batch_maker(
-    api: String,
-    queue: &str,
-) -> Arc<dyn Fn(usize) -> (Vec<(String, String)>, String, Vec<u8>) + Send + Sync> {
+fn send_batch_maker(api: String, queue: &str) -> MakeRequest {
     let url = format!("http://{api}/000000000000/{queue}");
     Arc::new(move |i| {
         let entries: Vec<serde_json::Value> = (0..10)
@@ -300,11 +300,7 @@ fn queue_run(
     ))
 }
 
-fn baseline_rate(
-    args: &Args,
-    requests: usize,
-    make: Arc<dyn Fn(usize) -> (Vec<(String, String)>, String, Vec<u8>) + Send + Sync>,
-) -> Result<f64> {
+fn baseline_rate(args: &Args, requests: usize, make: MakeRequest) -> Result<f64> {
     let port = free_port()?;
     let me = std::env::current_exe()?;
     let child = Command::new(me)
@@ -347,14 +343,13 @@ fn async_run(args: &Args, component: &std::path::Path, invocations: usize) -> Re
         .enable_all()
         .build()?;
     let started = Instant::now();
-    let make: Arc<dyn Fn(usize) -> (Vec<(String, String)>, String, Vec<u8>) + Send + Sync> =
-        Arc::new(|i| {
-            (
-                vec![("x-amz-invocation-type".into(), "Event".into())],
-                "/2015-03-31/functions/target/invocations".into(),
-                format!("{{\"n\": {i}}}").into_bytes(),
-            )
-        });
+    let make: MakeRequest = Arc::new(|i| {
+        (
+            vec![("x-amz-invocation-type".into(), "Event".into())],
+            "/2015-03-31/functions/target/invocations".into(),
+            format!("{{\"n\": {i}}}").into_bytes(),
+        )
+    });
     let accept = produce(
         &rt,
         Target {

@@ -181,9 +181,9 @@ impl TargetRef {
             "sqs" => Ok(TargetRef::Queue(resource.to_string())),
             "sns" => Ok(TargetRef::Topic(resource.to_string())),
             "lambda" => {
-                let name = resource.strip_prefix("function:").ok_or_else(|| {
-                    format!("`{text}`: a Lambda ARN names `function:NAME`")
-                })?;
+                let name = resource
+                    .strip_prefix("function:")
+                    .ok_or_else(|| format!("`{text}`: a Lambda ARN names `function:NAME`"))?;
                 // A qualifier (`:3`, `:$LATEST`) is accepted and ignored.
                 let name = name.split(':').next().unwrap_or(name);
                 Ok(TargetRef::Function(name.to_string()))

@@ -10,9 +10,9 @@ pub mod manifest;
 pub mod pattern;
 pub mod pricing;
 pub mod route;
-pub mod transform;
 pub mod schedule;
 pub mod sigv4;
+pub mod transform;
 
 pub use function::{
     AsyncConfig, BusSource, EventSources, FunctionConfig, HttpRoute, RuntimeKind, ScheduleSource,

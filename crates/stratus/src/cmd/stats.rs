@@ -118,7 +118,9 @@ fn print_events(usage: &serde_json::Value) {
     let pending = usage["asyncInvocations"]["pending"].as_u64().unwrap_or(0);
     let failed = usage["asyncInvocations"]["failed"].as_u64().unwrap_or(0);
     if pending + failed > 0 {
-        println!("
-asynchronous invocations: {pending} pending, {failed} failed for good");
+        println!(
+            "
+asynchronous invocations: {pending} pending, {failed} failed for good"
+        );
     }
 }
