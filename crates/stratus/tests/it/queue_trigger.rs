@@ -244,6 +244,69 @@ fn a_visibility_timeout_shorter_than_the_function_timeout_is_refused() {
     server.assert_healthy();
 }
 
+#[test]
+fn fifo_order_holds_within_groups_under_concurrent_pollers() {
+    let f = fixtures();
+    let server = Server::start(&[]);
+    let sink = Sink::start();
+    driver(
+        &server,
+        &[
+            "create-queue",
+            "orders.fifo",
+            r#"{"FifoQueue": "true", "VisibilityTimeout": "30"}"#,
+        ],
+    );
+    let dir = app(&format!(
+        "service: q\nfunctions:\n  ordered:\n    handler: {}\n    timeout: 2\n    environment: {{SINK_URL: '{}'}}\n    allowedOutboundHosts: ['{}']\n    events:\n      - sqs: {{arn: orders.fifo, batchSize: 3, maximumConcurrency: 4}}\n",
+        f.testbed.display(),
+        sink.url,
+        sink.host_port
+    ));
+    server.cli_ok(&["deploy"], dir.path());
+    const GROUPS: usize = 6;
+    const PER_GROUP: usize = 30;
+    driver(
+        &server,
+        &[
+            "send-fifo",
+            "orders.fifo",
+            &GROUPS.to_string(),
+            &PER_GROUP.to_string(),
+        ],
+    );
+    sink.wait_for(Duration::from_secs(60), "every FIFO message", |_| {
+        sink.sqs_bodies().len() >= GROUPS * PER_GROUP
+    });
+    let bodies = sink.sqs_bodies();
+    assert_eq!(
+        bodies.len(),
+        GROUPS * PER_GROUP,
+        "no duplicates: {bodies:?}"
+    );
+    for g in 0..GROUPS {
+        let order: Vec<usize> = bodies
+            .iter()
+            .filter_map(|b| b.strip_prefix(&format!("g{g}-")))
+            .filter_map(|n| n.parse().ok())
+            .collect();
+        assert_eq!(
+            order,
+            (0..PER_GROUP).collect::<Vec<_>>(),
+            "group g{g} was delivered in order"
+        );
+    }
+    // Several pollers ran batches at once (groups spread over them).
+    let sizes: Vec<usize> = sink
+        .bodies()
+        .iter()
+        .filter_map(|b| serde_json::from_str::<serde_json::Value>(b).ok())
+        .map(|v| v["Records"].as_array().map_or(0, |r| r.len()))
+        .collect();
+    assert!(sizes.iter().all(|n| *n <= 3), "{sizes:?}");
+    server.assert_healthy();
+}
+
 /// Counts of every body in `bodies`.
 fn counts(bodies: impl IntoIterator<Item = String>) -> HashMap<String, usize> {
     let mut counts = HashMap::new();

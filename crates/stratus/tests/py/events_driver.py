@@ -7,6 +7,7 @@ exits non-zero on failure.
 
   create-queue NAME [ATTRIBUTES_JSON]
   send NAME COUNT PREFIX             sends PREFIX-0 .. PREFIX-(COUNT-1) in batches of 10
+  send-fifo NAME GROUPS PER_GROUP    sends g<G>-<N> to group g<G>, interleaving the groups
   drain NAME COUNT TIMEOUT_S         receives (and deletes) COUNT messages; prints them
   attributes NAME                    prints the queue's attributes
   invoke-event FUNCTION PAYLOAD      Lambda Invoke with InvocationType=Event; prints the request id
@@ -58,6 +59,25 @@ def main(argv):
             if result.get("Failed"):
                 raise SystemExit(f"batch failed: {result['Failed']}")
         print(json.dumps(count))
+    elif command == "send-fifo":
+        sqs = client("sqs")
+        url = queue_url(sqs, argv[2])
+        groups, per_group = int(argv[3]), int(argv[4])
+        messages = [(g, n) for n in range(per_group) for g in range(groups)]
+        for start in range(0, len(messages), 10):
+            entries = [
+                {
+                    "Id": str(i),
+                    "MessageBody": f"g{g}-{n}",
+                    "MessageGroupId": f"g{g}",
+                    "MessageDeduplicationId": f"g{g}-{n}",
+                }
+                for i, (g, n) in enumerate(messages[start:start + 10])
+            ]
+            result = sqs.send_message_batch(QueueUrl=url, Entries=entries)
+            if result.get("Failed"):
+                raise SystemExit(f"batch failed: {result['Failed']}")
+        print(json.dumps(len(messages)))
     elif command == "drain":
         sqs = client("sqs")
         url = queue_url(sqs, argv[2])
