@@ -23,7 +23,7 @@ pub const MAX_ASYNC_PAYLOAD_BYTES: usize = 1024 * 1024;
 /// Lambda's default and maximum `MaximumRetryAttempts`.
 pub const MAX_RETRY_ATTEMPTS: u32 = stratus_core::function::MAX_RETRY_ATTEMPTS;
 /// Asynchronous invocations running at once, server-wide.
-const MAX_IN_FLIGHT: usize = 64;
+const MAX_IN_FLIGHT: usize = 256;
 /// How long a claimed event stays leased within this process: longer than
 /// any function's timeout, so a lease never expires under a running event.
 const LEASE: Duration = Duration::from_secs(960);
