@@ -145,6 +145,26 @@ pub(crate) fn json_error(
     response
 }
 
+/// The answer of a JSON-protocol operation: its result, or its error as
+/// `render` shapes it (server failures are logged).
+pub(crate) fn json_reply(
+    reply: Result<serde_json::Value, stratus_events::EventsError>,
+    operation: &str,
+    service: &str,
+    content_type: &'static str,
+    render: fn(&stratus_events::EventsError) -> Response,
+) -> Response {
+    match reply {
+        Ok(value) => json_ok(&value, content_type),
+        Err(error) => {
+            if error.kind == stratus_events::ErrorKind::Internal {
+                tracing::warn!(operation, service, %error, "AWS API request failed");
+            }
+            render(&error)
+        }
+    }
+}
+
 /// A JSON-protocol success.
 pub(crate) fn json_ok(body: &serde_json::Value, content_type: &'static str) -> Response {
     let mut response = Response::new(Body::from(body.to_string()));

@@ -71,15 +71,7 @@ pub(crate) async fn handle(state: &AppState, request: AwsRequest) -> Response {
             format!("The operation {other} is not supported."),
         )),
     };
-    match reply {
-        Ok(value) => super::json_ok(&value, CONTENT_TYPE),
-        Err(error) => {
-            if error.kind == ErrorKind::Internal {
-                tracing::warn!(operation = %request.operation, %error, "SQS request failed");
-            }
-            render_error(&error)
-        }
-    }
+    super::json_reply(reply, &request.operation, "SQS", CONTENT_TYPE, render_error)
 }
 
 pub(crate) fn auth_error(error: AuthError) -> Response {

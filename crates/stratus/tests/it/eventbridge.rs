@@ -5,29 +5,9 @@
 //! `stratus events put`.
 
 use crate::harness::{Server, app, fixtures, workspace};
+use crate::harness::{log_lines, python};
 use std::process::Command;
 use std::time::{Duration, Instant};
-
-/// The Python with boto3 that `test.sh` prepares (STRATUS_TEST_PYTHON).
-fn python() -> String {
-    std::env::var("STRATUS_TEST_PYTHON").unwrap_or_else(|_| "python3".into())
-}
-
-/// Log messages of function `name`.
-fn log_lines(server: &Server, name: &str) -> Vec<String> {
-    let logs = server
-        .api("GET", &format!("/v1/functions/{name}/logs"), None)
-        .json();
-    logs["records"]
-        .as_array()
-        .map(|records| {
-            records
-                .iter()
-                .filter_map(|r| r["message"].as_str().map(str::to_string))
-                .collect()
-        })
-        .unwrap_or_default()
-}
 
 /// Waits until `pred` holds for the logs of `name`; returns them.
 fn wait_logs(

@@ -378,3 +378,24 @@ pub fn read_until(child: &mut Child, needle: &str, timeout: Duration) -> Vec<Str
     }
     panic!("`{needle}` not seen in {timeout:?}; got {lines:#?}");
 }
+
+/// The Python with boto3 that `test.sh` prepares (STRATUS_TEST_PYTHON).
+pub fn python() -> String {
+    std::env::var("STRATUS_TEST_PYTHON").unwrap_or_else(|_| "python3".into())
+}
+
+/// Log messages of function `name`.
+pub fn log_lines(server: &Server, name: &str) -> Vec<String> {
+    let logs = server
+        .api("GET", &format!("/v1/functions/{name}/logs"), None)
+        .json();
+    logs["records"]
+        .as_array()
+        .map(|records| {
+            records
+                .iter()
+                .filter_map(|r| r["message"].as_str().map(str::to_string))
+                .collect()
+        })
+        .unwrap_or_default()
+}

@@ -1,12 +1,8 @@
 //! Lambda's Invoke API, driven by the real boto3 client.
 
+use crate::harness::python;
 use crate::harness::{Server, app, fixtures, request, workspace};
 use std::process::Command;
-
-/// The Python with boto3 that `test.sh` prepares (STRATUS_TEST_PYTHON).
-fn python() -> String {
-    std::env::var("STRATUS_TEST_PYTHON").unwrap_or_else(|_| "python3".into())
-}
 
 #[test]
 fn boto3_invokes_functions() {

@@ -3,15 +3,11 @@
 //! bootstraps (a bash script and a binary built with the Rust
 //! `lambda_runtime` crate), through HTTP routes, `stratus invoke` and boto3.
 
+use crate::harness::python;
 use crate::harness::{Server, app, request, workspace};
 use std::path::PathBuf;
 use std::process::Command;
 use std::time::Duration;
-
-/// The Python with boto3 that `test.sh` prepares (STRATUS_TEST_PYTHON).
-fn python() -> String {
-    std::env::var("STRATUS_TEST_PYTHON").unwrap_or_else(|_| "python3".into())
-}
 
 fn lambda_fixture(name: &str) -> PathBuf {
     workspace().join("fixtures/lambda").join(name)

@@ -5,15 +5,12 @@
 //! the function's timeout is refused at deploy; and a `kill -9` while a
 //! producer sends 10,000 messages loses none that were acknowledged.
 
+use crate::harness::python;
 use crate::harness::{Server, app, fixtures, request, workspace};
 use crate::sink::Sink;
 use std::collections::{HashMap, HashSet};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
-
-fn python() -> String {
-    std::env::var("STRATUS_TEST_PYTHON").unwrap_or_else(|_| "python3".into())
-}
 
 /// Runs one step of `tests/py/events_driver.py`; returns its JSON output.
 pub fn driver(server: &Server, args: &[&str]) -> serde_json::Value {

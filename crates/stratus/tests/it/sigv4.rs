@@ -3,16 +3,12 @@
 //! boto3 clients, and per-function credentials used by the AWS SDK inside
 //! wasm and Python functions with no key or endpoint in their code.
 
+use crate::harness::python;
 use crate::harness::{BIN, Server, app, fixtures, request, workspace};
 use std::process::Command;
 use std::time::{Duration, Instant};
 use stratus_core::sigv4::{Credentials, Signer};
 use ureq::http;
-
-/// The Python with boto3 that `test.sh` prepares (STRATUS_TEST_PYTHON).
-fn python() -> String {
-    std::env::var("STRATUS_TEST_PYTHON").unwrap_or_else(|_| "python3".into())
-}
 
 /// A request to the API listener signed with `credentials` for `service`.
 fn signed(

@@ -3,17 +3,13 @@
 //! SQS queue and HTTP endpoints served by the test, with filter policies.
 
 use crate::harness::{Server, app, fixtures, workspace};
+use crate::harness::{log_lines, python};
 use std::collections::BTreeMap;
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::TcpListener;
 use std::process::Command;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
-
-/// The Python with boto3 that `test.sh` prepares (STRATUS_TEST_PYTHON).
-fn python() -> String {
-    std::env::var("STRATUS_TEST_PYTHON").unwrap_or_else(|_| "python3".into())
-}
 
 /// The environment of a boto3 script against `server`.
 fn aws_env(server: &Server) -> Vec<(String, String)> {
@@ -132,22 +128,6 @@ def check(event, context):
     print("SNS-OK", sns["MessageId"], sns["Message"])
     return {}
 "#;
-
-/// Log messages of function `name`.
-fn log_lines(server: &Server, name: &str) -> Vec<String> {
-    let logs = server
-        .api("GET", &format!("/v1/functions/{name}/logs"), None)
-        .json();
-    logs["records"]
-        .as_array()
-        .map(|records| {
-            records
-                .iter()
-                .filter_map(|r| r["message"].as_str().map(str::to_string))
-                .collect()
-        })
-        .unwrap_or_default()
-}
 
 fn wait_logs(server: &Server, name: &str, what: &str, pred: impl Fn(&[String]) -> bool) {
     let deadline = Instant::now() + Duration::from_secs(60);

@@ -1,13 +1,9 @@
 //! End-to-end tests of queues (SQS): the real boto3 `sqs` client against a
 //! real server, and the `stratus queue` CLI.
 
+use crate::harness::python;
 use crate::harness::{Server, workspace};
 use std::process::Command;
-
-/// The Python with boto3 that `test.sh` prepares (STRATUS_TEST_PYTHON).
-fn python() -> String {
-    std::env::var("STRATUS_TEST_PYTHON").unwrap_or_else(|_| "python3".into())
-}
 
 /// Runs `tests/py/<script>` against `server` and asserts it passed.
 fn run_boto3(server: &Server, script: &str) -> String {
