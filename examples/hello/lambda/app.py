@@ -27,3 +27,11 @@ def handler(event, context):
             }
         ),
     }
+
+
+def on_message(event, context):
+    """Behind the `greetings` queue: Lambda's SQS event, one record per
+    message. Returns no failures, so every message is deleted."""
+    for record in event["Records"]:
+        print(f"greeting received: {record['body']}")
+    return {"batchItemFailures": []}

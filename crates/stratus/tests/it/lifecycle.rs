@@ -236,6 +236,17 @@ fn the_readme_example_deploys_and_answers_invoke() {
     let second = server.get("/py/hello/again").json();
     assert_eq!(second["message"], "hello from Python, again");
     assert_eq!(second["callsOfThisInstance"], 2, "{second}");
+    // The queue-triggered function, as the manifest's comment says.
+    server.cli_ok(&["queue", "send", "greetings", "hi there"], dir.path());
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    loop {
+        let logs = server.cli_ok(&["logs", "greeter"], dir.path());
+        if logs.contains("greeting received: hi there") {
+            break;
+        }
+        assert!(std::time::Instant::now() < deadline, "greeter never ran: {logs}");
+        std::thread::sleep(std::time::Duration::from_millis(200));
+    }
 }
 
 #[test]
