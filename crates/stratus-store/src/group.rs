@@ -57,7 +57,15 @@ fn run_group(inner: &Arc<Inner>, group: Vec<Job>) {
     };
     let mut replies = Vec::with_capacity(group.len());
     for job in group {
-        replies.push(job(&tx));
+        // A panicking write must not take the thread (and every later
+        // write) down: its savepoint is rolled back and its caller told.
+        match std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| job(&tx))) {
+            Ok(reply) => replies.push(reply),
+            Err(_) => {
+                tracing::error!("a grouped write panicked; it was rolled back");
+                let _ = tx.execute_batch("ROLLBACK TO grouped_job; RELEASE grouped_job");
+            }
+        }
     }
     let outcome = tx
         .commit()
@@ -109,5 +117,54 @@ fn savepoint<T>(
             let _ = tx.execute_batch("ROLLBACK TO grouped_job; RELEASE grouped_job");
             Err(error)
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::{Store, StoreError};
+
+    #[test]
+    fn writes_share_commits_and_fail_alone() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let store = Store::open(dir.path()).expect("open");
+        store
+            .grouped(|tx| {
+                tx.execute_batch("CREATE TABLE t (v INTEGER NOT NULL UNIQUE)")
+                    .map_err(|e| StoreError::Invalid(e.to_string()))
+            })
+            .expect("create");
+        let threads: Vec<_> = (0..8)
+            .map(|i| {
+                let store = store.clone();
+                std::thread::spawn(move || {
+                    store.grouped(move |tx| {
+                        // Every other write fails (a duplicate) and must
+                        // roll back alone.
+                        tx.execute("INSERT INTO t (v) VALUES (?1)", [i % 4])
+                            .map_err(|e| StoreError::Conflict(e.to_string()))
+                    })
+                })
+            })
+            .collect();
+        let results: Vec<_> = threads
+            .into_iter()
+            .map(|t| t.join().expect("join"))
+            .collect();
+        assert_eq!(results.iter().filter(|r| r.is_ok()).count(), 4);
+        // A panicking write is rolled back and later writes still work.
+        let panicked = store.grouped(|tx| -> Result<(), StoreError> {
+            tx.execute("INSERT INTO t (v) VALUES (100)", [])
+                .map_err(|e| StoreError::Invalid(e.to_string()))?;
+            panic!("boom")
+        });
+        assert!(panicked.is_err());
+        let count: i64 = store
+            .grouped(|tx| {
+                tx.query_row("SELECT COUNT(*) FROM t", [], |row| row.get(0))
+                    .map_err(|e| StoreError::Invalid(e.to_string()))
+            })
+            .expect("count");
+        assert_eq!(count, 4, "the failed and the panicked writes left nothing");
     }
 }

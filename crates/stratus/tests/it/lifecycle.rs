@@ -244,7 +244,10 @@ fn the_readme_example_deploys_and_answers_invoke() {
         if logs.contains("greeting received: hi there") {
             break;
         }
-        assert!(std::time::Instant::now() < deadline, "greeter never ran: {logs}");
+        assert!(
+            std::time::Instant::now() < deadline,
+            "greeter never ran: {logs}"
+        );
         std::thread::sleep(std::time::Duration::from_millis(200));
     }
 }
