@@ -377,19 +377,7 @@ impl Store {
         let tx = conn
             .transaction_with_behavior(TransactionBehavior::Immediate)
             .sql("starting to put targets")?;
-        let exists: Option<i64> = tx
-            .query_row(
-                "SELECT 1 FROM event_rules WHERE bus = ?1 AND name = ?2",
-                params![bus, rule],
-                |row| row.get(0),
-            )
-            .optional()
-            .sql("reading a target's rule")?;
-        if exists.is_none() {
-            return Err(StoreError::NotFound(format!(
-                "Rule {rule} does not exist on EventBus {bus}."
-            )));
-        }
+        require_rule(&tx, bus, rule)?;
         for t in targets {
             tx.execute(
                 "INSERT INTO event_targets (bus, rule, id, arn, input, input_path, input_transformer)
@@ -425,19 +413,7 @@ impl Store {
         let tx = conn
             .transaction_with_behavior(TransactionBehavior::Immediate)
             .sql("starting to remove targets")?;
-        let exists: Option<i64> = tx
-            .query_row(
-                "SELECT 1 FROM event_rules WHERE bus = ?1 AND name = ?2",
-                params![bus, rule],
-                |row| row.get(0),
-            )
-            .optional()
-            .sql("reading a target's rule")?;
-        if exists.is_none() {
-            return Err(StoreError::NotFound(format!(
-                "Rule {rule} does not exist on EventBus {bus}."
-            )));
-        }
+        require_rule(&tx, bus, rule)?;
         let mut removed = Vec::new();
         for id in ids {
             let n = tx
@@ -513,5 +489,23 @@ impl Store {
             }
             Ok(Some(routes))
         })
+    }
+}
+
+/// `NotFound` unless rule `rule` exists on bus `bus`.
+fn require_rule(conn: &rusqlite::Connection, bus: &str, rule: &str) -> Result<(), StoreError> {
+    let exists: Option<i64> = conn
+        .query_row(
+            "SELECT 1 FROM event_rules WHERE bus = ?1 AND name = ?2",
+            params![bus, rule],
+            |row| row.get(0),
+        )
+        .optional()
+        .sql("reading a target's rule")?;
+    match exists {
+        Some(_) => Ok(()),
+        None => Err(StoreError::NotFound(format!(
+            "Rule {rule} does not exist on EventBus {bus}."
+        ))),
     }
 }

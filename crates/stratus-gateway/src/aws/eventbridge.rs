@@ -14,7 +14,7 @@ use super::auth::AuthError;
 use crate::AppState;
 use axum::response::Response;
 use http::StatusCode;
-use serde_json::{Map, Value, json};
+use serde_json::{Value, json};
 use stratus_core::function::{ACCOUNT_ID, bus_arn, rule_arn};
 use stratus_events::bus::{FailedTarget, PutEventsEntry, PutRule, PutTarget, check_put_events};
 use stratus_events::{ErrorKind, Events, EventsError};
@@ -28,17 +28,10 @@ type Reply = Result<Value, EventsError>;
 
 pub(crate) async fn handle(state: &AppState, request: AwsRequest) -> Response {
     let events = &state.events;
-    let body: Value = if request.body.iter().all(u8::is_ascii_whitespace) {
-        Value::Object(Map::new())
-    } else {
-        match serde_json::from_slice(&request.body) {
-            Ok(value @ Value::Object(_)) => value,
-            _ => {
-                return render_error(&invalid(
-                    "The request body is not a valid JSON object.".to_string(),
-                ));
-            }
-        }
+    let Some(body) = super::json_body(&request.body) else {
+        return render_error(&invalid(
+            "The request body is not a valid JSON object.".to_string(),
+        ));
     };
     let reply = match request.operation.as_str() {
         "PutEvents" => put_events(events, &body).await,

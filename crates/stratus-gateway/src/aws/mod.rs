@@ -145,6 +145,18 @@ pub(crate) fn json_error(
     response
 }
 
+/// A JSON-protocol request body: an object (an empty body is `{}`), or
+/// None when it is not one.
+pub(crate) fn json_body(body: &[u8]) -> Option<serde_json::Value> {
+    if body.iter().all(u8::is_ascii_whitespace) {
+        return Some(serde_json::Value::Object(serde_json::Map::new()));
+    }
+    match serde_json::from_slice(body) {
+        Ok(value @ serde_json::Value::Object(_)) => Some(value),
+        _ => None,
+    }
+}
+
 /// The answer of a JSON-protocol operation: its result, or its error as
 /// `render` shapes it (server failures are logged).
 pub(crate) fn json_reply(

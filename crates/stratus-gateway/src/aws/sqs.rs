@@ -31,17 +31,10 @@ type Reply = Result<Value, EventsError>;
 
 pub(crate) async fn handle(state: &AppState, request: AwsRequest) -> Response {
     let events = &state.events;
-    let body: Value = if request.body.iter().all(u8::is_ascii_whitespace) {
-        Value::Object(Map::new())
-    } else {
-        match serde_json::from_slice(&request.body) {
-            Ok(value @ Value::Object(_)) => value,
-            _ => {
-                return render_error(&invalid(
-                    "The request body is not a valid JSON object.".to_string(),
-                ));
-            }
-        }
+    let Some(body) = super::json_body(&request.body) else {
+        return render_error(&invalid(
+            "The request body is not a valid JSON object.".to_string(),
+        ));
     };
     let sender = match &request.caller {
         Caller::Admin => ACCOUNT_ID.to_string(),
