@@ -24,6 +24,20 @@ pub struct EventOrigin {
 }
 
 impl EventOrigin {
+    /// The message group and deduplication id a FIFO queue or topic named
+    /// `name` needs (None for standard ones): events of one origin share a
+    /// group, so they keep their order.
+    fn fifo_ids(&self, name: &str) -> (Option<String>, Option<String>) {
+        if !name.ends_with(".fifo") {
+            return (None, None);
+        }
+        let dedup = self
+            .id
+            .clone()
+            .unwrap_or_else(|| uuid::Uuid::new_v4().to_string());
+        (Some(self.source.clone()), Some(dedup))
+    }
+
     /// The CloudEvents headers for a function.
     pub fn headers(&self) -> Vec<(String, String)> {
         let mut headers = vec![
@@ -60,31 +74,21 @@ impl Events {
                 .await
                 .map_err(|e| EventsError::engine("queuing an asynchronous invocation", e)),
             TargetRef::Queue(name) => {
+                let (group_id, dedup_id) = origin.fifo_ids(name);
                 let message = SendMessage {
                     body: payload,
-                    // A FIFO queue needs a group; events of one origin keep
-                    // their order.
-                    group_id: name.ends_with(".fifo").then(|| origin.source.clone()),
-                    dedup_id: name.ends_with(".fifo").then(|| {
-                        origin
-                            .id
-                            .clone()
-                            .unwrap_or_else(|| uuid::Uuid::new_v4().to_string())
-                    }),
+                    group_id,
+                    dedup_id,
                     ..SendMessage::default()
                 };
                 Ok(self.send_message(name, message).await?.message_id)
             }
             TargetRef::Topic(name) => {
+                let (group_id, dedup_id) = origin.fifo_ids(name);
                 let message = PublishMessage {
                     message: payload,
-                    group_id: name.ends_with(".fifo").then(|| origin.source.clone()),
-                    dedup_id: name.ends_with(".fifo").then(|| {
-                        origin
-                            .id
-                            .clone()
-                            .unwrap_or_else(|| uuid::Uuid::new_v4().to_string())
-                    }),
+                    group_id,
+                    dedup_id,
                     ..PublishMessage::default()
                 };
                 self.publish(name, message).await

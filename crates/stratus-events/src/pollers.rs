@@ -150,7 +150,7 @@ async fn poll(events: &Events, mapping: &Arc<Mapping>) {
         }
         let batch = tokio::select! {
             _ = mapping.cancel.cancelled() => break,
-            batch = gather(events, &mapping.source, &mut done) => batch,
+            batch = gather(events, mapping, &mut done) => batch,
         };
         let messages = match batch {
             Ok(messages) => {
@@ -213,16 +213,17 @@ fn report_stale(function: &str, queue: &str, results: &[Result<(), EventsError>]
 /// deleted in the same commit as the first receive, and emptied.
 async fn gather(
     events: &Events,
-    source: &SqsSource,
+    mapping: &Mapping,
     done: &mut Vec<String>,
 ) -> Result<Vec<ReceivedMessage>, EventsError> {
+    let source = &mapping.source;
     let want = source.batch_size.max(1) as usize;
     let mut batch = Vec::new();
     if !done.is_empty() {
         let (deleted, received) = events
             .delete_and_receive(&source.queue, done, want.min(RECEIVE_MAX), None)
             .await?;
-        report_stale("", &source.queue, &deleted);
+        report_stale(&mapping.function, &source.queue, &deleted);
         done.clear();
         batch = received;
     }
