@@ -25,7 +25,7 @@ use std::process::{Command, Stdio};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
-use stratus_core::sigv4::{Credentials, Signer};
+use stratus_aws::sigv4::{Credentials, Signer};
 
 /// Builds request `i`: extra headers, path and body.
 type MakeRequest = Arc<dyn Fn(usize) -> (Vec<(String, String)>, String, Vec<u8>) + Send + Sync>;

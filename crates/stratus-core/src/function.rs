@@ -1,5 +1,8 @@
 //! The deployed shape of a function: what the server stores per version.
 
+use crate::arn::Arn;
+use crate::names;
+use crate::scope::ResourceScope;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 
@@ -129,16 +132,16 @@ impl FunctionConfig {
 }
 
 /// The account id shown in ARNs and events (Stratus has one account).
-pub const ACCOUNT_ID: &str = "000000000000";
-/// The region shown in ARNs, events and `AWS_REGION`.
-pub const REGION: &str = "us-east-1";
+/// An alias of [`crate::scope::DEFAULT_ACCOUNT`].
+pub const ACCOUNT_ID: &str = crate::scope::DEFAULT_ACCOUNT;
+/// The region shown in ARNs, events and `AWS_REGION`. An alias of
+/// [`crate::scope::DEFAULT_REGION`].
+pub const REGION: &str = crate::scope::DEFAULT_REGION;
 
-/// A function's ARN, with an optional qualifier (`$LATEST`, a version).
+/// A function's ARN in the default scope, with an optional qualifier
+/// (`$LATEST`, a version). Prefer [`Arn::function`] with a scope.
 pub fn function_arn(name: &str, qualifier: Option<&str>) -> String {
-    match qualifier {
-        Some(q) => format!("arn:aws:lambda:{REGION}:{ACCOUNT_ID}:function:{name}:{q}"),
-        None => format!("arn:aws:lambda:{REGION}:{ACCOUNT_ID}:function:{name}"),
-    }
+    Arn::function(&ResourceScope::DEFAULT, name, qualifier).to_string()
 }
 
 /// A managed resource named as the target of a destination, a DLQ, a rule
@@ -158,81 +161,86 @@ pub enum TargetRef {
 }
 
 impl TargetRef {
-    /// Parses an ARN of a function, queue, topic or bus, or a bare function
-    /// name. The region and account are not checked beyond their presence.
+    /// Parses an ARN of a function (`function:NAME[:QUALIFIER]`, the
+    /// qualifier ignored), queue, topic or bus, or a bare function name.
+    /// The region and account are not checked beyond their syntax; the
+    /// function name follows [`names::function_name`] in both forms.
     pub fn parse(text: &str) -> Result<TargetRef, String> {
         let text = text.trim();
         if !text.starts_with("arn:") {
-            if crate::manifest::valid_function_name(text) {
+            if names::function_name(text).is_ok() {
                 return Ok(TargetRef::Function(text.to_string()));
             }
             return Err(format!(
                 "`{text}` is neither an ARN (arn:aws:sqs|sns|lambda|events:REGION:ACCOUNT:NAME) nor a function name"
             ));
         }
-        let parts: Vec<&str> = text.splitn(6, ':').collect();
-        if parts.len() < 6 || parts[5].is_empty() {
-            return Err(format!(
-                "`{text}` is not an ARN of the form arn:aws:SERVICE:REGION:ACCOUNT:RESOURCE"
-            ));
-        }
-        let resource = parts[5];
-        match parts[2] {
-            "sqs" => Ok(TargetRef::Queue(resource.to_string())),
-            "sns" => Ok(TargetRef::Topic(resource.to_string())),
+        let arn: Arn = text.parse().map_err(|_| {
+            format!("`{text}` is not an ARN of the form arn:aws:SERVICE:REGION:ACCOUNT:RESOURCE")
+        })?;
+        match arn.service.as_str() {
+            "sqs" => arn
+                .as_queue()
+                .map(|name| TargetRef::Queue(name.to_string()))
+                .map_err(|e| e.to_string()),
+            "sns" => arn
+                .as_topic()
+                .map(|name| TargetRef::Topic(name.to_string()))
+                .map_err(|e| e.to_string()),
             "lambda" => {
-                let name = resource
-                    .strip_prefix("function:")
-                    .ok_or_else(|| format!("`{text}`: a Lambda ARN names `function:NAME`"))?;
-                // A qualifier (`:3`, `:$LATEST`) is accepted and ignored.
-                let name = name.split(':').next().unwrap_or(name);
+                let (name, _qualifier) = arn
+                    .as_function()
+                    .map_err(|_| format!("`{text}`: a Lambda ARN names `function:NAME`"))?;
+                names::function_name(name).map_err(|_| {
+                    format!("`{text}`: invalid function name `{name}`: use 1 to 64 letters, digits, `-` or `_`")
+                })?;
                 Ok(TargetRef::Function(name.to_string()))
             }
-            "events" => {
-                let name = resource.strip_prefix("event-bus/").ok_or_else(|| {
-                    format!("`{text}`: an EventBridge ARN names `event-bus/NAME`")
-                })?;
-                Ok(TargetRef::Bus(name.to_string()))
-            }
+            "events" => arn
+                .as_bus()
+                .map(|name| TargetRef::Bus(name.to_string()))
+                .map_err(|_| format!("`{text}`: an EventBridge ARN names `event-bus/NAME`")),
             other => Err(format!(
                 "`{text}`: service `{other}` cannot be a target (use sqs, sns, lambda or events)"
             )),
         }
     }
 
-    /// The resource's ARN.
+    /// The resource's ARN in the default scope.
     pub fn arn(&self) -> String {
+        self.to_arn(&ResourceScope::DEFAULT).to_string()
+    }
+
+    /// The resource's ARN in `scope` (a function's unqualified).
+    pub fn to_arn(&self, scope: &ResourceScope) -> Arn {
         match self {
-            TargetRef::Function(name) => function_arn(name, None),
-            TargetRef::Queue(name) => queue_arn(name),
-            TargetRef::Topic(name) => topic_arn(name),
-            TargetRef::Bus(name) => bus_arn(name),
+            TargetRef::Function(name) => Arn::function(scope, name, None),
+            TargetRef::Queue(name) => Arn::queue(scope, name),
+            TargetRef::Topic(name) => Arn::topic(scope, name),
+            TargetRef::Bus(name) => Arn::bus(scope, name),
         }
     }
 }
 
-/// A queue's ARN.
+/// A queue's ARN in the default scope. Prefer [`Arn::queue`].
 pub fn queue_arn(name: &str) -> String {
-    format!("arn:aws:sqs:{REGION}:{ACCOUNT_ID}:{name}")
+    Arn::queue(&ResourceScope::DEFAULT, name).to_string()
 }
 
-/// A topic's ARN.
+/// A topic's ARN in the default scope. Prefer [`Arn::topic`].
 pub fn topic_arn(name: &str) -> String {
-    format!("arn:aws:sns:{REGION}:{ACCOUNT_ID}:{name}")
+    Arn::topic(&ResourceScope::DEFAULT, name).to_string()
 }
 
-/// An event bus's ARN.
+/// An event bus's ARN in the default scope. Prefer [`Arn::bus`].
 pub fn bus_arn(name: &str) -> String {
-    format!("arn:aws:events:{REGION}:{ACCOUNT_ID}:event-bus/{name}")
+    Arn::bus(&ResourceScope::DEFAULT, name).to_string()
 }
 
-/// A rule's ARN (`default` bus rules have no bus segment, as on AWS).
+/// A rule's ARN in the default scope (`default` bus rules have no bus
+/// segment, as on AWS). Prefer [`Arn::rule`].
 pub fn rule_arn(bus: &str, rule: &str) -> String {
-    if bus == "default" {
-        format!("arn:aws:events:{REGION}:{ACCOUNT_ID}:rule/{rule}")
-    } else {
-        format!("arn:aws:events:{REGION}:{ACCOUNT_ID}:rule/{bus}/{rule}")
-    }
+    Arn::rule(&ResourceScope::DEFAULT, bus, rule).to_string()
 }
 
 /// Lambda's default and maximum `MaximumRetryAttempts` for asynchronous

@@ -1337,12 +1337,9 @@ fn shorthand_path_location(s: &MarkedScalarNode, at: Location, path: &str) -> Lo
     }
 }
 
-/// Lambda's rule: 1 to 64 of `[A-Za-z0-9_-]`.
+/// Lambda's rule: 1 to 64 of `[A-Za-z0-9_-]` ([`crate::names::function_name`]).
 pub fn valid_function_name(name: &str) -> bool {
-    (1..=64).contains(&name.len())
-        && name
-            .chars()
-            .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-')
+    crate::names::function_name(name).is_ok()
 }
 
 /// A Lambda handler for Python and Node.js: `module.function`, where the

@@ -31,6 +31,7 @@ use stratus_store::{
 use tokio::sync::Notify;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
+use tracing::Instrument;
 
 /// Payload limit for synchronous requests and responses (Lambda's 6 MB).
 pub const MAX_PAYLOAD_BYTES: usize = 6 * 1024 * 1024;
@@ -711,6 +712,15 @@ impl Engine {
         let metrics = &deployed.metrics;
         let request_id = request_id.unwrap_or_else(|| uuid::Uuid::new_v4().to_string());
         let config = &deployed.record.config;
+        // Every log line of this invocation's work (cold start, the
+        // runtime's handling, the sandbox) carries these fields.
+        let span = tracing::info_span!(
+            "invoke",
+            function = %function,
+            version = deployed.record.version,
+            request_id = %request_id,
+            trigger = trigger.as_str(),
+        );
 
         // Limits: reserved concurrency, then the server-wide cap.
         let reserved = config.reserved_concurrency;
@@ -751,7 +761,7 @@ impl Engine {
             deployed: deployed.clone(),
         };
 
-        let lease = deployed.pool.acquire().await?;
+        let lease = deployed.pool.acquire().instrument(span.clone()).await?;
         let cold = lease.init.is_some();
         if cold {
             metrics.cold_starts.inc();
@@ -765,7 +775,8 @@ impl Engine {
         });
         // Backstop: the runtime stops its own guests at the deadline; this
         // catches a runtime that fails to.
-        let output = match tokio::time::timeout(timeout + Duration::from_secs(2), invoke).await {
+        let invoke = tokio::time::timeout(timeout + Duration::from_secs(2), invoke);
+        let output = match invoke.instrument(span).await {
             Ok(output) => output,
             Err(_) => InvokeOutput {
                 result: Err(FunctionError::new(FunctionErrorKind::Timeout, "")),

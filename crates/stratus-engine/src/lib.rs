@@ -20,15 +20,4 @@ pub use runtime::{
     RuntimeError,
 };
 
-/// An error and its causes, joined with `: ` (for logs; `Display` of the
-/// store's errors shows only the outermost context).
-pub fn error_chain(error: &dyn std::error::Error) -> String {
-    let mut text = error.to_string();
-    let mut source = error.source();
-    while let Some(cause) = source {
-        text.push_str(": ");
-        text.push_str(&cause.to_string());
-        source = cause.source();
-    }
-    text
-}
+pub use stratus_core::error_chain;

@@ -214,12 +214,10 @@ pub(crate) fn spawn(events: &Events) {
     });
 }
 
-/// `QueueDoesNotExist`.
+/// `QueueDoesNotExist`, in SQS's words (which name no queue).
 pub fn no_such_queue(name: &str) -> EventsError {
-    EventsError::not_found(
-        "QueueDoesNotExist",
-        format!("The specified queue {name} does not exist."),
-    )
+    tracing::debug!(queue = name, "no such queue");
+    EventsError::not_found("QueueDoesNotExist", "The specified queue does not exist.")
 }
 
 fn queue_missing(name: &str) -> impl FnOnce(EventsError) -> EventsError + '_ {

@@ -15,6 +15,7 @@ use base64::Engine as _;
 use serde::Deserialize;
 use std::str::FromStr;
 use stratus_api as api;
+use stratus_aws::auth::constant_time_eq;
 use stratus_core::{FunctionConfig, RuntimeKind};
 use stratus_engine::Trigger;
 use stratus_store::FunctionRecord;
@@ -51,18 +52,33 @@ pub fn router(state: AppState) -> Router {
             "/v1/health",
             get(|| async { Json(serde_json::json!({"status": "ok"})) }),
         )
-        // AWS SDK clients sign with SigV4 rather than the bearer token; the
-        // handler checks authentication itself.
-        .route(
-            "/2015-03-31/functions/{name}/invocations",
-            post(crate::lambda_api::invoke),
-        )
-        // The AWS-compatible service APIs (SQS, SNS, EventBridge), SigV4.
-        .route("/", post(crate::aws::dispatch))
-        .route("/{account}/{queue}", post(crate::aws::dispatch))
         .merge(authed)
-        .fallback(|| async { ApiFailure::not_found("no such endpoint") })
+        // Every other request is for the AWS-compatible services (SQS,
+        // SNS, EventBridge, Lambda's Invoke API), which authenticate with
+        // SigV4 (or the bearer token) in the protocol layer.
+        .fallback(aws_endpoint(crate::aws::router(&state)))
         .with_state(state)
+}
+
+/// The AWS endpoint as the fallback of a router; unknown `/v1` paths stay
+/// the control API's 404.
+fn aws_endpoint(
+    aws: stratus_aws::AwsRouter,
+) -> impl Fn(Request) -> std::pin::Pin<Box<dyn std::future::Future<Output = Response> + Send>>
++ Clone
++ Send
++ Sync
++ 'static {
+    let aws = std::sync::Arc::new(aws);
+    move |request: Request| {
+        let aws = aws.clone();
+        Box::pin(async move {
+            if request.uri().path().starts_with("/v1/") {
+                return ApiFailure::not_found("no such endpoint").into_response();
+            }
+            aws.handle(request).await.map(axum::body::Body::from)
+        })
+    }
 }
 
 async fn require_token(State(state): State<AppState>, request: Request, next: Next) -> Response {
@@ -88,10 +104,6 @@ async fn require_token(State(state): State<AppState>, request: Request, next: Ne
         )
         .into_response(),
     }
-}
-
-pub(crate) fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
-    a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
 }
 
 #[derive(Deserialize)]

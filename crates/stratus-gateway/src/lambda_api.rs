@@ -7,13 +7,11 @@
 //! control API's bearer token.
 
 use crate::AppState;
-use crate::functions::read_limited;
 use axum::body::Body;
-use axum::extract::{Path, Query, Request, State};
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use base64::Engine as _;
-use serde::Deserialize;
+use stratus_aws::{AwsError, AwsRequest, Operation, Protocol, Service};
 use stratus_core::function::function_arn as arn;
 use stratus_engine::{EngineError, FunctionErrorKind, Qualifier, Trigger};
 
@@ -98,79 +96,110 @@ pub fn parse_function_name(raw: &str) -> Result<(String, Option<String>), String
     Ok((name.to_string(), qualifier.map(str::to_string)))
 }
 
-#[derive(Deserialize)]
-pub struct InvokeQuery {
-    #[serde(rename = "Qualifier")]
-    qualifier: Option<String>,
+/// Lambda's Invoke API as a service of the AWS endpoint.
+pub(crate) struct Lambda(pub(crate) AppState);
+
+/// The path prefix of the Invoke API.
+const INVOKE_PREFIX: &str = "/2015-03-31/functions/";
+
+/// The `{FunctionName}` of an Invoke path, decoded.
+fn function_of_path(path: &str) -> Option<String> {
+    let name = path
+        .strip_prefix(INVOKE_PREFIX)?
+        .strip_suffix("/invocations")?;
+    (!name.is_empty() && !name.contains('/')).then(|| stratus_aws::protocol::percent_decode(name))
 }
 
-/// Authenticates an Invoke request: the control API's bearer token, or a
-/// SigV4 signature (service `lambda`) by an issued key; otherwise Lambda's
-/// 403 (`MissingAuthenticationTokenException`, `InvalidSignatureException`,
-/// `UnrecognizedClientException`).
-async fn authorize(
-    state: &AppState,
-    parts: &http::request::Parts,
-    body: &[u8],
-) -> Result<crate::aws::auth::Caller, LambdaError> {
-    crate::aws::auth::verify(state, "lambda", parts, body)
-        .await
-        .map_err(|error| {
-            let kind = match error.code {
-                "MissingAuthenticationToken" => "MissingAuthenticationTokenException",
-                "IncompleteSignature" => "IncompleteSignatureException",
-                code => code,
-            };
-            LambdaError {
-                status: error.status(),
-                kind,
-                body: serde_json::json!({ "message": error.message }),
-                retry_after: None,
-            }
+#[async_trait::async_trait]
+impl Service for Lambda {
+    fn signing_name(&self) -> &'static str {
+        "lambda"
+    }
+
+    fn protocol(&self) -> Protocol {
+        Protocol::RestJson
+    }
+
+    fn claims(&self, parts: &http::request::Parts) -> bool {
+        parts.uri.path().starts_with(INVOKE_PREFIX)
+    }
+
+    fn body_limit(&self) -> usize {
+        self.0.engine.config().max_payload_bytes
+    }
+
+    fn too_large(&self, limit: usize) -> AwsError {
+        crate::aws::too_large(
+            "RequestTooLargeException",
+            format!("Request must be smaller than {limit} bytes for the InvokeFunction operation"),
+        )
+    }
+
+    fn operation(&self, request: &AwsRequest) -> Result<Operation, AwsError> {
+        let path = request.parts.uri.path();
+        let Some(raw) =
+            function_of_path(path).filter(|_| request.parts.method == http::Method::POST)
+        else {
+            return Err(AwsError::new(
+                StatusCode::NOT_FOUND,
+                "UnknownOperationException",
+                format!(
+                    "Stratus serves Lambda's Invoke API only (POST {INVOKE_PREFIX}{{FunctionName}}/invocations), not {} {path}",
+                    request.parts.method
+                ),
+            ));
+        };
+        Ok(match parse_function_name(&raw) {
+            Ok((name, qualifier)) => crate::aws::invoke_operation(&name, qualifier.as_deref()),
+            // Refused by the handler, with Lambda's message.
+            Err(_) => crate::aws::invoke_operation(&raw, None),
         })
-}
+    }
 
-/// `POST /2015-03-31/functions/{FunctionName}/invocations`.
-pub async fn invoke(
-    State(state): State<AppState>,
-    Path(function_name): Path<String>,
-    Query(query): Query<InvokeQuery>,
-    request: Request,
-) -> Response {
-    match run(state, function_name, query, request).await {
-        Ok(response) => response,
-        Err(error) => error.into_response(),
+    async fn call(
+        &self,
+        _operation: &Operation,
+        request: AwsRequest,
+    ) -> Result<crate::aws::Reply, AwsError> {
+        let function_name = function_of_path(request.parts.uri.path()).unwrap_or_default();
+        let qualifier = request.parts.uri.query().and_then(|q| {
+            form_urlencoded::parse(q.as_bytes())
+                .find(|(k, _)| k == "Qualifier")
+                .map(|(_, v)| v.into_owned())
+        });
+        let response = match run(
+            &self.0,
+            function_name,
+            qualifier,
+            &request.parts,
+            request.body,
+        )
+        .await
+        {
+            Ok(response) => response,
+            Err(error) => error.into_response(),
+        };
+        let (parts, body) = response.into_parts();
+        match http_body_util::BodyExt::collect(body).await {
+            Ok(collected) => Ok(http::Response::from_parts(parts, collected.to_bytes())),
+            Err(error) => Err(AwsError::internal(
+                "ServiceException",
+                "reading an invocation's answer",
+                &error,
+            )),
+        }
     }
 }
 
 async fn run(
-    state: AppState,
+    state: &AppState,
     function_name: String,
-    query: InvokeQuery,
-    request: Request,
+    query_qualifier: Option<String>,
+    parts: &http::request::Parts,
+    payload: bytes::Bytes,
 ) -> Result<Response, LambdaError> {
-    let (parts, body) = request.into_parts();
-    if !parts.headers.contains_key(header::AUTHORIZATION) {
-        // Refused before the body is read.
-        authorize(&state, &parts, &[]).await?;
-    }
-    let limit = state.engine.config().max_payload_bytes;
-    let payload = read_limited(body, limit).await.map_err(|status| {
-        if status == StatusCode::PAYLOAD_TOO_LARGE {
-            LambdaError::user(
-                StatusCode::PAYLOAD_TOO_LARGE,
-                "RequestTooLargeException",
-                format!(
-                    "Request must be smaller than {limit} bytes for the InvokeFunction operation"
-                ),
-            )
-        } else {
-            LambdaError::invalid("the request body could not be read")
-        }
-    })?;
-    authorize(&state, &parts, &payload).await?;
     let (name, derived) = parse_function_name(&function_name).map_err(LambdaError::invalid)?;
-    let qualifier = match (derived, query.qualifier) {
+    let qualifier = match (derived, query_qualifier) {
         (Some(a), Some(b)) if a != b => {
             return Err(LambdaError::invalid(
                 "The derived qualifier from the function name does not match the specified qualifier.",
@@ -247,7 +276,7 @@ async fn run(
     if let Some(trace) = header("x-amzn-trace-id") {
         extra.push(("x-amzn-trace-id".to_string(), trace));
     }
-    let event = crate::event_request(&state, "POST", "/", &extra, payload)
+    let event = crate::event_request(state, "POST", "/", &extra, payload)
         .map_err(|e| LambdaError::invalid(format!("invalid request: {e}")))?;
     let invocation = state
         .engine

@@ -15,6 +15,7 @@ use bytes::Bytes;
 use std::sync::Arc;
 use stratus_engine::Engine;
 
+pub use aws::router as aws_router;
 pub use control::router as control_router;
 pub use functions::router as functions_router;
 pub use services::{ServicesFn, services_handler, services_router};

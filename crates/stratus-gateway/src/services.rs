@@ -6,7 +6,6 @@
 use crate::AppState;
 use axum::Router;
 use axum::body::Body;
-use axum::routing::post;
 use bytes::Bytes;
 use http_body_util::BodyExt;
 use std::future::Future;
@@ -27,14 +26,11 @@ pub type ServicesFn = Arc<
 
 /// The router of the AWS service APIs only.
 pub fn services_router(state: AppState) -> Router {
-    Router::new()
-        .route(
-            "/2015-03-31/functions/{name}/invocations",
-            post(crate::lambda_api::invoke),
-        )
-        .route("/", post(crate::aws::dispatch))
-        .route("/{account}/{queue}", post(crate::aws::dispatch))
-        .with_state(state)
+    let aws = Arc::new(crate::aws::router(&state));
+    Router::new().fallback(move |request: axum::extract::Request| {
+        let aws = aws.clone();
+        async move { aws.handle(request).await.map(Body::from) }
+    })
 }
 
 /// [`services_router`] as a function of buffered requests.

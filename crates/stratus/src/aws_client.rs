@@ -12,7 +12,7 @@
 use anyhow::{Context, Result, anyhow, bail};
 use std::path::{Path, PathBuf};
 use std::time::Duration;
-use stratus_core::sigv4::{Credentials, Signer};
+use stratus_aws::sigv4::{Credentials, Signer};
 use ureq::http;
 
 use crate::client::{ServerFile, Target, current_file, server_file};
@@ -248,8 +248,8 @@ impl AwsClient {
             .map(|(k, v)| {
                 format!(
                     "{}={}",
-                    stratus_core::sigv4::uri_encode(k.as_bytes(), false),
-                    stratus_core::sigv4::uri_encode(v.as_bytes(), false)
+                    stratus_aws::sigv4::uri_encode(k.as_bytes(), false),
+                    stratus_aws::sigv4::uri_encode(v.as_bytes(), false)
                 )
             })
             .collect();

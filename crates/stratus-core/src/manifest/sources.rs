@@ -19,10 +19,12 @@
 
 use super::yaml::{Scalar, classify, describe, key_location, value_location};
 use super::{Location, Parser, Result};
+use crate::arn::Arn;
 use crate::function::{
     AsyncConfig, BusSource, DEFAULT_SQS_BATCH_SIZE, MAX_EVENT_AGE_SECS, MAX_RETRY_ATTEMPTS,
     MAX_SQS_CONCURRENCY, MIN_EVENT_AGE_SECS, ScheduleSource, SnsSource, SqsSource, TargetRef,
 };
+use crate::names;
 use marked_yaml::Node;
 use marked_yaml::types::MarkedScalarNode;
 
@@ -90,15 +92,31 @@ pub(super) fn to_json(node: &Node) -> serde_json::Value {
     }
 }
 
-/// A queue or topic named by a bare name or an ARN of `service`.
+/// A queue (`service` `sqs`) or topic (`sns`) named by a bare name or an
+/// ARN of `service`. A bare name follows the manifest's rule
+/// ([`valid_resource_name`]); a name in an ARN follows its service's rule
+/// ([`names::queue_name`], [`names::topic_name`]).
 fn resource_name(text: &str, service: &str) -> std::result::Result<String, String> {
     let text = text.trim();
-    if let Some(rest) = text.strip_prefix("arn:") {
-        let parts: Vec<&str> = rest.splitn(5, ':').collect();
-        return match parts.as_slice() {
-            [_, svc, _, _, name] if *svc == service && !name.is_empty() => Ok(name.to_string()),
-            _ => Err(format!(
-                "`{text}` is not an ARN of the form arn:aws:{service}:REGION:ACCOUNT:NAME"
+    if text.starts_with("arn:") {
+        let wrong_form =
+            || format!("`{text}` is not an ARN of the form arn:aws:{service}:REGION:ACCOUNT:NAME");
+        let arn: Arn = text.parse().map_err(|_| wrong_form())?;
+        let name = match service {
+            "sqs" if arn.service == "sqs" => arn.as_queue().map_err(|_| wrong_form())?,
+            "sns" if arn.service == "sns" => arn.as_topic().map_err(|_| wrong_form())?,
+            _ => return Err(wrong_form()),
+        };
+        let fifo = names::is_fifo(name);
+        let (checked, max) = if service == "sqs" {
+            (names::queue_name(name, fifo), names::QUEUE_NAME_MAX)
+        } else {
+            (names::topic_name(name, fifo), names::TOPIC_NAME_MAX)
+        };
+        return match checked {
+            Ok(()) => Ok(name.to_string()),
+            Err(_) => Err(format!(
+                "invalid name `{name}` in `{text}`: use 1 to {max} letters, digits, `-` or `_` (a `.fifo` suffix for FIFO)"
             )),
         };
     }
@@ -111,24 +129,18 @@ fn resource_name(text: &str, service: &str) -> std::result::Result<String, Strin
     }
 }
 
-/// SQS's and SNS's name rule: 1 to 80 of `[A-Za-z0-9_-]`, optionally
-/// ending in `.fifo`.
+/// The manifest's rule for a queue or topic given by name: SQS's, 1 to 80
+/// of `[A-Za-z0-9_-]`, optionally ending in `.fifo` (counted in the 80).
+/// Topics get SQS's limit too, tighter than SNS's 256
+/// ([`names::topic_name`]), so that the manifest's message stays one.
 pub fn valid_resource_name(name: &str) -> bool {
-    let stem = name.strip_suffix(".fifo").unwrap_or(name);
-    !stem.is_empty()
-        && name.len() <= 80
-        && stem
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+    names::queue_name(name, names::is_fifo(name)).is_ok()
 }
 
-/// An event bus's name rule: 1 to 256 of `[A-Za-z0-9._-]`.
+/// An event bus's name rule: 1 to 256 of `[A-Za-z0-9._-]`
+/// ([`names::bus_name`]).
 pub fn valid_bus_name(name: &str) -> bool {
-    !name.is_empty()
-        && name.len() <= 256
-        && name
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'-' | b'_'))
+    names::bus_name(name).is_ok()
 }
 
 impl Parser<'_> {
@@ -512,10 +524,15 @@ impl Parser<'_> {
             match k.as_str() {
                 "eventBus" | "bus" => {
                     let text = self.non_empty_string(k, v)?;
-                    let name = match TargetRef::parse(&text) {
-                        Ok(TargetRef::Bus(name)) => name,
-                        _ if !text.starts_with("arn:") => text,
-                        _ => {
+                    let from_arn = text
+                        .trim()
+                        .parse::<Arn>()
+                        .ok()
+                        .and_then(|arn| arn.as_bus().ok().map(str::to_string));
+                    let name = match from_arn {
+                        Some(name) => name,
+                        None if !text.starts_with("arn:") => text,
+                        None => {
                             return Err(self.err(
                                 value_location(k, v),
                                 format!("`{}` must be a bus name or an arn:aws:events:…:event-bus/NAME ARN, found `{text}`", k.as_str()),

@@ -5,8 +5,11 @@
 //! (then review the diff).
 
 mod apigw;
+mod arns;
 mod cases;
+mod events;
 mod manifest;
+mod names;
 mod patterns;
 mod pricing;
 mod route;

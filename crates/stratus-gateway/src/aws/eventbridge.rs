@@ -10,30 +10,33 @@
 //! `ErrorMessage`) with `FailedEntryCount`.
 
 use super::AwsRequest;
-use super::auth::AuthError;
+use super::Reply;
 use crate::AppState;
-use axum::response::Response;
 use http::StatusCode;
 use serde_json::{Value, json};
+use stratus_aws::{AwsError, Protocol};
 use stratus_core::function::{ACCOUNT_ID, bus_arn, rule_arn};
 use stratus_events::bus::{FailedTarget, PutEventsEntry, PutRule, PutTarget, check_put_events};
 use stratus_events::{ErrorKind, Events, EventsError};
 use stratus_store::{BusRecord, RuleRecord, TargetRecord};
 
-const CONTENT_TYPE: &str = "application/x-amz-json-1.1";
 /// Largest page of the List operations.
 const MAX_LIST_RESULTS: usize = 100;
 
-type Reply = Result<Value, EventsError>;
+type Outcome = Result<Value, EventsError>;
 
-pub(crate) async fn handle(state: &AppState, request: AwsRequest) -> Response {
+pub(crate) async fn handle(
+    state: &AppState,
+    operation: &str,
+    request: AwsRequest,
+) -> Result<Reply, AwsError> {
     let events = &state.events;
     let Some(body) = super::json_body(&request.body) else {
-        return render_error(&invalid(
+        return Err(to_aws(&invalid(
             "The request body is not a valid JSON object.".to_string(),
-        ));
+        )));
     };
-    let reply = match request.operation.as_str() {
+    let reply = match operation {
         "PutEvents" => put_events(events, &body).await,
         "PutRule" => put_rule(events, &body).await,
         "DescribeRule" => describe_rule(events, &body).await,
@@ -54,25 +57,12 @@ pub(crate) async fn handle(state: &AppState, request: AwsRequest) -> Response {
             format!("The operation {other} is not supported."),
         )),
     };
-    super::json_reply(
-        reply,
-        &request.operation,
-        "EventBridge",
-        CONTENT_TYPE,
-        render_error,
-    )
+    let value = reply.map_err(|e| to_aws(&e))?;
+    Ok(Protocol::Json11.json_ok(&value, &request.context.request_id))
 }
 
-pub(crate) fn auth_error(error: AuthError) -> Response {
-    let status = if error.code == "IncompleteSignature" {
-        StatusCode::BAD_REQUEST
-    } else {
-        StatusCode::FORBIDDEN
-    };
-    super::json_error(status, error.code, &error.message, CONTENT_TYPE, None)
-}
-
-fn render_error(error: &EventsError) -> Response {
+/// An event service's error in EventBridge's codes.
+fn to_aws(error: &EventsError) -> AwsError {
     let status = match error.kind {
         ErrorKind::Internal => StatusCode::INTERNAL_SERVER_ERROR,
         ErrorKind::Throttled => StatusCode::SERVICE_UNAVAILABLE,
@@ -86,7 +76,7 @@ fn render_error(error: &EventsError) -> Response {
         "InternalFailure" => "InternalException",
         other => other,
     };
-    super::json_error(status, code, &error.message, CONTENT_TYPE, None)
+    AwsError::new(status, code, error.message.clone())
 }
 
 fn invalid(message: String) -> EventsError {
@@ -136,7 +126,7 @@ fn time_of(entry: &Value) -> Result<Option<String>, EventsError> {
     }
 }
 
-async fn put_events(events: &Events, body: &Value) -> Reply {
+async fn put_events(events: &Events, body: &Value) -> Outcome {
     let Some(list) = body.get("Entries").and_then(Value::as_array) else {
         return Err(invalid(
             "1 validation error detected: Value null at 'entries' failed to satisfy constraint: Member must not be null".into(),
@@ -204,7 +194,7 @@ fn rule_json(rule: &RuleRecord) -> Value {
     out
 }
 
-async fn put_rule(events: &Events, body: &Value) -> Reply {
+async fn put_rule(events: &Events, body: &Value) -> Outcome {
     let rule = PutRule {
         name: req_str(body, "Name")?.to_string(),
         bus: bus_of(body)?.map(str::to_string),
@@ -217,14 +207,14 @@ async fn put_rule(events: &Events, body: &Value) -> Reply {
     Ok(json!({"RuleArn": arn}))
 }
 
-async fn describe_rule(events: &Events, body: &Value) -> Reply {
+async fn describe_rule(events: &Events, body: &Value) -> Outcome {
     let rule = events
         .describe_rule(bus_of(body)?, req_str(body, "Name")?)
         .await?;
     Ok(rule_json(&rule))
 }
 
-async fn delete_rule(events: &Events, body: &Value) -> Reply {
+async fn delete_rule(events: &Events, body: &Value) -> Outcome {
     let force = body.get("Force").and_then(Value::as_bool).unwrap_or(false);
     events
         .delete_rule(bus_of(body)?, req_str(body, "Name")?, force)
@@ -258,7 +248,7 @@ fn page<T>(items: Vec<T>, body: &Value) -> Result<(Vec<T>, Option<String>), Even
     Ok((items, next))
 }
 
-async fn list_rules(events: &Events, body: &Value) -> Reply {
+async fn list_rules(events: &Events, body: &Value) -> Outcome {
     let prefix = opt_str(body, "NamePrefix")?.unwrap_or("");
     let rules = events.list_rules(bus_of(body)?, prefix).await?;
     let (rules, next) = page(rules, body)?;
@@ -269,7 +259,7 @@ async fn list_rules(events: &Events, body: &Value) -> Reply {
     Ok(out)
 }
 
-async fn set_enabled(events: &Events, body: &Value, enabled: bool) -> Reply {
+async fn set_enabled(events: &Events, body: &Value, enabled: bool) -> Outcome {
     events
         .set_rule_enabled(bus_of(body)?, req_str(body, "Name")?, enabled)
         .await?;
@@ -285,7 +275,7 @@ fn failed_json(failed: Vec<FailedTarget>) -> Value {
     json!({"FailedEntryCount": count, "FailedEntries": entries})
 }
 
-async fn put_targets(events: &Events, body: &Value) -> Reply {
+async fn put_targets(events: &Events, body: &Value) -> Outcome {
     let rule = req_str(body, "Rule")?;
     let Some(list) = body.get("Targets").and_then(Value::as_array) else {
         return Err(invalid(
@@ -311,7 +301,7 @@ async fn put_targets(events: &Events, body: &Value) -> Reply {
     Ok(failed_json(failed))
 }
 
-async fn remove_targets(events: &Events, body: &Value) -> Reply {
+async fn remove_targets(events: &Events, body: &Value) -> Outcome {
     let rule = req_str(body, "Rule")?;
     let ids = body
         .get("Ids")
@@ -345,7 +335,7 @@ fn target_json(t: &TargetRecord) -> Value {
     out
 }
 
-async fn list_targets(events: &Events, body: &Value) -> Reply {
+async fn list_targets(events: &Events, body: &Value) -> Outcome {
     let rule = req_str(body, "Rule")?;
     let targets = events.list_targets(bus_of(body)?, rule).await?;
     let (targets, next) = page(targets, body)?;
@@ -367,7 +357,7 @@ fn bus_json(bus: &BusRecord) -> Value {
     out
 }
 
-async fn create_bus(events: &Events, body: &Value) -> Reply {
+async fn create_bus(events: &Events, body: &Value) -> Outcome {
     let name = req_str(body, "Name")?;
     if opt_str(body, "EventSourceName")?.is_some() {
         return Err(invalid(
@@ -379,17 +369,17 @@ async fn create_bus(events: &Events, body: &Value) -> Reply {
     Ok(json!({"EventBusArn": bus_arn(&bus.name)}))
 }
 
-async fn delete_bus(events: &Events, body: &Value) -> Reply {
+async fn delete_bus(events: &Events, body: &Value) -> Outcome {
     events.delete_event_bus(req_str(body, "Name")?).await?;
     Ok(json!({}))
 }
 
-async fn describe_bus(events: &Events, body: &Value) -> Reply {
+async fn describe_bus(events: &Events, body: &Value) -> Outcome {
     let bus = events.describe_event_bus(opt_str(body, "Name")?).await?;
     Ok(bus_json(&bus))
 }
 
-async fn list_buses(events: &Events, body: &Value) -> Reply {
+async fn list_buses(events: &Events, body: &Value) -> Outcome {
     let prefix = opt_str(body, "NamePrefix")?.unwrap_or("");
     let buses = events.list_event_buses(prefix).await?;
     let (buses, next) = page(buses, body)?;
@@ -400,7 +390,7 @@ async fn list_buses(events: &Events, body: &Value) -> Reply {
     Ok(out)
 }
 
-fn test_event_pattern(events: &Events, body: &Value) -> Reply {
+fn test_event_pattern(events: &Events, body: &Value) -> Outcome {
     let pattern = req_str(body, "EventPattern")?;
     let event = req_str(body, "Event")?;
     let result = events.test_event_pattern(pattern, event)?;

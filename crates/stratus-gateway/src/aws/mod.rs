@@ -1,148 +1,100 @@
-//! The AWS-compatible service APIs on the control API's listener, all at
-//! one endpoint (what `AWS_ENDPOINT_URL` names): a `POST /` is told apart by
-//! its protocol, as AWS's own endpoints would be by host name:
+//! The AWS-compatible service APIs on the control API's listener (what
+//! `AWS_ENDPOINT_URL` names), registered with the protocol layer's router
+//! (`stratus_aws::AwsRouter`), which picks the service, authenticates the
+//! caller, passes the authorization hook and renders errors:
 //!
-//! - `X-Amz-Target: AmazonSQS.<Op>` (JSON 1.0): SQS, `sqs.rs`;
-//! - `X-Amz-Target: AWSEvents.<Op>` (JSON 1.1): EventBridge, `eventbridge.rs`;
-//! - a form body with `Action=<Op>` (query protocol): SNS, `sns.rs`.
+//! - SQS (JSON 1.0, `X-Amz-Target: AmazonSQS.<Op>`), `sqs.rs`;
+//! - EventBridge (JSON 1.1, `X-Amz-Target: AWSEvents.<Op>`), `eventbridge.rs`;
+//! - SNS (query protocol, a form with `Action=<Op>`, XML answers), `sns.rs`;
+//! - Lambda's Invoke API (rest-json,
+//!   `POST /2015-03-31/functions/{name}/invocations`), `lambda_api.rs`.
 //!
-//! Every request is authenticated with SigV4 first (`auth.rs`); the Lambda
-//! Invoke API (`lambda_api.rs`) uses the same check.
+//! Each service here names the IAM action and the resource ARN of every
+//! operation for the hook.
 
-pub(crate) mod auth;
 pub(crate) mod eventbridge;
 pub(crate) mod sns;
 pub(crate) mod sqs;
 
 use crate::AppState;
-use axum::body::Body;
-use axum::extract::{Request, State};
-use axum::response::{IntoResponse, Response};
+use async_trait::async_trait;
 use bytes::Bytes;
-use http::{StatusCode, header};
+use http::StatusCode;
+use http::request::Parts;
+use std::sync::Arc;
+use std::time::Duration;
+use stratus_aws::auth::{AccessKey, AllowAuthenticated, Authenticator, CachedKeys, KeyStore};
+use stratus_aws::{AwsError, AwsRequest, AwsRouter, Caller, Operation, Protocol, Service};
+use stratus_core::function::{bus_arn, function_arn, queue_arn, rule_arn, topic_arn};
 
-/// Largest request body of the service APIs (SQS and SNS allow 256 KiB per
-/// message and per batch, EventBridge 256 KiB per PutEvents; the margin
-/// leaves room for the JSON or form encoding around them).
-pub(crate) const MAX_REQUEST_BYTES: usize = 2 * 1024 * 1024;
+/// An answer of a service.
+pub(crate) type Reply = http::Response<Bytes>;
 
-/// An authenticated request for one service.
-pub(crate) struct AwsRequest {
-    /// The operation (`SendMessage`, `Publish`, `PutEvents`).
-    pub operation: String,
-    /// The body as received.
-    pub body: Bytes,
-    /// Who signed it.
-    pub caller: auth::Caller,
+/// How long a key read from the store is trusted without reading it again
+/// (a removed function's key stops working within this time).
+const KEY_CACHE_TTL: Duration = Duration::from_secs(5);
+
+/// Largest request body of SQS, SNS and EventBridge (256 KiB per message,
+/// batch or PutEvents, 1 MiB SQS messages, and room for the JSON or form
+/// encoding around them).
+const MAX_REQUEST_BYTES: usize = 4 * 1024 * 1024;
+
+/// The endpoint's router with every service Stratus serves.
+pub fn router(state: &AppState) -> AwsRouter {
+    let keys = CachedKeys::new(StoreKeys(state.clone()), KEY_CACHE_TTL);
+    let auth = Authenticator {
+        keys: Arc::new(keys),
+        bearer_token: state.token.clone(),
+    };
+    let mut router = AwsRouter::new(auth, Arc::new(AllowAuthenticated));
+    router
+        .register(Arc::new(Sqs(state.clone())))
+        .register(Arc::new(EventBridge(state.clone())))
+        .register(Arc::new(crate::lambda_api::Lambda(state.clone())))
+        .register(Arc::new(Sns(state.clone())));
+    router
 }
 
-/// `POST /` (and `POST /{account}/{queue}`, SQS's queue URLs).
-pub async fn dispatch(State(state): State<AppState>, request: Request) -> Response {
-    let (parts, body) = request.into_parts();
-    let body = match axum::body::to_bytes(body, MAX_REQUEST_BYTES).await {
-        Ok(body) => body,
-        Err(_) => {
-            return plain_error(
-                StatusCode::PAYLOAD_TOO_LARGE,
-                format!("request body exceeds {MAX_REQUEST_BYTES} bytes"),
-            );
-        }
-    };
-    let target = parts
-        .headers
-        .get("x-amz-target")
-        .and_then(|v| v.to_str().ok())
-        .map(str::to_string);
-    let service = match target.as_deref() {
-        Some(t) if t.starts_with("AmazonSQS.") => Service::Sqs,
-        Some(t) if t.starts_with("AWSEvents.") => Service::EventBridge,
-        Some(t) => {
-            return plain_error(
-                StatusCode::BAD_REQUEST,
-                format!(
-                    "unknown X-Amz-Target `{t}` (this endpoint serves AmazonSQS and AWSEvents targets, and the SNS query API)"
-                ),
-            );
-        }
-        None => Service::Sns,
-    };
-    let caller = match auth::verify(&state, service.signing_name(), &parts, &body).await {
-        Ok(caller) => caller,
-        Err(error) => return service.auth_error(error),
-    };
-    let operation = match &target {
-        Some(t) => t
-            .split_once('.')
-            .map(|(_, op)| op)
-            .unwrap_or("")
-            .to_string(),
-        None => String::new(),
-    };
-    let request = AwsRequest {
-        operation,
-        body,
-        caller,
-    };
-    match service {
-        Service::Sqs => sqs::handle(&state, request).await,
-        Service::EventBridge => eventbridge::handle(&state, request).await,
-        Service::Sns => sns::handle(&state, request).await,
-    }
-}
+/// The store's access keys.
+struct StoreKeys(AppState);
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-enum Service {
-    Sqs,
-    Sns,
-    EventBridge,
-}
-
-impl Service {
-    /// The service name in SigV4 credential scopes.
-    fn signing_name(self) -> &'static str {
-        match self {
-            Service::Sqs => "sqs",
-            Service::Sns => "sns",
-            Service::EventBridge => "events",
-        }
+#[async_trait]
+impl KeyStore for StoreKeys {
+    async fn key(&self, key_id: &str) -> Result<Option<AccessKey>, AwsError> {
+        let store = self.0.engine.store().clone();
+        let id = key_id.to_string();
+        let found = match tokio::task::spawn_blocking(move || store.access_key(&id)).await {
+            Ok(Ok(found)) => found,
+            Ok(Err(error)) => {
+                return Err(AwsError::internal(
+                    "InternalFailure",
+                    "reading an access key",
+                    &error,
+                ));
+            }
+            Err(error) => {
+                return Err(AwsError::internal(
+                    "InternalFailure",
+                    "reading an access key",
+                    &error,
+                ));
+            }
+        };
+        Ok(found.map(|key| AccessKey {
+            caller: match key.kind {
+                stratus_store::KeyKind::Admin => Caller::Admin,
+                stratus_store::KeyKind::Function => {
+                    Caller::Function(key.function.unwrap_or_default())
+                }
+            },
+            secret: key.secret,
+            session_token: match key.kind {
+                stratus_store::KeyKind::Admin => None,
+                // A function key without its token is never accepted.
+                stratus_store::KeyKind::Function => Some(key.session_token.unwrap_or_default()),
+            },
+        }))
     }
-
-    fn auth_error(self, error: auth::AuthError) -> Response {
-        match self {
-            Service::Sqs => sqs::auth_error(error),
-            Service::EventBridge => eventbridge::auth_error(error),
-            Service::Sns => sns::auth_error(error),
-        }
-    }
-}
-
-/// A JSON-protocol error (`{"__type": ..., "message": ...}`), as SQS and
-/// EventBridge answer. `query_code` is SQS's `x-amzn-query-error` header
-/// (`AWS.SimpleQueueService.NonExistentQueue;Sender`), which boto3 turns
-/// into the error code of the query protocol.
-pub(crate) fn json_error(
-    status: StatusCode,
-    error_type: &str,
-    message: &str,
-    content_type: &'static str,
-    query_code: Option<&str>,
-) -> Response {
-    let body = serde_json::json!({"__type": error_type, "message": message});
-    let mut response = (status, body.to_string()).into_response();
-    let headers = response.headers_mut();
-    headers.insert(
-        header::CONTENT_TYPE,
-        http::HeaderValue::from_static(content_type),
-    );
-    if let Some(code) = query_code
-        && let Ok(value) = http::HeaderValue::from_str(code)
-    {
-        headers.insert("x-amzn-query-error", value);
-    }
-    if let Ok(value) = http::HeaderValue::from_str(&uuid::Uuid::new_v4().to_string()) {
-        headers.insert("x-amzn-requestid", value);
-    }
-    response
 }
 
 /// A JSON-protocol request body: an object (an empty body is `{}`), or
@@ -157,40 +109,210 @@ pub(crate) fn json_body(body: &[u8]) -> Option<serde_json::Value> {
     }
 }
 
-/// The answer of a JSON-protocol operation: its result, or its error as
-/// `render` shapes it (server failures are logged).
-pub(crate) fn json_reply(
-    reply: Result<serde_json::Value, stratus_events::EventsError>,
-    operation: &str,
-    service: &str,
-    content_type: &'static str,
-    render: fn(&stratus_events::EventsError) -> Response,
-) -> Response {
-    match reply {
-        Ok(value) => json_ok(&value, content_type),
-        Err(error) => {
-            if error.kind == stratus_events::ErrorKind::Internal {
-                tracing::warn!(operation, service, %error, "AWS API request failed");
-            }
-            render(&error)
+/// A string member of a JSON body, if it is one.
+fn member<'a>(body: &'a serde_json::Value, name: &str) -> Option<&'a str> {
+    body.get(name).and_then(serde_json::Value::as_str)
+}
+
+/// SQS.
+struct Sqs(AppState);
+
+/// The codes of SQS's authentication errors, which SQS answers in the
+/// `com.amazon.coral.service` namespace.
+const CORAL_CODES: &[&str] = &[
+    "MissingAuthenticationToken",
+    "IncompleteSignature",
+    "UnrecognizedClientException",
+    "InvalidSignatureException",
+    "AccessDeniedException",
+];
+
+#[async_trait]
+impl Service for Sqs {
+    fn signing_name(&self) -> &'static str {
+        "sqs"
+    }
+
+    fn protocol(&self) -> Protocol {
+        Protocol::Json10
+    }
+
+    fn target_prefix(&self) -> Option<&'static str> {
+        Some("AmazonSQS")
+    }
+
+    fn body_limit(&self) -> usize {
+        MAX_REQUEST_BYTES
+    }
+
+    fn too_large(&self, limit: usize) -> AwsError {
+        AwsError::sender(
+            "InvalidParameterValue",
+            format!("The request body is longer than the maximum allowed of {limit} bytes."),
+        )
+    }
+
+    fn operation(&self, request: &AwsRequest) -> Result<Operation, AwsError> {
+        let name = request.target_operation().unwrap_or_default();
+        let body = json_body(&request.body).unwrap_or_default();
+        let queue = match name {
+            "CreateQueue" | "GetQueueUrl" => member(&body, "QueueName").map(str::to_string),
+            _ => member(&body, "QueueUrl")
+                .map(|url| stratus_events::queues::queue_name_of(url).to_string()),
+        };
+        let resource = match queue {
+            Some(queue) if !queue.is_empty() => queue_arn(&queue),
+            _ => "*".to_string(),
+        };
+        Ok(Operation::new("sqs", name, resource))
+    }
+
+    async fn call(&self, operation: &Operation, request: AwsRequest) -> Result<Reply, AwsError> {
+        sqs::handle(&self.0, &operation.name, request).await
+    }
+
+    fn render(&self, error: &AwsError, request_id: &str) -> Reply {
+        let namespace = if CORAL_CODES.contains(&error.code.as_str()) {
+            "com.amazon.coral.service"
+        } else {
+            "com.amazonaws.sqs"
+        };
+        let mut error = error.clone();
+        if error.query_code.is_none() {
+            error.query_code = Some(sqs::query_code(&error.code).to_string());
         }
+        Protocol::Json10.error(&error, request_id, Some(namespace))
     }
 }
 
-/// A JSON-protocol success.
-pub(crate) fn json_ok(body: &serde_json::Value, content_type: &'static str) -> Response {
-    let mut response = Response::new(Body::from(body.to_string()));
-    let headers = response.headers_mut();
-    headers.insert(
-        header::CONTENT_TYPE,
-        http::HeaderValue::from_static(content_type),
-    );
-    if let Ok(value) = http::HeaderValue::from_str(&uuid::Uuid::new_v4().to_string()) {
-        headers.insert("x-amzn-requestid", value);
+/// EventBridge.
+struct EventBridge(AppState);
+
+#[async_trait]
+impl Service for EventBridge {
+    fn signing_name(&self) -> &'static str {
+        "events"
     }
-    response
+
+    fn protocol(&self) -> Protocol {
+        Protocol::Json11
+    }
+
+    fn target_prefix(&self) -> Option<&'static str> {
+        Some("AWSEvents")
+    }
+
+    fn body_limit(&self) -> usize {
+        MAX_REQUEST_BYTES
+    }
+
+    fn operation(&self, request: &AwsRequest) -> Result<Operation, AwsError> {
+        let name = request.target_operation().unwrap_or_default();
+        let body = json_body(&request.body).unwrap_or_default();
+        let bus = member(&body, "EventBusName")
+            .map(|b| b.rsplit('/').next().unwrap_or(b))
+            .unwrap_or("default");
+        let resource = match name {
+            "PutRule" | "DeleteRule" | "DescribeRule" | "EnableRule" | "DisableRule"
+            | "PutTargets" | "RemoveTargets" | "ListTargetsByRule" => member(&body, "Name")
+                .or_else(|| member(&body, "Rule"))
+                .map_or_else(|| "*".to_string(), |rule| rule_arn(bus, rule)),
+            "CreateEventBus" | "DeleteEventBus" | "DescribeEventBus" => member(&body, "Name")
+                .map_or_else(
+                    || bus_arn("default"),
+                    |b| bus_arn(b.rsplit('/').next().unwrap_or(b)),
+                ),
+            "PutEvents" => {
+                let first = body
+                    .get("Entries")
+                    .and_then(|e| e.get(0))
+                    .and_then(|e| member(e, "EventBusName"));
+                let bus = first.map_or("default", |b| b.rsplit('/').next().unwrap_or(b));
+                bus_arn(bus)
+            }
+            _ => "*".to_string(),
+        };
+        Ok(Operation::new("events", name, resource))
+    }
+
+    async fn call(&self, operation: &Operation, request: AwsRequest) -> Result<Reply, AwsError> {
+        eventbridge::handle(&self.0, &operation.name, request).await
+    }
 }
 
-fn plain_error(status: StatusCode, message: String) -> Response {
-    (status, message).into_response()
+/// SNS.
+struct Sns(AppState);
+
+pub(crate) const SNS: Protocol = Protocol::Query {
+    namespace: "http://sns.amazonaws.com/doc/2010-03-31/",
+};
+
+#[async_trait]
+impl Service for Sns {
+    fn signing_name(&self) -> &'static str {
+        "sns"
+    }
+
+    fn protocol(&self) -> Protocol {
+        SNS
+    }
+
+    /// A form POST with no scope and no target (an unsigned or
+    /// bearer-token query request).
+    fn claims_unsigned(&self, parts: &Parts) -> bool {
+        parts.method == http::Method::POST
+            && parts.uri.path() == "/"
+            && parts
+                .headers
+                .get(http::header::CONTENT_TYPE)
+                .and_then(|v| v.to_str().ok())
+                .is_some_and(|v| v.starts_with("application/x-www-form-urlencoded"))
+    }
+
+    fn body_limit(&self) -> usize {
+        MAX_REQUEST_BYTES
+    }
+
+    fn operation(&self, request: &AwsRequest) -> Result<Operation, AwsError> {
+        let params: std::collections::HashMap<String, String> =
+            form_urlencoded::parse(&request.body).into_owned().collect();
+        let Some(action) = params.get("Action") else {
+            return Err(AwsError::sender(
+                "MissingAction",
+                "The request must contain the parameter Action (a form-encoded SNS query request).",
+            ));
+        };
+        let resource = if let Some(arn) = params
+            .get("TopicArn")
+            .or_else(|| params.get("SubscriptionArn"))
+            .or_else(|| params.get("ResourceArn"))
+        {
+            arn.clone()
+        } else if action == "CreateTopic"
+            && let Some(name) = params.get("Name")
+        {
+            topic_arn(name)
+        } else {
+            "*".to_string()
+        };
+        Ok(Operation::new("sns", action, resource))
+    }
+
+    async fn call(&self, operation: &Operation, request: AwsRequest) -> Result<Reply, AwsError> {
+        sns::handle(&self.0, &operation.name, request).await
+    }
+}
+
+/// The Lambda Invoke API's resource: a function's ARN.
+pub(crate) fn invoke_operation(name: &str, qualifier: Option<&str>) -> Operation {
+    Operation {
+        name: "Invoke".into(),
+        action: "lambda:InvokeFunction".into(),
+        resource: function_arn(name, qualifier),
+    }
+}
+
+/// A 413 in a service's shape.
+pub(crate) fn too_large(code: &str, message: String) -> AwsError {
+    AwsError::new(StatusCode::PAYLOAD_TOO_LARGE, code, message)
 }

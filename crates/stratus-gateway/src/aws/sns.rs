@@ -12,19 +12,18 @@
 //! SetSubscriptionAttributes, Publish, PublishBatch.
 
 use super::AwsRequest;
-use super::auth::AuthError;
+use super::Reply;
 use crate::AppState;
-use axum::body::Body;
-use axum::response::Response;
 use base64::Engine as _;
-use http::{HeaderValue, StatusCode, header};
+use http::StatusCode;
 use std::collections::{BTreeMap, HashSet};
 use std::fmt::Write as _;
+use stratus_aws::AwsError;
+use stratus_aws::protocol::xml_escape as esc;
 use stratus_events::queues::MessageAttribute;
 use stratus_events::topics::{MAX_MESSAGE_BYTES, PublishMessage, topic_name_from_arn};
 use stratus_events::{ErrorKind, EventsError};
 
-const NAMESPACE: &str = "http://sns.amazonaws.com/doc/2010-03-31/";
 /// Most entries of a PublishBatch.
 const MAX_BATCH: usize = 10;
 
@@ -79,63 +78,6 @@ impl From<EventsError> for SnsError {
             message: error.message,
         }
     }
-}
-
-/// XML-escapes text for element content and attribute values.
-fn esc(text: &str) -> String {
-    let mut out = String::with_capacity(text.len());
-    for c in text.chars() {
-        match c {
-            '&' => out.push_str("&amp;"),
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            '"' => out.push_str("&quot;"),
-            '\'' => out.push_str("&apos;"),
-            '\r' => out.push_str("&#xD;"),
-            c => out.push(c),
-        }
-    }
-    out
-}
-
-fn xml_response(status: StatusCode, body: String, request_id: &str) -> Response {
-    let mut response = Response::new(Body::from(body));
-    *response.status_mut() = status;
-    let headers = response.headers_mut();
-    headers.insert(header::CONTENT_TYPE, HeaderValue::from_static("text/xml"));
-    if let Ok(value) = HeaderValue::from_str(request_id) {
-        headers.insert("x-amzn-requestid", value);
-    }
-    response
-}
-
-fn error_response(error: &SnsError) -> Response {
-    let request_id = uuid::Uuid::new_v4().to_string();
-    let kind = if error.status.is_server_error() {
-        "Receiver"
-    } else {
-        "Sender"
-    };
-    let body = format!(
-        "<ErrorResponse xmlns=\"{NAMESPACE}\"><Error><Type>{kind}</Type><Code>{}</Code><Message>{}</Message></Error><RequestId>{request_id}</RequestId></ErrorResponse>",
-        esc(error.code),
-        esc(&error.message)
-    );
-    xml_response(error.status, body, &request_id)
-}
-
-/// A success: `<{action}Response>` with an optional `<{action}Result>`.
-fn ok_response(action: &str, result: Option<String>) -> Response {
-    let request_id = uuid::Uuid::new_v4().to_string();
-    let mut body = format!("<{action}Response xmlns=\"{NAMESPACE}\">");
-    if let Some(result) = result {
-        let _ = write!(body, "<{action}Result>{result}</{action}Result>");
-    }
-    let _ = write!(
-        body,
-        "<ResponseMetadata><RequestId>{request_id}</RequestId></ResponseMetadata></{action}Response>"
-    );
-    xml_response(StatusCode::OK, body, &request_id)
 }
 
 /// The request's form parameters.
@@ -217,23 +159,18 @@ fn topic_of(arn: &str) -> Result<&str, SnsError> {
     topic_name_from_arn(arn).map_err(SnsError::from)
 }
 
-pub(crate) async fn handle(state: &AppState, request: AwsRequest) -> Response {
+pub(crate) async fn handle(
+    state: &AppState,
+    action: &str,
+    request: AwsRequest,
+) -> Result<Reply, AwsError> {
     let params = Params::parse(&request.body);
-    let Some(action) = params.get("Action").map(str::to_string) else {
-        return error_response(&SnsError::new(
-            StatusCode::BAD_REQUEST,
-            "MissingAction",
-            "The request must contain the parameter Action (a form-encoded SNS query request).",
-        ));
-    };
-    match run(state, &action, &params).await {
-        Ok(result) => ok_response(&action, result),
-        Err(error) => {
-            if error.status.is_server_error() {
-                tracing::warn!(action, code = error.code, message = %error.message, "SNS request failed");
-            }
-            error_response(&error)
+    match run(state, action, &params).await {
+        Ok(result) => {
+            Ok(super::SNS.query_ok(action, result.as_deref(), &request.context.request_id))
         }
+        // A server failure was logged where it was met.
+        Err(error) => Err(AwsError::new(error.status, error.code, error.message)),
     }
 }
 
@@ -500,14 +437,6 @@ fn attributes_xml(attributes: &BTreeMap<String, String>) -> String {
     }
     out.push_str("</Attributes>");
     out
-}
-
-pub(crate) fn auth_error(error: AuthError) -> Response {
-    error_response(&SnsError::new(
-        StatusCode::FORBIDDEN,
-        error.code,
-        error.message,
-    ))
 }
 
 #[cfg(test)]

@@ -8,14 +8,15 @@
 //! may be a queue URL, an ARN or a bare queue name.
 
 use super::AwsRequest;
-use super::auth::{AuthError, Caller};
+use super::Reply;
 use crate::AppState;
-use axum::response::Response;
 use base64::Engine as _;
 use http::StatusCode;
 use serde_json::{Map, Value, json};
 use std::collections::{BTreeMap, HashSet};
 use std::time::Duration;
+use stratus_aws::Caller;
+use stratus_aws::{AwsError, Protocol};
 use stratus_core::function::ACCOUNT_ID;
 use stratus_events::queues::{
     MAX_BATCH_ENTRIES, MAX_MESSAGE_BYTES, MessageAttribute, ReceivedMessage, SendMessage,
@@ -23,24 +24,27 @@ use stratus_events::queues::{
 };
 use stratus_events::{ErrorKind, Events, EventsError};
 
-const CONTENT_TYPE: &str = "application/x-amz-json-1.0";
 /// Largest `ListQueues` page.
 const MAX_LIST_RESULTS: usize = 1000;
 
-type Reply = Result<Value, EventsError>;
+type Outcome = Result<Value, EventsError>;
 
-pub(crate) async fn handle(state: &AppState, request: AwsRequest) -> Response {
+pub(crate) async fn handle(
+    state: &AppState,
+    operation: &str,
+    request: AwsRequest,
+) -> Result<Reply, AwsError> {
     let events = &state.events;
     let Some(body) = super::json_body(&request.body) else {
-        return render_error(&invalid(
+        return Err(to_aws(&invalid(
             "The request body is not a valid JSON object.".to_string(),
-        ));
+        )));
     };
-    let sender = match &request.caller {
+    let sender = match &request.context.caller {
         Caller::Admin => ACCOUNT_ID.to_string(),
         Caller::Function(name) => format!("AROASTRATUS:{name}"),
     };
-    let reply = match request.operation.as_str() {
+    let reply = match operation {
         "CreateQueue" => create_queue(events, &body).await,
         "DeleteQueue" => delete_queue(events, &body).await,
         "ListQueues" => list_queues(events, &body).await,
@@ -64,26 +68,12 @@ pub(crate) async fn handle(state: &AppState, request: AwsRequest) -> Response {
             format!("The operation {other} is not supported."),
         )),
     };
-    super::json_reply(reply, &request.operation, "SQS", CONTENT_TYPE, render_error)
-}
-
-pub(crate) fn auth_error(error: AuthError) -> Response {
-    let status = if error.code == "IncompleteSignature" {
-        StatusCode::BAD_REQUEST
-    } else {
-        StatusCode::FORBIDDEN
-    };
-    super::json_error(
-        status,
-        &format!("com.amazon.coral.service#{}", error.code),
-        &error.message,
-        CONTENT_TYPE,
-        Some(&format!("{};Sender", error.code)),
-    )
+    let value = reply.map_err(|e| to_aws(&e))?;
+    Ok(Protocol::Json10.json_ok(&value, &request.context.request_id))
 }
 
 /// The code of SQS's query protocol for an error code.
-fn query_code(code: &str) -> &str {
+pub(crate) fn query_code(code: &str) -> &str {
     match code {
         "QueueDoesNotExist" => "AWS.SimpleQueueService.NonExistentQueue",
         "QueueNameExists" => "QueueAlreadyExists",
@@ -99,10 +89,11 @@ fn query_code(code: &str) -> &str {
     }
 }
 
-fn render_error(error: &EventsError) -> Response {
-    let (status, fault) = match error.kind {
-        ErrorKind::Internal => (StatusCode::INTERNAL_SERVER_ERROR, "Receiver"),
-        _ => (StatusCode::BAD_REQUEST, "Sender"),
+/// An event service's error in SQS's codes.
+fn to_aws(error: &EventsError) -> AwsError {
+    let status = match error.kind {
+        ErrorKind::Internal => StatusCode::INTERNAL_SERVER_ERROR,
+        _ => StatusCode::BAD_REQUEST,
     };
     // Errors of other services' origins (store, engine) get SQS's codes.
     let code = match error.code {
@@ -110,13 +101,7 @@ fn render_error(error: &EventsError) -> Response {
         "Conflict" => "QueueNameExists",
         other => other,
     };
-    super::json_error(
-        status,
-        &format!("com.amazonaws.sqs#{code}"),
-        &error.message,
-        CONTENT_TYPE,
-        Some(&format!("{};{fault}", query_code(code))),
-    )
+    AwsError::new(status, code, error.message.clone()).with_query_code(query_code(code))
 }
 
 fn invalid(message: String) -> EventsError {
@@ -206,19 +191,19 @@ fn queue_of(body: &Value) -> Result<String, EventsError> {
     Ok(name.to_string())
 }
 
-async fn create_queue(events: &Events, body: &Value) -> Reply {
+async fn create_queue(events: &Events, body: &Value) -> Outcome {
     let name = req_str(body, "QueueName")?;
     let attributes = string_map(body, "Attributes")?;
     events.create_queue(name, &attributes).await?;
     Ok(json!({"QueueUrl": events.queue_url(name)}))
 }
 
-async fn delete_queue(events: &Events, body: &Value) -> Reply {
+async fn delete_queue(events: &Events, body: &Value) -> Outcome {
     events.delete_queue(&queue_of(body)?).await?;
     Ok(json!({}))
 }
 
-async fn list_queues(events: &Events, body: &Value) -> Reply {
+async fn list_queues(events: &Events, body: &Value) -> Outcome {
     let prefix = opt_str(body, "QueueNamePrefix")?.unwrap_or("");
     let max = match bounded(body, "MaxResults", 1, MAX_LIST_RESULTS as i64)? {
         Some(n) => n as usize,
@@ -263,7 +248,7 @@ async fn list_queues(events: &Events, body: &Value) -> Reply {
     Ok(Value::Object(reply))
 }
 
-async fn get_queue_url(events: &Events, body: &Value) -> Reply {
+async fn get_queue_url(events: &Events, body: &Value) -> Outcome {
     let name = req_str(body, "QueueName")?;
     let attributes = events.queue_attributes(name).await?;
     Ok(json!({"QueueUrl": events.queue_url(&attributes.name)}))
@@ -332,7 +317,7 @@ fn sent_json(sent: &stratus_events::queues::SentMessage) -> Map<String, Value> {
     reply
 }
 
-async fn send_message(events: &Events, body: &Value, sender: &str) -> Reply {
+async fn send_message(events: &Events, body: &Value, sender: &str) -> Outcome {
     let queue = queue_of(body)?;
     let message = send_entry(body)?;
     let mut results = events
@@ -401,7 +386,7 @@ fn failed_json(id: &str, error: &EventsError) -> Value {
     })
 }
 
-async fn send_message_batch(events: &Events, body: &Value, sender: &str) -> Reply {
+async fn send_message_batch(events: &Events, body: &Value, sender: &str) -> Outcome {
     let queue = queue_of(body)?;
     let entries = batch_entries(body)?;
     let mut failed = Vec::new();
@@ -510,7 +495,7 @@ fn message_json(message: ReceivedMessage, system: &[String], user: &[String]) ->
     Value::Object(reply)
 }
 
-async fn receive_message(events: &Events, body: &Value) -> Reply {
+async fn receive_message(events: &Events, body: &Value) -> Outcome {
     let queue = queue_of(body)?;
     let max = bounded(body, "MaxNumberOfMessages", 1, 10)?.unwrap_or(1);
     let visibility = bounded(body, "VisibilityTimeout", 0, 43_200)?;
@@ -536,7 +521,7 @@ async fn receive_message(events: &Events, body: &Value) -> Reply {
     Ok(json!({"Messages": messages}))
 }
 
-async fn delete_message(events: &Events, body: &Value) -> Reply {
+async fn delete_message(events: &Events, body: &Value) -> Outcome {
     let queue = queue_of(body)?;
     let handle = req_str(body, "ReceiptHandle")?.to_string();
     let mut results = events.delete_messages(&queue, &[handle]).await?;
@@ -544,7 +529,7 @@ async fn delete_message(events: &Events, body: &Value) -> Reply {
     Ok(json!({}))
 }
 
-async fn delete_message_batch(events: &Events, body: &Value) -> Reply {
+async fn delete_message_batch(events: &Events, body: &Value) -> Outcome {
     let queue = queue_of(body)?;
     let entries = batch_entries(body)?;
     let mut failed = Vec::new();
@@ -570,7 +555,7 @@ async fn delete_message_batch(events: &Events, body: &Value) -> Reply {
     Ok(json!({"Successful": successful, "Failed": failed}))
 }
 
-async fn change_visibility(events: &Events, body: &Value) -> Reply {
+async fn change_visibility(events: &Events, body: &Value) -> Outcome {
     let queue = queue_of(body)?;
     let handle = req_str(body, "ReceiptHandle")?;
     let secs = bounded(body, "VisibilityTimeout", 0, 43_200)?
@@ -579,7 +564,7 @@ async fn change_visibility(events: &Events, body: &Value) -> Reply {
     Ok(json!({}))
 }
 
-async fn change_visibility_batch(events: &Events, body: &Value) -> Reply {
+async fn change_visibility_batch(events: &Events, body: &Value) -> Outcome {
     let queue = queue_of(body)?;
     let entries = batch_entries(body)?;
     let mut failed = Vec::new();
@@ -636,7 +621,7 @@ const QUEUE_ATTRIBUTE_NAMES: &[&str] = &[
     "SqsManagedSseEnabled",
 ];
 
-async fn get_queue_attributes(events: &Events, body: &Value) -> Reply {
+async fn get_queue_attributes(events: &Events, body: &Value) -> Outcome {
     let queue = queue_of(body)?;
     let names = string_list(body, "AttributeNames")?;
     if let Some(unknown) = names
@@ -661,7 +646,7 @@ async fn get_queue_attributes(events: &Events, body: &Value) -> Reply {
     Ok(json!({"Attributes": selected}))
 }
 
-async fn set_queue_attributes(events: &Events, body: &Value) -> Reply {
+async fn set_queue_attributes(events: &Events, body: &Value) -> Outcome {
     let queue = queue_of(body)?;
     let attributes = string_map(body, "Attributes")?;
     if body.get("Attributes").is_none() {
@@ -671,14 +656,14 @@ async fn set_queue_attributes(events: &Events, body: &Value) -> Reply {
     Ok(json!({}))
 }
 
-async fn purge_queue(events: &Events, body: &Value) -> Reply {
+async fn purge_queue(events: &Events, body: &Value) -> Outcome {
     let queue = queue_of(body)?;
     let purged = events.purge_queue(&queue).await?;
     tracing::info!(queue, purged, "purged queue");
     Ok(json!({}))
 }
 
-async fn list_dead_letter_sources(events: &Events, body: &Value) -> Reply {
+async fn list_dead_letter_sources(events: &Events, body: &Value) -> Outcome {
     let queue = queue_of(body)?;
     let max = bounded(body, "MaxResults", 1, 1000)?.map_or(1000, |n| n as usize);
     let sources = events.dead_letter_sources(&queue).await?;
@@ -690,7 +675,7 @@ async fn list_dead_letter_sources(events: &Events, body: &Value) -> Reply {
     Ok(json!({"queueUrls": urls}))
 }
 
-async fn start_message_move_task(events: &Events, body: &Value) -> Reply {
+async fn start_message_move_task(events: &Events, body: &Value) -> Outcome {
     let source = req_str(body, "SourceArn")?;
     if !source.starts_with("arn:aws:sqs:") {
         return Err(invalid(format!(

@@ -7,7 +7,7 @@ use crate::harness::python;
 use crate::harness::{BIN, Server, app, fixtures, request, workspace};
 use std::process::Command;
 use std::time::{Duration, Instant};
-use stratus_core::sigv4::{Credentials, Signer};
+use stratus_aws::sigv4::{Credentials, Signer};
 use ureq::http;
 
 /// A request to the API listener signed with `credentials` for `service`.

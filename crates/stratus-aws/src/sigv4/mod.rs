@@ -8,6 +8,31 @@
 //! re-encoded with RFC 3986's unreserved set and sorted; headers are
 //! lower-cased, trimmed, with runs of spaces collapsed; the payload hash is
 //! `x-amz-content-sha256` if present, else the body's SHA-256.
+//!
+//! S3 differs in one rule: its canonical URI is the path as sent, decoded
+//! and encoded once, with no dot-segment removal ([`s3_canonical_uri`]).
+//!
+//! Besides the header form, this module verifies presigned URLs
+//! ([`parse_request`], [`verify_request`]), payloads whose hash is only
+//! declared ([`PayloadHasher`]) and `aws-chunked` bodies, signed chunk by
+//! chunk or not, with trailing checksums ([`ChunkDecoder`],
+//! [`AwsChunkedBody`]). All of it is sans-IO: the caller passes the clock,
+//! the secret and the bytes.
+
+mod body;
+mod chunked;
+mod presign;
+mod request;
+
+pub use body::{AwsChunkedBody, AwsChunkedError};
+pub use chunked::{
+    ChunkDecoder, ChunkSigner, MAX_CHUNK_LINE, MAX_TRAILERS, StreamingMode, Trailers,
+    unsigned_chunk, unsigned_final_chunk,
+};
+pub use request::{
+    PayloadCheck, PayloadHasher, SignedRequest, canonical_request_of, parse_request, scope_of,
+    verify_request,
+};
 
 use chrono::{DateTime, NaiveDateTime, Utc};
 use hmac::{Hmac, Mac};
@@ -20,6 +45,18 @@ pub const ALGORITHM: &str = "AWS4-HMAC-SHA256";
 pub const AMZ_DATE_FORMAT: &str = "%Y%m%dT%H%M%SZ";
 /// How far a request's time may be from the server's (AWS: 15 minutes).
 pub const MAX_SKEW_SECONDS: i64 = 15 * 60;
+/// The longest a presigned URL may be valid (`X-Amz-Expires`): 7 days.
+pub const MAX_PRESIGN_EXPIRES: u64 = 7 * 24 * 60 * 60;
+/// The payload hash of a request whose body is not signed.
+pub const UNSIGNED_PAYLOAD: &str = "UNSIGNED-PAYLOAD";
+/// `aws-chunked` body, every chunk signed.
+pub const STREAMING_PAYLOAD: &str = "STREAMING-AWS4-HMAC-SHA256-PAYLOAD";
+/// `aws-chunked` body, every chunk and the trailers signed.
+pub const STREAMING_PAYLOAD_TRAILER: &str = "STREAMING-AWS4-HMAC-SHA256-PAYLOAD-TRAILER";
+/// `aws-chunked` body, chunks not signed, trailers (checksums) follow.
+pub const STREAMING_UNSIGNED_PAYLOAD_TRAILER: &str = "STREAMING-UNSIGNED-PAYLOAD-TRAILER";
+/// The SHA-256 of nothing.
+pub const EMPTY_SHA256: &str = "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855";
 
 /// Why a request's signature was refused. The caller maps these to the
 /// protocol's error codes.
@@ -47,6 +84,27 @@ pub enum SigV4Error {
         "The request signature we calculated does not match the signature you provided. Check your AWS Secret Access Key and signing method. Consult the service documentation for details."
     )]
     Mismatch,
+    /// The body's SHA-256 is not the `x-amz-content-sha256` the request
+    /// declared and signed (S3: `XAmzContentSHA256Mismatch`, 400).
+    #[error("The provided 'x-amz-content-sha256' header does not match what was computed.")]
+    ContentSha256Mismatch,
+    /// A trailing checksum does not match the data (S3: `BadDigest`, 400),
+    /// e.g. `The CRC32 you specified did not match the calculated checksum.`
+    #[error("{0}")]
+    BadDigest(String),
+    /// The body ended early, or its decoded length is not the declared
+    /// `x-amz-decoded-content-length` (S3: `IncompleteBody`, 400).
+    #[error("{0}")]
+    IncompleteBody(String),
+    /// The `aws-chunked` framing is malformed: a chunk header, a missing
+    /// CRLF, a trailer (S3: `InvalidRequest`, 400).
+    #[error("{0}")]
+    MalformedBody(String),
+    /// A header that drives verification has a value this layer does not
+    /// support: `x-amz-content-sha256`, `x-amz-trailer`,
+    /// `x-amz-decoded-content-length` (S3: `InvalidArgument`, 400).
+    #[error("{0}")]
+    InvalidArgument(String),
 }
 
 /// The parsed `Authorization` header.
@@ -125,6 +183,22 @@ pub fn parse_authorization(value: &str) -> Result<Authorization, SigV4Error> {
         signed_headers.unwrap_or_default(),
         signature.unwrap_or_default(),
     );
+    let [key_id, date, region, service] = parse_credential(credential)?;
+    check_signature(signature)?;
+    let signed_headers = parse_signed_headers(signed_headers)?;
+    Ok(Authorization {
+        key_id: key_id.to_string(),
+        date: date.to_string(),
+        region: region.to_string(),
+        service: service.to_string(),
+        signed_headers,
+        signature: signature.to_ascii_lowercase(),
+    })
+}
+
+/// Splits `AKID/20150830/us-east-1/service/aws4_request` into key id, date,
+/// region and service, checking the terminator and the date's form.
+pub(crate) fn parse_credential(credential: &str) -> Result<[&str; 4], SigV4Error> {
     let fields: Vec<&str> = credential.split('/').collect();
     let [key_id, date, region, service, terminator] = fields[..] else {
         return Err(SigV4Error::Incomplete(format!(
@@ -146,11 +220,19 @@ pub fn parse_authorization(value: &str) -> Result<Authorization, SigV4Error> {
             "Credential date `{date}` is not of the form YYYYMMDD"
         )));
     }
+    Ok([key_id, date, region, service])
+}
+
+pub(crate) fn check_signature(signature: &str) -> Result<(), SigV4Error> {
     if signature.len() != 64 || !signature.bytes().all(|b| b.is_ascii_hexdigit()) {
         return Err(SigV4Error::Incomplete(
             "Signature should be 64 hexadecimal digits".into(),
         ));
     }
+    Ok(())
+}
+
+pub(crate) fn parse_signed_headers(signed_headers: &str) -> Result<Vec<String>, SigV4Error> {
     let signed_headers: Vec<String> = signed_headers
         .split(';')
         .filter(|h| !h.is_empty())
@@ -159,14 +241,7 @@ pub fn parse_authorization(value: &str) -> Result<Authorization, SigV4Error> {
     if signed_headers.is_empty() {
         return Err(SigV4Error::Incomplete("SignedHeaders is empty".into()));
     }
-    Ok(Authorization {
-        key_id: key_id.to_string(),
-        date: date.to_string(),
-        region: region.to_string(),
-        service: service.to_string(),
-        signed_headers,
-        signature: signature.to_ascii_lowercase(),
-    })
+    Ok(signed_headers)
 }
 
 /// One request to sign or verify. `path` and `query` are as sent on the
@@ -203,7 +278,7 @@ pub fn sha256_hex(data: &[u8]) -> String {
     hex::encode(Sha256::digest(data))
 }
 
-fn hmac(key: &[u8], data: &[u8]) -> [u8; 32] {
+pub(crate) fn hmac(key: &[u8], data: &[u8]) -> [u8; 32] {
     // HMAC accepts keys of any length; `new_from_slice` cannot fail for it.
     let mut mac = match <Hmac<Sha256> as Mac>::new_from_slice(key) {
         Ok(mac) => mac,
@@ -239,7 +314,7 @@ pub fn uri_encode(input: &[u8], keep_slash: bool) -> String {
     out
 }
 
-fn percent_decode(input: &str) -> Vec<u8> {
+pub(crate) fn percent_decode(input: &str) -> Vec<u8> {
     let bytes = input.as_bytes();
     let mut out = Vec::with_capacity(bytes.len());
     let mut i = 0;
@@ -295,11 +370,47 @@ pub fn canonical_uri(raw_path: &str) -> String {
     uri_encode(remove_dot_segments(raw_path).as_bytes(), true)
 }
 
+/// S3's canonical URI: the path as sent, each segment decoded and
+/// URI-encoded once (so `$` becomes `%24`, `%20` stays, an encoded `/`
+/// stays `%2F`), with no dot-segment removal and no second encoding.
+pub fn s3_canonical_uri(raw_path: &str) -> String {
+    if raw_path.is_empty() {
+        return "/".into();
+    }
+    raw_path
+        .split('/')
+        .map(|segment| uri_encode(&percent_decode(segment), false))
+        .collect::<Vec<_>>()
+        .join("/")
+}
+
+/// The canonical URI under the rule of `service`: S3's for `s3`,
+/// botocore's for every other service.
+pub fn canonical_uri_for(service: &str, raw_path: &str) -> String {
+    if service == "s3" {
+        s3_canonical_uri(raw_path)
+    } else {
+        canonical_uri(raw_path)
+    }
+}
+
 /// The canonical query string: pairs decoded, re-encoded, sorted.
 pub fn canonical_query(raw_query: &str) -> String {
+    canonical_query_without(raw_query, None)
+}
+
+/// The canonical query string without the parameter named `skip` (a
+/// presigned URL's `X-Amz-Signature`).
+pub(crate) fn canonical_query_without(raw_query: &str, skip: Option<&str>) -> String {
     let mut pairs: Vec<(String, String)> = raw_query
         .split('&')
         .filter(|p| !p.is_empty())
+        .filter(|pair| {
+            skip.is_none_or(|skip| {
+                let key = pair.split_once('=').map_or(*pair, |(k, _)| k);
+                percent_decode(key) != skip.as_bytes()
+            })
+        })
         .map(|pair| {
             let (key, value) = pair.split_once('=').unwrap_or((pair, ""));
             (
@@ -337,20 +448,48 @@ pub fn canonical_request(
     signed_headers: &[String],
     payload_hash: &str,
 ) -> String {
+    build_canonical_request(
+        request.method,
+        &canonical_uri(request.path),
+        &canonical_query(request.query),
+        request.headers,
+        None,
+        signed_headers,
+        payload_hash,
+    )
+}
+
+/// The canonical request from its already canonical URI and query.
+/// `host_fallback` is the `host` value when `headers` has none (HTTP/2
+/// carries it in the URI's authority).
+pub(crate) fn build_canonical_request(
+    method: &str,
+    canonical_uri: &str,
+    canonical_query: &str,
+    headers: &HeaderMap,
+    host_fallback: Option<&str>,
+    signed_headers: &[String],
+    payload_hash: &str,
+) -> String {
     let mut names: Vec<&str> = signed_headers.iter().map(String::as_str).collect();
     names.sort_unstable();
     names.dedup();
     let mut out = String::new();
-    out.push_str(&request.method.to_ascii_uppercase());
+    out.push_str(&method.to_ascii_uppercase());
     out.push('\n');
-    out.push_str(&canonical_uri(request.path));
+    out.push_str(canonical_uri);
     out.push('\n');
-    out.push_str(&canonical_query(request.query));
+    out.push_str(canonical_query);
     out.push('\n');
     for name in &names {
         out.push_str(name);
         out.push(':');
-        out.push_str(&canonical_header_value(request.headers, name));
+        match host_fallback {
+            Some(host) if *name == "host" && !headers.contains_key(http::header::HOST) => {
+                out.push_str(host)
+            }
+            _ => out.push_str(&canonical_header_value(headers, name)),
+        }
         out.push('\n');
     }
     out.push('\n');
@@ -396,6 +535,12 @@ impl Signer {
     /// `x-amz-date`, `x-amz-security-token` (with a session token) and
     /// `authorization` in `headers`. Every header present is signed except
     /// `user-agent`, `expect` and `x-amzn-trace-id`.
+    ///
+    /// For the service `s3` it signs as botocore's S3 signer does: the
+    /// canonical URI follows S3's rule ([`s3_canonical_uri`]) and
+    /// `x-amz-content-sha256` is set to the body's hash unless present (set
+    /// it beforehand to `UNSIGNED-PAYLOAD` or a `STREAMING-...` value; for
+    /// the latter, [`Signer::chunk_signer`] then signs the chunks).
     pub fn sign(
         &self,
         method: &str,
@@ -407,16 +552,18 @@ impl Signer {
         let amz_date = now.format(AMZ_DATE_FORMAT).to_string();
         let date = &amz_date[..8];
         headers.remove(http::header::AUTHORIZATION);
-        if let Some(authority) = uri.authority() {
-            let host = match (uri.scheme_str(), authority.port_u16()) {
-                (Some("http"), Some(80)) | (Some("https"), Some(443)) => authority.host(),
-                _ => authority.as_str(),
-            };
+        if let Some(host) = host_of(uri) {
             headers.insert(http::header::HOST, http::HeaderValue::from_str(host)?);
         }
         headers.insert("x-amz-date", http::HeaderValue::from_str(&amz_date)?);
         if let Some(token) = &self.credentials.session_token {
             headers.insert("x-amz-security-token", http::HeaderValue::from_str(token)?);
+        }
+        if self.service == "s3" && !headers.contains_key("x-amz-content-sha256") {
+            headers.insert(
+                "x-amz-content-sha256",
+                http::HeaderValue::from_str(&sha256_hex(body))?,
+            );
         }
         let payload_hash = match headers.get("x-amz-content-sha256") {
             Some(v) => String::from_utf8_lossy(v.as_bytes()).into_owned(),
@@ -429,14 +576,15 @@ impl Signer {
             .collect();
         signed.sort();
         signed.dedup();
-        let info = RequestInfo {
+        let canonical = build_canonical_request(
             method,
-            path: uri.path(),
-            query: uri.query().unwrap_or(""),
+            &canonical_uri_for(&self.service, uri.path()),
+            &canonical_query(uri.query().unwrap_or("")),
             headers,
-            body,
-        };
-        let canonical = canonical_request(&info, &signed, &payload_hash);
+            None,
+            &signed,
+            &payload_hash,
+        );
         let scope = format!("{date}/{}/{}/aws4_request", self.region, self.service);
         let to_sign = string_to_sign(&amz_date, &scope, &canonical);
         let key = signing_key(&self.credentials.secret, date, &self.region, &self.service);
@@ -452,6 +600,36 @@ impl Signer {
         );
         Ok(())
     }
+
+    /// The signer of the chunks of an `aws-chunked` body whose request
+    /// [`Signer::sign`] signed at `now` with the signature `seed_signature`
+    /// (the `Signature=` of its `Authorization`).
+    pub fn chunk_signer(&self, seed_signature: &str, now: DateTime<Utc>) -> ChunkSigner {
+        let amz_date = now.format(AMZ_DATE_FORMAT).to_string();
+        let key = signing_key(
+            &self.credentials.secret,
+            &amz_date[..8],
+            &self.region,
+            &self.service,
+        );
+        let scope = format!(
+            "{}/{}/{}/aws4_request",
+            &amz_date[..8],
+            self.region,
+            self.service
+        );
+        ChunkSigner::new(key, &amz_date, &scope, seed_signature)
+    }
+}
+
+/// The `host` header for `uri`: its authority, without the scheme's
+/// default port.
+pub(crate) fn host_of(uri: &http::Uri) -> Option<&str> {
+    let authority = uri.authority()?;
+    Some(match (uri.scheme_str(), authority.port_u16()) {
+        (Some("http"), Some(80)) | (Some("https"), Some(443)) => authority.host(),
+        _ => authority.as_str(),
+    })
 }
 
 /// What a verified request was signed with.
@@ -466,6 +644,10 @@ pub struct Verified {
 /// Verifies a request's signature. `region` and `service` are what the
 /// scope must name; `secret_for` returns the secret of a key id (or `None`
 /// if unknown); `now` is the server's time.
+///
+/// The header form only, with the whole body in hand. For presigned URLs,
+/// any region, declared or streamed payloads, see [`parse_request`] and
+/// [`verify_request`].
 pub fn verify(
     request: &RequestInfo<'_>,
     region: &str,
@@ -492,31 +674,8 @@ pub fn verify(
             )
         })?
         .to_string();
-    let request_time = NaiveDateTime::parse_from_str(&amz_date, AMZ_DATE_FORMAT)
-        .map_err(|_| {
-            SigV4Error::Incomplete(format!(
-                "X-Amz-Date `{amz_date}` is not of the form YYYYMMDD'T'HHMMSS'Z'"
-            ))
-        })?
-        .and_utc();
-    let skew = now.signed_duration_since(request_time).num_seconds();
-    if skew.abs() > MAX_SKEW_SECONDS {
-        let window = chrono::Duration::seconds(MAX_SKEW_SECONDS);
-        let fmt = |t: DateTime<Utc>| t.format(AMZ_DATE_FORMAT).to_string();
-        return Err(SigV4Error::Expired(if skew > 0 {
-            format!(
-                "Signature expired: {amz_date} is now earlier than {} ({} - 15 min.)",
-                fmt(now - window),
-                fmt(now)
-            )
-        } else {
-            format!(
-                "Signature not yet current: {amz_date} is still later than {} ({} + 15 min.)",
-                fmt(now + window),
-                fmt(now)
-            )
-        }));
-    }
+    let request_time = parse_amz_date(&amz_date)?;
+    check_skew(&amz_date, request_time, now)?;
     if authorization.date != amz_date[..8] {
         return Err(SigV4Error::BadScope(format!(
             "Date in Credential scope does not match YYYYMMDD from ISO-8601 version of date from HTTP: '{}' != '{}'",
@@ -553,7 +712,15 @@ pub fn verify(
     };
     let secret = secret_for(&authorization.key_id)
         .ok_or_else(|| SigV4Error::UnknownKey(authorization.key_id.clone()))?;
-    let canonical = canonical_request(request, &authorization.signed_headers, &payload_hash);
+    let canonical = build_canonical_request(
+        request.method,
+        &canonical_uri_for(service, request.path),
+        &canonical_query(request.query),
+        request.headers,
+        None,
+        &authorization.signed_headers,
+        &payload_hash,
+    );
     let to_sign = string_to_sign(&amz_date, &authorization.scope(), &canonical);
     let key = signing_key(
         &secret,
@@ -571,7 +738,49 @@ pub fn verify(
     })
 }
 
-fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
+/// Parses an `x-amz-date` (`20150830T123600Z`).
+pub(crate) fn parse_amz_date(amz_date: &str) -> Result<DateTime<Utc>, SigV4Error> {
+    let parsed = if amz_date.len() == 16 {
+        NaiveDateTime::parse_from_str(amz_date, AMZ_DATE_FORMAT).ok()
+    } else {
+        None
+    };
+    parsed.map(|t| t.and_utc()).ok_or_else(|| {
+        SigV4Error::Incomplete(format!(
+            "X-Amz-Date `{amz_date}` is not of the form YYYYMMDD'T'HHMMSS'Z'"
+        ))
+    })
+}
+
+/// Refuses a request time more than 15 minutes from `now`, with AWS's
+/// messages.
+pub(crate) fn check_skew(
+    amz_date: &str,
+    request_time: DateTime<Utc>,
+    now: DateTime<Utc>,
+) -> Result<(), SigV4Error> {
+    let skew = now.signed_duration_since(request_time).num_seconds();
+    if skew.abs() <= MAX_SKEW_SECONDS {
+        return Ok(());
+    }
+    let window = chrono::Duration::seconds(MAX_SKEW_SECONDS);
+    let fmt = |t: DateTime<Utc>| t.format(AMZ_DATE_FORMAT).to_string();
+    Err(SigV4Error::Expired(if skew > 0 {
+        format!(
+            "Signature expired: {amz_date} is now earlier than {} ({} - 15 min.)",
+            fmt(now - window),
+            fmt(now)
+        )
+    } else {
+        format!(
+            "Signature not yet current: {amz_date} is still later than {} ({} + 15 min.)",
+            fmt(now + window),
+            fmt(now)
+        )
+    }))
+}
+
+pub(crate) fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
     a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
 }
 
