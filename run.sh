@@ -6,5 +6,8 @@
 set -euo pipefail
 cd "$(dirname "$0")"
 bash scripts/setup.sh
-cargo build --release --locked -p stratus
-exec target/release/stratus dev examples/hello --data-dir ./data "$@"
+# The same profile as ./test.sh (dependencies optimised, Stratus's own
+# crates not), so the two commands share one build of the dependencies.
+# `cargo build --release` makes the binary for production and benchmarks.
+cargo build --locked -p stratus
+exec target/debug/stratus dev examples/hello --data-dir ./data "$@"

@@ -184,11 +184,11 @@ async fn deploy(
     }
     // Queues, topics and buses the triggers name must exist (or are made).
     state
-        .events
+        .services
         .prepare_deployment(&configs)
         .await
         .map_err(|e| match e.kind {
-            stratus_events::ErrorKind::Internal => {
+            stratus_triggers::ErrorKind::Internal => {
                 ApiFailure::new(StatusCode::INTERNAL_SERVER_ERROR, "Internal", e.message)
             }
             _ => ApiFailure::bad_request(e.message),
@@ -410,7 +410,7 @@ async fn stats(State(state): State<AppState>) -> Result<Json<serde_json::Value>,
             format!("encoding usage: {e}"),
         )
     })?;
-    match state.events.figures().await {
+    match state.services.figures().await {
         Ok(figures) => {
             if let (Some(object), Ok(serde_json::Value::Object(extra))) =
                 (body.as_object_mut(), serde_json::to_value(&figures))
@@ -431,7 +431,7 @@ async fn metrics(State(state): State<AppState>) -> Response {
         )],
         {
             let engine = state.engine.metrics_text();
-            let events = state.events.metrics_text().await;
+            let events = state.services.metrics_text().await;
             let body = engine.strip_suffix("# EOF\n").unwrap_or(&engine);
             format!("{body}{events}# EOF\n")
         },

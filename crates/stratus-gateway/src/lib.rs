@@ -24,8 +24,9 @@ pub use services::{ServicesFn, services_handler, services_router};
 #[derive(Clone)]
 pub struct AppState {
     pub engine: Engine,
-    /// The event services (queues, topics, bus, schedules).
-    pub events: stratus_events::Events,
+    /// The AWS-compatible services (queues, topics, bus, schedules) and
+    /// their triggers.
+    pub services: stratus_triggers::Triggers,
     /// The bearer token of the control API.
     pub token: Arc<str>,
     /// Base URL of the functions' gateway, e.g. `http://127.0.0.1:8080`.

@@ -96,7 +96,7 @@ pub struct Running {
     pub gateway_url: String,
     pub data_dir: PathBuf,
     engine: Engine,
-    events: stratus_events::Events,
+    services: stratus_triggers::Triggers,
     lambda: Arc<LambdaRuntime>,
     host: Arc<stratus_sandbox::Host>,
     stop: CancellationToken,
@@ -177,10 +177,11 @@ pub async fn start(options: ServerOptions) -> Result<Running> {
     // Runtime API listener. Set before the engine starts (instances of
     // provisioned concurrency start with it); the router, which needs the
     // engine, is filled in below.
-    let services: Arc<std::sync::OnceLock<stratus_gateway::ServicesFn>> = Arc::default();
+    let runtime_api_services: Arc<std::sync::OnceLock<stratus_gateway::ServicesFn>> =
+        Arc::default();
     lambda.set_services(
         {
-            let services = services.clone();
+            let services = runtime_api_services.clone();
             Arc::new(move |request| match services.get() {
                 Some(handler) => handler(request),
                 None => Box::pin(async {
@@ -198,20 +199,20 @@ pub async fn start(options: ServerOptions) -> Result<Running> {
         .await
         .context("start the engine")?;
 
-    let events = stratus_events::Events::start(
+    let services = stratus_triggers::Triggers::start(
         engine.clone(),
-        stratus_events::EventsConfig {
+        stratus_triggers::ServicesConfig {
             endpoint_url: api_url.clone(),
-            ..stratus_events::EventsConfig::default()
+            ..stratus_triggers::ServicesConfig::default()
         },
     );
     let state = AppState {
         engine: engine.clone(),
-        events: events.clone(),
+        services: services.clone(),
         token: token.into(),
         gateway_url: gateway_url.clone().into(),
     };
-    let _ = services.set(stratus_gateway::services_handler(state.clone()));
+    let _ = runtime_api_services.set(stratus_gateway::services_handler(state.clone()));
     let stop = CancellationToken::new();
     let mut servers = Vec::new();
     for (listener, router) in [
@@ -250,7 +251,7 @@ pub async fn start(options: ServerOptions) -> Result<Running> {
         gateway_url,
         data_dir,
         engine,
-        events,
+        services,
         lambda,
         host,
         stop,
@@ -320,7 +321,7 @@ impl Running {
         }
         // Event sources stop feeding the engine first; what they held is
         // picked up again after a restart.
-        self.events.shutdown().await;
+        self.services.shutdown().await;
         let remaining = deadline.saturating_duration_since(tokio::time::Instant::now());
         let left = self.engine.shutdown(remaining).await;
         if left > 0 {

@@ -184,11 +184,13 @@ async fn state(dir: &Path) -> AppState {
     let engine = Engine::start(store, Vec::new(), EngineConfig::default())
         .await
         .expect("start engine");
-    let events =
-        stratus_events::Events::start(engine.clone(), stratus_events::EventsConfig::default());
+    let services = stratus_triggers::Triggers::start(
+        engine.clone(),
+        stratus_triggers::ServicesConfig::default(),
+    );
     AppState {
         engine,
-        events,
+        services,
         token: token.into(),
         gateway_url: "http://127.0.0.1:8080".into(),
     }
@@ -232,7 +234,7 @@ async fn aws_wire_cases() {
         if bless() {
             std::fs::write(path, blessed).expect("bless");
         }
-        state.events.shutdown().await;
+        state.services.shutdown().await;
         state
             .engine
             .shutdown(std::time::Duration::from_secs(1))

@@ -3,55 +3,68 @@
 //! bus. Used by destinations, topic subscriptions and rule targets; every
 //! delivery is committed when it returns.
 
-use crate::bus::PutEventsEntry;
-use crate::queues::SendMessage;
-use crate::topics::PublishMessage;
-use crate::{Events, EventsError};
+use crate::{EventOrigin, Inner, ServiceError, Triggers};
+use async_trait::async_trait;
 use bytes::Bytes;
+use std::sync::{Arc, Weak};
 use stratus_core::TargetRef;
 use stratus_engine::Qualifier;
+use stratus_eventbridge::bus::PutEventsEntry;
+use stratus_service_kit::{Deliver, ErrorKind, SendMessage};
+use stratus_sns::topics::PublishMessage;
 
-/// What an event is, for the CloudEvents headers a function receives and
-/// the envelope of a bus event.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct EventOrigin {
-    /// `ce-type` (and a bus event's `detail-type`).
-    pub kind: String,
-    /// `ce-source` (and a bus event's `source`).
-    pub source: String,
-    /// `ce-id`: the event's id, if it has one of its own.
-    pub id: Option<String>,
+/// The services' deliverer (weak: the services hold it through their kit).
+pub(crate) struct Delivery {
+    inner: Weak<Inner>,
 }
 
-impl EventOrigin {
-    /// The message group and deduplication id a FIFO queue or topic named
-    /// `name` needs (None for standard ones): events of one origin share a
-    /// group, so they keep their order.
-    fn fifo_ids(&self, name: &str) -> (Option<String>, Option<String>) {
-        if !name.ends_with(".fifo") {
-            return (None, None);
+impl Delivery {
+    pub(crate) fn new(triggers: &Triggers) -> Delivery {
+        Delivery {
+            inner: Arc::downgrade(&triggers.inner),
         }
-        let dedup = self
-            .id
-            .clone()
-            .unwrap_or_else(|| uuid::Uuid::new_v4().to_string());
-        (Some(self.source.clone()), Some(dedup))
     }
 
-    /// The CloudEvents headers for a function.
-    pub fn headers(&self) -> Vec<(String, String)> {
-        let mut headers = vec![
-            ("ce-type".to_string(), self.kind.clone()),
-            ("ce-source".to_string(), self.source.clone()),
-        ];
-        if let Some(id) = &self.id {
-            headers.push(("ce-id".to_string(), id.clone()));
-        }
-        headers
+    fn triggers(&self) -> Result<Triggers, ServiceError> {
+        self.inner
+            .upgrade()
+            .map(|inner| Triggers { inner })
+            .ok_or_else(|| {
+                ServiceError::new(
+                    ErrorKind::Throttled,
+                    "ServiceUnavailable",
+                    "the server is shutting down",
+                )
+            })
     }
 }
 
-impl Events {
+#[async_trait]
+impl Deliver for Delivery {
+    async fn deliver(
+        &self,
+        target: &TargetRef,
+        payload: String,
+        origin: &EventOrigin,
+    ) -> Result<String, ServiceError> {
+        self.triggers()?.deliver(target, payload, origin).await
+    }
+
+    async fn send_to_queue(
+        &self,
+        queue: &str,
+        message: SendMessage,
+    ) -> Result<String, ServiceError> {
+        let triggers = self.triggers()?;
+        Ok(triggers
+            .sqs()
+            .send_message(queue, message)
+            .await?
+            .message_id)
+    }
+}
+
+impl Triggers {
     /// Delivers `payload` (JSON text) to `target`: a function gets an
     /// asynchronous invocation (its request id is returned), a queue a
     /// message, a topic a publication, a bus an event whose `detail` is the
@@ -61,7 +74,7 @@ impl Events {
         target: &TargetRef,
         payload: String,
         origin: &EventOrigin,
-    ) -> Result<String, EventsError> {
+    ) -> Result<String, ServiceError> {
         match target {
             TargetRef::Function(name) => self
                 .engine()
@@ -72,7 +85,7 @@ impl Events {
                     origin.headers(),
                 )
                 .await
-                .map_err(|e| EventsError::engine("queuing an asynchronous invocation", e)),
+                .map_err(|e| ServiceError::engine("queuing an asynchronous invocation", e)),
             TargetRef::Queue(name) => {
                 let (group_id, dedup_id) = origin.fifo_ids(name);
                 let message = SendMessage {
@@ -81,7 +94,7 @@ impl Events {
                     dedup_id,
                     ..SendMessage::default()
                 };
-                Ok(self.send_message(name, message).await?.message_id)
+                Ok(self.sqs().send_message(name, message).await?.message_id)
             }
             TargetRef::Topic(name) => {
                 let (group_id, dedup_id) = origin.fifo_ids(name);
@@ -91,7 +104,7 @@ impl Events {
                     dedup_id,
                     ..PublishMessage::default()
                 };
-                self.publish(name, message).await
+                self.sns().publish(name, message).await
             }
             TargetRef::Bus(name) => {
                 let entry = PutEventsEntry {
@@ -101,10 +114,10 @@ impl Events {
                     bus: Some(name.clone()),
                     ..PutEventsEntry::default()
                 };
-                let mut results = Box::pin(self.put_events(vec![entry])).await;
+                let mut results = Box::pin(self.eventbridge().put_events(vec![entry])).await;
                 results.pop().unwrap_or_else(|| {
-                    Err(EventsError::new(
-                        crate::ErrorKind::Internal,
+                    Err(ServiceError::new(
+                        ErrorKind::Internal,
                         "InternalFailure",
                         "the bus answered no result",
                     ))

@@ -9,29 +9,27 @@
 //! "message": ...}`; PutEvents answers per entry (`ErrorCode`,
 //! `ErrorMessage`) with `FailedEntryCount`.
 
-use super::AwsRequest;
-use super::Reply;
-use crate::AppState;
+use crate::Reply;
+use crate::bus::{FailedTarget, PutEventsEntry, PutRule, PutTarget, check_put_events};
+use crate::{ErrorKind, EventBridge as Events, ServiceError};
 use http::StatusCode;
 use serde_json::{Value, json};
+use stratus_aws::AwsRequest;
 use stratus_aws::{AwsError, Protocol};
 use stratus_core::function::{ACCOUNT_ID, bus_arn, rule_arn};
-use stratus_events::bus::{FailedTarget, PutEventsEntry, PutRule, PutTarget, check_put_events};
-use stratus_events::{ErrorKind, Events, EventsError};
 use stratus_store::{BusRecord, RuleRecord, TargetRecord};
 
 /// Largest page of the List operations.
 const MAX_LIST_RESULTS: usize = 100;
 
-type Outcome = Result<Value, EventsError>;
+type Outcome = Result<Value, ServiceError>;
 
 pub(crate) async fn handle(
-    state: &AppState,
+    events: &Events,
     operation: &str,
     request: AwsRequest,
 ) -> Result<Reply, AwsError> {
-    let events = &state.events;
-    let Some(body) = super::json_body(&request.body) else {
+    let Some(body) = crate::json_body(&request.body) else {
         return Err(to_aws(&invalid(
             "The request body is not a valid JSON object.".to_string(),
         )));
@@ -52,7 +50,7 @@ pub(crate) async fn handle(
         "DescribeEventBus" => describe_bus(events, &body).await,
         "ListEventBuses" => list_buses(events, &body).await,
         "TestEventPattern" => test_event_pattern(events, &body),
-        other => Err(EventsError::invalid(
+        other => Err(ServiceError::invalid(
             "UnknownOperationException",
             format!("The operation {other} is not supported."),
         )),
@@ -62,7 +60,7 @@ pub(crate) async fn handle(
 }
 
 /// An event service's error in EventBridge's codes.
-fn to_aws(error: &EventsError) -> AwsError {
+fn to_aws(error: &ServiceError) -> AwsError {
     let status = match error.kind {
         ErrorKind::Internal => StatusCode::INTERNAL_SERVER_ERROR,
         ErrorKind::Throttled => StatusCode::SERVICE_UNAVAILABLE,
@@ -79,12 +77,12 @@ fn to_aws(error: &EventsError) -> AwsError {
     AwsError::new(status, code, error.message.clone())
 }
 
-fn invalid(message: String) -> EventsError {
-    EventsError::invalid("ValidationException", message)
+fn invalid(message: String) -> ServiceError {
+    ServiceError::invalid("ValidationException", message)
 }
 
 /// An optional string member; present but not a string is refused.
-fn opt_str<'a>(body: &'a Value, key: &str) -> Result<Option<&'a str>, EventsError> {
+fn opt_str<'a>(body: &'a Value, key: &str) -> Result<Option<&'a str>, ServiceError> {
     match body.get(key) {
         None | Some(Value::Null) => Ok(None),
         Some(Value::String(s)) => Ok(Some(s)),
@@ -94,7 +92,7 @@ fn opt_str<'a>(body: &'a Value, key: &str) -> Result<Option<&'a str>, EventsErro
     }
 }
 
-fn req_str<'a>(body: &'a Value, key: &str) -> Result<&'a str, EventsError> {
+fn req_str<'a>(body: &'a Value, key: &str) -> Result<&'a str, ServiceError> {
     match opt_str(body, key)? {
         Some(s) if !s.is_empty() => Ok(s),
         _ => Err(invalid(format!(
@@ -103,12 +101,12 @@ fn req_str<'a>(body: &'a Value, key: &str) -> Result<&'a str, EventsError> {
     }
 }
 
-fn bus_of(body: &Value) -> Result<Option<&str>, EventsError> {
+fn bus_of(body: &Value) -> Result<Option<&str>, ServiceError> {
     opt_str(body, "EventBusName")
 }
 
 /// `Time`: epoch seconds (what the SDKs send) or an RFC 3339 string.
-fn time_of(entry: &Value) -> Result<Option<String>, EventsError> {
+fn time_of(entry: &Value) -> Result<Option<String>, ServiceError> {
     match entry.get("Time") {
         None | Some(Value::Null) => Ok(None),
         Some(Value::Number(n)) => {
@@ -223,7 +221,7 @@ async fn delete_rule(events: &Events, body: &Value) -> Outcome {
 }
 
 /// A page of `items` from `NextToken` (an offset) of at most `Limit`.
-fn page<T>(items: Vec<T>, body: &Value) -> Result<(Vec<T>, Option<String>), EventsError> {
+fn page<T>(items: Vec<T>, body: &Value) -> Result<(Vec<T>, Option<String>), ServiceError> {
     let start = match opt_str(body, "NextToken")? {
         None => 0,
         Some(t) => t

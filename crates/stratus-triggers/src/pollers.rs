@@ -23,8 +23,7 @@
 //! - Mappings follow deploys: a changed or removed mapping's pollers stop
 //!   (after their batch), new ones start.
 
-use crate::queues::ReceivedMessage;
-use crate::{Events, EventsError};
+use crate::{ServiceError, Triggers as Events};
 use bytes::Bytes;
 use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
@@ -33,6 +32,7 @@ use std::time::Duration;
 use stratus_core::SqsSource;
 use stratus_core::function::{REGION, queue_arn};
 use stratus_engine::{EngineError, Trigger};
+use stratus_sqs::queues::ReceivedMessage;
 use tokio_util::sync::CancellationToken;
 
 /// Pollers of one mapping when it sets no `maximumConcurrency`.
@@ -193,7 +193,7 @@ async fn poll(events: &Events, mapping: &Arc<Mapping>) {
 
 /// Deletes processed messages (when no receive follows).
 async fn delete(events: &Events, function: &str, queue: &str, handles: &[String]) {
-    match events.delete_messages(queue, handles).await {
+    match events.sqs().delete_messages(queue, handles).await {
         Ok(results) => report_stale(function, queue, &results),
         Err(error) => {
             tracing::warn!(function = %function, queue = %queue, %error, "could not delete processed messages; they will be delivered again");
@@ -201,7 +201,7 @@ async fn delete(events: &Events, function: &str, queue: &str, handles: &[String]
     }
 }
 
-fn report_stale(function: &str, queue: &str, results: &[Result<(), EventsError>]) {
+fn report_stale(function: &str, queue: &str, results: &[Result<(), ServiceError>]) {
     let stale = results.iter().filter(|r| r.is_err()).count();
     if stale > 0 {
         tracing::warn!(function = %function, queue = %queue, stale, "processed messages could not be deleted (their visibility timeout ran out); they will be delivered again");
@@ -215,12 +215,13 @@ async fn gather(
     events: &Events,
     mapping: &Mapping,
     done: &mut Vec<String>,
-) -> Result<Vec<ReceivedMessage>, EventsError> {
+) -> Result<Vec<ReceivedMessage>, ServiceError> {
     let source = &mapping.source;
     let want = source.batch_size.max(1) as usize;
     let mut batch = Vec::new();
     if !done.is_empty() {
         let (deleted, received) = events
+            .sqs()
             .delete_and_receive(&source.queue, done, want.min(RECEIVE_MAX), None)
             .await?;
         report_stale(&mapping.function, &source.queue, &deleted);
@@ -229,6 +230,7 @@ async fn gather(
     }
     if batch.is_empty() {
         batch = events
+            .sqs()
             .receive_messages(&source.queue, want.min(RECEIVE_MAX), None, LONG_POLL)
             .await?;
     }
@@ -243,6 +245,7 @@ async fn gather(
             break;
         }
         let more = events
+            .sqs()
             .receive_messages(
                 &source.queue,
                 (want - batch.len()).min(RECEIVE_MAX),
@@ -393,7 +396,7 @@ async fn run_batch(
 ) -> Vec<String> {
     let queue = &mapping.source.queue;
     let function = &mapping.function;
-    let metrics = &events.inner.metrics;
+    let metrics = events.metrics();
     let count = messages.len() as u64;
     let redelivered = messages.iter().filter(|m| m.receive_count > 1).count() as u64;
     if redelivered > 0 {
@@ -442,7 +445,7 @@ async fn run_batch(
                 .iter()
                 .map(|m| (m.receipt_handle.clone(), 0))
                 .collect();
-            if let Err(error) = events.change_visibility_batch(queue, &handles).await {
+            if let Err(error) = events.sqs().change_visibility_batch(queue, &handles).await {
                 tracing::warn!(function = %function, queue = %queue, %error, "could not return throttled messages; they come back after the visibility timeout");
             }
             tokio::time::sleep(BACKOFF).await;

@@ -20,7 +20,7 @@ pub struct SourceLabels {
 }
 
 /// Counters kept in memory.
-pub(crate) struct EventMetrics {
+pub struct EventMetrics {
     registry: Registry,
     deliveries: Family<SourceLabels, Counter>,
     retries: Family<SourceLabels, Counter>,
@@ -66,33 +66,33 @@ fn labels(kind: &str, name: &str) -> SourceLabels {
 
 impl EventMetrics {
     /// `n` deliveries from a source.
-    pub(crate) fn delivered(&self, kind: &str, name: &str, n: u64) {
+    pub fn delivered(&self, kind: &str, name: &str, n: u64) {
         self.deliveries.get_or_create(&labels(kind, name)).inc_by(n);
     }
 
     /// `n` retries by a source.
-    pub(crate) fn retried(&self, kind: &str, name: &str, n: u64) {
+    pub fn retried(&self, kind: &str, name: &str, n: u64) {
         self.retries.get_or_create(&labels(kind, name)).inc_by(n);
     }
 
     /// `n` failed deliveries by a source.
-    pub(crate) fn failed(&self, kind: &str, name: &str, n: u64) {
+    pub fn failed(&self, kind: &str, name: &str, n: u64) {
         self.failures.get_or_create(&labels(kind, name)).inc_by(n);
     }
 
     /// A destination record sent for `function`.
-    pub(crate) fn destination(&self, function: &str, _success: bool) {
+    pub fn destination(&self, function: &str, _success: bool) {
         self.delivered("destination", function, 1);
     }
 
     /// A failed event sent to `function`'s DLQ.
-    pub(crate) fn dead_lettered(&self, function: &str) {
+    pub fn dead_lettered(&self, function: &str) {
         self.delivered("dlq", function, 1);
     }
 
     /// The counters of one source kind, for `stats`: (name, deliveries,
     /// retries, failures).
-    pub(crate) fn snapshot(&self) -> Vec<(SourceLabels, u64, u64, u64)> {
+    pub fn snapshot(&self) -> Vec<(SourceLabels, u64, u64, u64)> {
         // prometheus-client has no iteration over a family; render and
         // parse our own three families instead.
         let mut text = String::new();
@@ -136,7 +136,7 @@ impl EventMetrics {
     }
 
     /// The counters in Prometheus text format (without the `# EOF` line).
-    pub(crate) fn render(&self) -> String {
+    pub fn render(&self) -> String {
         let mut text = String::new();
         if prometheus_client::encoding::text::encode(&mut text, &self.registry).is_err() {
             return String::new();

@@ -1,7 +1,7 @@
 //! Topics (SNS): topics and subscriptions, publish, fan-out to
 //! subscriptions with filter policies, and the HTTP delivery loop.
 //!
-//! OWNER: the SNS work package. [`Events::publish`] and [`PublishMessage`]
+//! OWNER: the SNS work package. [`Sns::publish`] and [`PublishMessage`]
 //! are used by the bus and destinations; keep their shape.
 //!
 //! A publication reaches every subscription whose filter policy matches:
@@ -27,8 +27,7 @@
 //! message and `SigningCertURL` names no certificate, so receivers must not
 //! verify SNS signatures against Stratus.
 
-use crate::queues::{MessageAttribute, SendMessage};
-use crate::{ErrorKind, EventOrigin, Events, EventsError, now_ms};
+use crate::{ErrorKind, EventOrigin, MessageAttribute, SendMessage, ServiceError, Sns, now_ms};
 use base64::Engine as _;
 use bytes::Bytes;
 use sha2::Digest;
@@ -129,17 +128,17 @@ struct Target {
     policy: Option<FilterPolicy>,
 }
 
-fn sns_invalid(message: impl Into<String>) -> EventsError {
-    EventsError::invalid("InvalidParameter", message)
+fn sns_invalid(message: impl Into<String>) -> ServiceError {
+    ServiceError::invalid("InvalidParameter", message)
 }
 
-fn topic_not_found(name: &str) -> EventsError {
-    EventsError::not_found("NotFound", format!("Topic does not exist: {name}"))
+fn topic_not_found(name: &str) -> ServiceError {
+    ServiceError::not_found("NotFound", format!("Topic does not exist: {name}"))
 }
 
-fn sns_store(context: &'static str, error: EventsError) -> EventsError {
+fn sns_store(context: &'static str, error: ServiceError) -> ServiceError {
     match error.kind {
-        ErrorKind::NotFound => EventsError::not_found("NotFound", error.message),
+        ErrorKind::NotFound => ServiceError::not_found("NotFound", error.message),
         ErrorKind::Invalid => sns_invalid(error.message),
         _ => {
             let _ = context;
@@ -149,7 +148,7 @@ fn sns_store(context: &'static str, error: EventsError) -> EventsError {
 }
 
 /// The topic name of a topic ARN (`arn:aws:sns:REGION:ACCOUNT:NAME`).
-pub fn topic_name_from_arn(arn: &str) -> Result<&str, EventsError> {
+pub fn topic_name_from_arn(arn: &str) -> Result<&str, ServiceError> {
     let parts: Vec<&str> = arn.splitn(6, ':').collect();
     match parts.as_slice() {
         ["arn", _, "sns", _, _, name] if !name.is_empty() && !name.contains(':') => Ok(name),
@@ -161,7 +160,7 @@ pub fn topic_name_from_arn(arn: &str) -> Result<&str, EventsError> {
 
 /// Checks a topic name (1-256 letters, digits, `-`, `_`; FIFO topics end
 /// with `.fifo`).
-pub fn validate_topic_name(name: &str, fifo: bool) -> Result<(), EventsError> {
+pub fn validate_topic_name(name: &str, fifo: bool) -> Result<(), ServiceError> {
     let stem = if fifo {
         name.strip_suffix(".fifo").ok_or_else(|| {
             sns_invalid("Invalid parameter: Fifo Topic names must end with .fifo and must be made up of only uppercase and lowercase ASCII letters, numbers, underscores, and hyphens, and must be between 1 and 256 characters long.")
@@ -188,7 +187,7 @@ fn is_true(attributes: &BTreeMap<String, String>, key: &str) -> bool {
         .is_some_and(|v| v.eq_ignore_ascii_case("true"))
 }
 
-fn check_bool(key: &str, value: &str) -> Result<(), EventsError> {
+fn check_bool(key: &str, value: &str) -> Result<(), ServiceError> {
     if value.eq_ignore_ascii_case("true") || value.eq_ignore_ascii_case("false") {
         Ok(())
     } else {
@@ -198,7 +197,7 @@ fn check_bool(key: &str, value: &str) -> Result<(), EventsError> {
     }
 }
 
-fn check_topic_attribute(key: &str, value: &str, fifo: bool) -> Result<(), EventsError> {
+fn check_topic_attribute(key: &str, value: &str, fifo: bool) -> Result<(), ServiceError> {
     if !TOPIC_ATTRIBUTES.contains(&key) {
         return Err(sns_invalid(format!(
             "Invalid parameter: AttributeName: unknown topic attribute {key}"
@@ -224,7 +223,9 @@ fn check_topic_attribute(key: &str, value: &str, fifo: bool) -> Result<(), Event
 
 /// Checks a subscription's attributes together (the policy against its
 /// scope).
-fn check_subscription_attributes(attributes: &BTreeMap<String, String>) -> Result<(), EventsError> {
+fn check_subscription_attributes(
+    attributes: &BTreeMap<String, String>,
+) -> Result<(), ServiceError> {
     for (key, value) in attributes {
         if !SUBSCRIPTION_ATTRIBUTES.contains(&key.as_str()) {
             return Err(sns_invalid(format!(
@@ -240,7 +241,7 @@ fn check_subscription_attributes(attributes: &BTreeMap<String, String>) -> Resul
 }
 
 /// The subscription's filter policy, if it has one.
-fn filter_of(attributes: &BTreeMap<String, String>) -> Result<Option<FilterPolicy>, EventsError> {
+fn filter_of(attributes: &BTreeMap<String, String>) -> Result<Option<FilterPolicy>, ServiceError> {
     let scope = match attributes.get("FilterPolicyScope") {
         Some(scope) => FilterScope::parse(scope)
             .map_err(|e| sns_invalid(format!("Invalid parameter: {}", e.0)))?,
@@ -278,7 +279,7 @@ fn queue_of(endpoint: &str) -> Option<&str> {
     }
 }
 
-fn check_endpoint(protocol: &str, endpoint: &str) -> Result<(), EventsError> {
+fn check_endpoint(protocol: &str, endpoint: &str) -> Result<(), ServiceError> {
     let ok = match protocol {
         "lambda" => function_of(endpoint).is_some(),
         "sqs" => queue_of(endpoint).is_some(),
@@ -301,11 +302,13 @@ fn check_endpoint(protocol: &str, endpoint: &str) -> Result<(), EventsError> {
 }
 
 /// Checks a message's attributes and returns their size in bytes.
-fn check_attributes(attributes: &BTreeMap<String, MessageAttribute>) -> Result<usize, EventsError> {
+fn check_attributes(
+    attributes: &BTreeMap<String, MessageAttribute>,
+) -> Result<usize, ServiceError> {
     let mut size = 0;
     for (name, attribute) in attributes {
         let bad = |why: &str| {
-            EventsError::invalid(
+            ServiceError::invalid(
                 "ParameterValueInvalid",
                 format!("The message attribute '{name}' {why}"),
             )
@@ -481,7 +484,7 @@ impl Publication<'_> {
     }
 }
 
-pub(crate) fn spawn(events: &Events) {
+pub(crate) fn spawn(events: &Sns) {
     let deliveries = events.clone();
     events
         .tasks()
@@ -492,14 +495,14 @@ pub(crate) fn spawn(events: &Events) {
         .spawn(async move { deploys.manifest_topics_loop().await });
 }
 
-impl Events {
+impl Sns {
     /// Creates a topic (idempotent: an existing one's ARN is returned).
     /// `FifoTopic=true` needs a name ending with `.fifo`.
     pub async fn create_topic(
         &self,
         name: &str,
         mut attributes: BTreeMap<String, String>,
-    ) -> Result<String, EventsError> {
+    ) -> Result<String, ServiceError> {
         let fifo = is_true(&attributes, "FifoTopic");
         if name.ends_with(".fifo") && !fifo {
             return Err(sns_invalid(
@@ -527,7 +530,7 @@ impl Events {
 
     /// Deletes a topic and its subscriptions (no error if there is none,
     /// as on SNS).
-    pub async fn delete_topic(&self, name: &str) -> Result<(), EventsError> {
+    pub async fn delete_topic(&self, name: &str) -> Result<(), ServiceError> {
         let owned = name.to_string();
         self.blocking("deleting a topic", move |store| store.delete_topic(&owned))
             .await?;
@@ -538,7 +541,7 @@ impl Events {
     pub async fn topic_attributes(
         &self,
         name: &str,
-    ) -> Result<BTreeMap<String, String>, EventsError> {
+    ) -> Result<BTreeMap<String, String>, ServiceError> {
         let owned = name.to_string();
         let (topic, subscriptions) = self
             .blocking("reading a topic", move |store| {
@@ -593,7 +596,7 @@ impl Events {
         name: &str,
         key: &str,
         value: &str,
-    ) -> Result<(), EventsError> {
+    ) -> Result<(), ServiceError> {
         let owned = name.to_string();
         let topic = self
             .blocking("reading a topic", move |store| store.topic(&owned))
@@ -619,7 +622,7 @@ impl Events {
     pub async fn list_topics(
         &self,
         next_token: Option<&str>,
-    ) -> Result<(Vec<String>, Option<String>), EventsError> {
+    ) -> Result<(Vec<String>, Option<String>), ServiceError> {
         let after = next_token.map(str::to_string);
         let topics = self
             .blocking("listing topics", move |store| {
@@ -640,7 +643,7 @@ impl Events {
         protocol: &str,
         endpoint: &str,
         attributes: BTreeMap<String, String>,
-    ) -> Result<SubscriptionRecord, EventsError> {
+    ) -> Result<SubscriptionRecord, ServiceError> {
         check_endpoint(protocol, endpoint)?;
         check_subscription_attributes(&attributes)?;
         let new = NewSubscription {
@@ -659,13 +662,13 @@ impl Events {
     }
 
     /// Deletes a subscription. `NotFound` if there is none.
-    pub async fn unsubscribe(&self, arn: &str) -> Result<(), EventsError> {
+    pub async fn unsubscribe(&self, arn: &str) -> Result<(), ServiceError> {
         let owned = arn.to_string();
         let deleted = self
             .blocking("unsubscribing", move |store| store.unsubscribe(&owned))
             .await?;
         if !deleted {
-            return Err(EventsError::not_found(
+            return Err(ServiceError::not_found(
                 "NotFound",
                 format!("Subscription does not exist: {arn}"),
             ));
@@ -679,7 +682,7 @@ impl Events {
         &self,
         topic: Option<&str>,
         next_token: Option<&str>,
-    ) -> Result<(Vec<SubscriptionRecord>, Option<String>), EventsError> {
+    ) -> Result<(Vec<SubscriptionRecord>, Option<String>), ServiceError> {
         let topic = topic.map(str::to_string);
         let after = next_token.map(str::to_string);
         let missing = topic.clone();
@@ -710,7 +713,7 @@ impl Events {
     pub async fn subscription_attributes(
         &self,
         arn: &str,
-    ) -> Result<BTreeMap<String, String>, EventsError> {
+    ) -> Result<BTreeMap<String, String>, ServiceError> {
         let owned = arn.to_string();
         let record = self
             .blocking("reading a subscription", move |store| {
@@ -718,7 +721,7 @@ impl Events {
             })
             .await?
             .ok_or_else(|| {
-                EventsError::not_found("NotFound", format!("Subscription does not exist: {arn}"))
+                ServiceError::not_found("NotFound", format!("Subscription does not exist: {arn}"))
             })?;
         let mut out = BTreeMap::from([
             ("SubscriptionArn".to_string(), record.arn.clone()),
@@ -747,7 +750,7 @@ impl Events {
         arn: &str,
         key: &str,
         value: &str,
-    ) -> Result<(), EventsError> {
+    ) -> Result<(), ServiceError> {
         let owned = arn.to_string();
         let record = self
             .blocking("reading a subscription", move |store| {
@@ -755,7 +758,7 @@ impl Events {
             })
             .await?
             .ok_or_else(|| {
-                EventsError::not_found("NotFound", format!("Subscription does not exist: {arn}"))
+                ServiceError::not_found("NotFound", format!("Subscription does not exist: {arn}"))
             })?;
         let mut attributes = record.attributes;
         if key == "FilterPolicy" && value.trim().is_empty() {
@@ -779,7 +782,7 @@ impl Events {
         &self,
         topic: &str,
         message: PublishMessage,
-    ) -> Result<String, EventsError> {
+    ) -> Result<String, ServiceError> {
         if message.message.is_empty() {
             return Err(sns_invalid("Invalid parameter: Empty message"));
         }
@@ -897,7 +900,7 @@ impl Events {
                 "sqs" => self.deliver_to_queue(&publication, &target).await?,
                 _ => http.push(http_delivery(&publication, &target)),
             }
-            self.inner.metrics.delivered("sns", topic, 1);
+            self.metrics().delivered("sns", topic, 1);
         }
         let wake = !http.is_empty();
         let (owned, message_id) = (topic.to_string(), publication.message_id.clone());
@@ -910,7 +913,7 @@ impl Events {
             })
             .await?;
         if wake {
-            self.inner.topics.wake.notify_one();
+            self.state.wake.notify_one();
         }
         Ok(earlier.unwrap_or(publication.message_id))
     }
@@ -919,7 +922,7 @@ impl Events {
         &self,
         publication: &Publication<'_>,
         target: &Target,
-    ) -> Result<(), EventsError> {
+    ) -> Result<(), ServiceError> {
         let Some(function) = function_of(&target.endpoint) else {
             tracing::warn!(subscription = %target.arn, endpoint = %target.endpoint, "dropping a delivery to a bad Lambda endpoint");
             return Ok(());
@@ -944,7 +947,7 @@ impl Events {
                 tracing::warn!(subscription = %target.arn, function, size, limit, "dropping a topic message too large for the function");
                 Ok(())
             }
-            Err(error) => Err(EventsError::engine(
+            Err(error) => Err(ServiceError::engine(
                 "queuing a topic message for a function",
                 error,
             )),
@@ -955,7 +958,7 @@ impl Events {
         &self,
         publication: &Publication<'_>,
         target: &Target,
-    ) -> Result<(), EventsError> {
+    ) -> Result<(), ServiceError> {
         let Some(queue) = queue_of(&target.endpoint) else {
             tracing::warn!(subscription = %target.arn, endpoint = %target.endpoint, "dropping a delivery to a bad SQS endpoint");
             return Ok(());
@@ -982,7 +985,7 @@ impl Events {
             dedup_id: fifo.then(|| publication.message_id.clone()),
             ..SendMessage::default()
         };
-        match self.send_message(queue, message).await {
+        match self.deliverer()?.send_to_queue(queue, message).await {
             Ok(_) => Ok(()),
             Err(error) if error.kind == ErrorKind::Internal => Err(error),
             Err(error) => {
@@ -996,8 +999,7 @@ impl Events {
     fn manifest_subscriptions(&self) -> Arc<ManifestSubscriptions> {
         let generation = *self.engine().subscribe_deploys().borrow();
         let mut cache = self
-            .inner
-            .topics
+            .state
             .manifest
             .lock()
             .unwrap_or_else(|poisoned| poisoned.into_inner());
@@ -1110,7 +1112,7 @@ impl Events {
             }
             tokio::select! {
                 _ = self.cancel().cancelled() => return,
-                _ = self.inner.topics.wake.notified() => {}
+                _ = self.state.wake.notified() => {}
                 _ = tokio::time::sleep(DELIVERY_POLL) => {}
             }
         }
@@ -1159,7 +1161,7 @@ impl Events {
                             .nth(1)
                             .unwrap_or_default()
                             .to_string();
-                        self.inner.metrics.retried("sns", &topic, 1);
+                        self.metrics().retried("sns", &topic, 1);
                         let due = now_ms() + delay;
                         self.blocking("rescheduling an HTTP delivery", move |store| {
                             store.retry_topic_delivery(id, due)

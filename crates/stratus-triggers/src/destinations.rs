@@ -3,13 +3,13 @@
 //! [`Destinations::settled`], which sends Lambda's destination record to
 //! `onSuccess`/`onFailure` and the original event to the DLQ (`onError`).
 
-use crate::queues::{MessageAttribute, SendMessage};
-use crate::topics::PublishMessage;
-use crate::{EventOrigin, Events};
+use crate::{EventOrigin, Triggers};
 use std::collections::BTreeMap;
 use stratus_core::function::function_arn;
 use stratus_core::{AsyncConfig, TargetRef};
 use stratus_engine::{AsyncOutcome, AsyncOutcomes, Condition};
+use stratus_service_kit::{MessageAttribute, SendMessage};
+use stratus_sns::topics::PublishMessage;
 
 /// The engine's handler of asynchronous outcomes.
 pub(crate) struct Destinations {
@@ -19,7 +19,7 @@ pub(crate) struct Destinations {
 }
 
 impl Destinations {
-    pub(crate) fn new(events: &Events) -> Destinations {
+    pub(crate) fn new(events: &Triggers) -> Destinations {
         Destinations {
             events: std::sync::Arc::downgrade(&events.inner),
         }
@@ -87,7 +87,7 @@ impl AsyncOutcomes for Destinations {
         let Some(inner) = self.events.upgrade() else {
             return Err("the event services have stopped".into());
         };
-        let events = Events { inner };
+        let events = Triggers { inner };
         let timestamp = chrono::Utc::now()
             .format("%Y-%m-%dT%H:%M:%S%.3fZ")
             .to_string();
@@ -111,7 +111,7 @@ impl AsyncOutcomes for Destinations {
             let record = destination_record(&outcome, &timestamp).to_string();
             match events.deliver(target, record, &origin).await {
                 Ok(_) => {
-                    events.inner.metrics.destination(&outcome.function, success);
+                    events.metrics().destination(&outcome.function, success);
                     tracing::info!(function = %outcome.function, request_id = %outcome.request_id, destination = %target.arn(), condition = outcome.condition.as_str(), "sent a destination record");
                 }
                 Err(error) => errors.push(format!("destination {}: {error}", target.arn())),
@@ -135,6 +135,7 @@ impl AsyncOutcomes for Destinations {
             let body = String::from_utf8_lossy(&outcome.payload).into_owned();
             let sent = match dlq {
                 TargetRef::Queue(name) => events
+                    .sqs()
                     .send_message(
                         name,
                         SendMessage {
@@ -149,6 +150,7 @@ impl AsyncOutcomes for Destinations {
                     .map(|sent| sent.message_id),
                 TargetRef::Topic(name) => {
                     events
+                        .sns()
                         .publish(
                             name,
                             PublishMessage {
@@ -159,14 +161,14 @@ impl AsyncOutcomes for Destinations {
                         )
                         .await
                 }
-                other => Err(crate::EventsError::invalid(
+                other => Err(crate::ServiceError::invalid(
                     "InvalidParameterValue",
                     format!("{} cannot be a dead-letter queue", other.arn()),
                 )),
             };
             match sent {
                 Ok(_) => {
-                    events.inner.metrics.dead_lettered(&outcome.function);
+                    events.metrics().dead_lettered(&outcome.function);
                     tracing::info!(function = %outcome.function, request_id = %outcome.request_id, dlq = %dlq.arn(), "sent a failed event to the dead-letter queue");
                 }
                 Err(error) => errors.push(format!("dead-letter queue {}: {error}", dlq.arn())),

@@ -3,7 +3,7 @@
 //! of its oldest message and its DLQ's depth; per source its deliveries,
 //! retries and failures; and the asynchronous-invocation queue.
 
-use crate::{Events, EventsError};
+use crate::{ServiceError, Triggers};
 use serde::Serialize;
 use std::fmt::Write as _;
 
@@ -65,10 +65,10 @@ pub struct EventFigures {
     pub async_invocations: AsyncFigures,
 }
 
-impl Events {
+impl Triggers {
     /// The current figures.
-    pub async fn figures(&self) -> Result<EventFigures, EventsError> {
-        let stats = self.queue_stats().await?;
+    pub async fn figures(&self) -> Result<EventFigures, ServiceError> {
+        let stats = self.sqs().queue_stats().await?;
         let depth = |name: &str| {
             stats
                 .iter()
@@ -88,8 +88,7 @@ impl Events {
             })
             .collect();
         let sources = self
-            .inner
-            .metrics
+            .metrics()
             .snapshot()
             .into_iter()
             .map(|(labels, deliveries, retries, failures)| SourceFigures {
@@ -104,7 +103,7 @@ impl Events {
             .engine()
             .async_queue()
             .await
-            .map_err(|e| EventsError::engine("reading the asynchronous queue", e))?;
+            .map_err(|e| ServiceError::engine("reading the asynchronous queue", e))?;
         Ok(EventFigures {
             queues,
             sources,
@@ -118,7 +117,7 @@ impl Events {
     /// The figures in Prometheus text format, without a `# EOF` line (the
     /// caller appends this to the engine's metrics).
     pub async fn metrics_text(&self) -> String {
-        let mut text = self.inner.metrics.render();
+        let mut text = self.metrics().render();
         let figures = match self.figures().await {
             Ok(figures) => figures,
             Err(error) => {

@@ -6,11 +6,12 @@
 //! MD5 digests, wakes long polls when messages arrive (an in-memory
 //! `Notify` per queue) and runs the retention sweep.
 //!
-//! The types and the signature of [`Events::send_message`] are used by
+//! The types and the signature of [`Sqs::send_message`] are used by
 //! topics, the bus and destinations; keep them (add fields if needed, with
 //! defaults).
 
-use crate::{Events, EventsError, now_ms};
+pub use crate::{MessageAttribute, SendMessage};
+use crate::{ServiceError, Sqs, now_ms};
 use md5::{Digest, Md5};
 use std::collections::{BTreeMap, HashMap};
 use std::sync::{Arc, Mutex};
@@ -20,34 +21,6 @@ use stratus_store::{
     HandleOutcome, NewQueueMessage, QueueInfo, QueueSettings, Redrive, StoredMessage,
 };
 use tokio::sync::Notify;
-
-/// A message attribute (SQS `MessageAttributeValue`; also SNS's).
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
-pub struct MessageAttribute {
-    /// `String`, `Number`, `Binary`, or those with a `.custom` suffix.
-    pub data_type: String,
-    /// For `String` and `Number`.
-    pub string_value: Option<String>,
-    /// For `Binary`.
-    pub binary_value: Option<Vec<u8>>,
-}
-
-/// A message to send.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct SendMessage {
-    /// The body (SQS bodies are text).
-    pub body: String,
-    /// Seconds before the message becomes visible (overrides the queue's
-    /// `DelaySeconds`; not allowed per message on FIFO queues).
-    pub delay_seconds: Option<u32>,
-    /// Message attributes.
-    pub attributes: BTreeMap<String, MessageAttribute>,
-    /// FIFO: the message group.
-    pub group_id: Option<String>,
-    /// FIFO: the deduplication id (else the body's SHA-256 when the queue
-    /// has `ContentBasedDeduplication`).
-    pub dedup_id: Option<String>,
-}
 
 /// What a send answers.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -188,7 +161,7 @@ impl QueueState {
 
 /// Spawns the retention sweep: expired messages and deduplication ids are
 /// removed every few seconds.
-pub(crate) fn spawn(events: &Events) {
+pub(crate) fn spawn(events: &Sqs) {
     let events = events.clone();
     let cancel = events.cancel().clone();
     events.tasks().clone().spawn(async move {
@@ -215,12 +188,12 @@ pub(crate) fn spawn(events: &Events) {
 }
 
 /// `QueueDoesNotExist`, in SQS's words (which name no queue).
-pub fn no_such_queue(name: &str) -> EventsError {
+pub fn no_such_queue(name: &str) -> ServiceError {
     tracing::debug!(queue = name, "no such queue");
-    EventsError::not_found("QueueDoesNotExist", "The specified queue does not exist.")
+    ServiceError::not_found("QueueDoesNotExist", "The specified queue does not exist.")
 }
 
-fn queue_missing(name: &str) -> impl FnOnce(EventsError) -> EventsError + '_ {
+fn queue_missing(name: &str) -> impl FnOnce(ServiceError) -> ServiceError + '_ {
     move |error| {
         if error.kind == crate::ErrorKind::NotFound {
             no_such_queue(name)
@@ -230,12 +203,12 @@ fn queue_missing(name: &str) -> impl FnOnce(EventsError) -> EventsError + '_ {
     }
 }
 
-fn invalid(message: impl Into<String>) -> EventsError {
-    EventsError::invalid("InvalidParameterValue", message)
+fn invalid(message: impl Into<String>) -> ServiceError {
+    ServiceError::invalid("InvalidParameterValue", message)
 }
 
-fn invalid_attribute(name: &str) -> EventsError {
-    EventsError::invalid(
+fn invalid_attribute(name: &str) -> ServiceError {
+    ServiceError::invalid(
         "InvalidAttributeValue",
         format!("Invalid value for the parameter {name}."),
     )
@@ -243,7 +216,7 @@ fn invalid_attribute(name: &str) -> EventsError {
 
 /// Checks a queue name: 1 to 80 letters, digits, `-` and `_`, with a
 /// `.fifo` suffix for FIFO queues.
-pub fn validate_queue_name(name: &str) -> Result<(), EventsError> {
+pub fn validate_queue_name(name: &str) -> Result<(), ServiceError> {
     let base = name.strip_suffix(".fifo").unwrap_or(name);
     let ok = !base.is_empty()
         && name.len() <= 80
@@ -269,14 +242,14 @@ pub fn queue_name_of(url_or_name: &str) -> &str {
     trimmed.rsplit('/').next().unwrap_or(trimmed)
 }
 
-fn parse_bounded(name: &str, value: &str, min: u32, max: u32) -> Result<u32, EventsError> {
+fn parse_bounded(name: &str, value: &str, min: u32, max: u32) -> Result<u32, ServiceError> {
     match value.trim().parse::<u32>() {
         Ok(n) if (min..=max).contains(&n) => Ok(n),
         _ => Err(invalid_attribute(name)),
     }
 }
 
-fn parse_bool(name: &str, value: &str) -> Result<bool, EventsError> {
+fn parse_bool(name: &str, value: &str) -> Result<bool, ServiceError> {
     match value.to_ascii_lowercase().as_str() {
         "true" => Ok(true),
         "false" => Ok(false),
@@ -286,7 +259,7 @@ fn parse_bool(name: &str, value: &str) -> Result<bool, EventsError> {
 
 /// Parses a `RedrivePolicy` document: `{"deadLetterTargetArn": ARN,
 /// "maxReceiveCount": N}` (N a number or a numeric string, 1..=1000).
-pub fn parse_redrive_policy(value: &str) -> Result<Redrive, EventsError> {
+pub fn parse_redrive_policy(value: &str) -> Result<Redrive, ServiceError> {
     let bad = |why: &str| {
         invalid(format!(
             "Value {value} for parameter RedrivePolicy is invalid. Reason: {why}"
@@ -350,7 +323,7 @@ pub fn normalize_attributes(
     given: &BTreeMap<String, String>,
     fifo: bool,
     creating: bool,
-) -> Result<BTreeMap<String, String>, EventsError> {
+) -> Result<BTreeMap<String, String>, ServiceError> {
     let mut out = BTreeMap::new();
     for (name, value) in given {
         let canonical = match name.as_str() {
@@ -385,7 +358,7 @@ pub fn normalize_attributes(
             "FifoQueue" => {
                 let wanted = parse_bool(name, value)?;
                 if !creating {
-                    return Err(EventsError::invalid(
+                    return Err(ServiceError::invalid(
                         "InvalidAttributeName",
                         "Attribute FifoQueue can only be set when creating a queue.",
                     ));
@@ -399,7 +372,7 @@ pub fn normalize_attributes(
             }
             "ContentBasedDeduplication" | "DeduplicationScope" | "FifoThroughputLimit" => {
                 if !fifo {
-                    return Err(EventsError::invalid(
+                    return Err(ServiceError::invalid(
                         "InvalidAttributeName",
                         format!("Unknown Attribute {name}."),
                     ));
@@ -418,7 +391,7 @@ pub fn normalize_attributes(
                 }
             }
             _ => {
-                return Err(EventsError::invalid(
+                return Err(ServiceError::invalid(
                     "InvalidAttributeName",
                     format!("Unknown Attribute {name}."),
                 ));
@@ -435,7 +408,7 @@ pub fn normalize_attributes(
 }
 
 /// Typed settings from a full attribute map (defaults merged).
-fn settings_from(attributes: BTreeMap<String, String>) -> Result<QueueSettings, EventsError> {
+fn settings_from(attributes: BTreeMap<String, String>) -> Result<QueueSettings, ServiceError> {
     let number = |name: &str| -> u32 {
         attributes
             .get(name)
@@ -513,15 +486,15 @@ pub fn md5_of_attributes(attributes: &BTreeMap<String, MessageAttribute>) -> Opt
 
 /// Checks a message as SQS does (body characters, attribute names, types
 /// and values, size against `max_size`).
-pub fn validate_message(message: &SendMessage, max_size: usize) -> Result<(), EventsError> {
+pub fn validate_message(message: &SendMessage, max_size: usize) -> Result<(), ServiceError> {
     if message.body.is_empty() {
-        return Err(EventsError::invalid(
+        return Err(ServiceError::invalid(
             "MissingParameter",
             "The request must contain the parameter MessageBody.",
         ));
     }
     if let Some(bad) = message.body.chars().find(|c| !allowed_char(*c)) {
-        return Err(EventsError::invalid(
+        return Err(ServiceError::invalid(
             "InvalidMessageContents",
             format!(
                 "Invalid binary character '#x{:X}' was found in the message body, the set of allowed characters is #x9 | #xA | #xD | #x20 to #xD7FF | #xE000 to #xFFFD | #x10000 to #x10FFFF",
@@ -555,7 +528,7 @@ fn allowed_char(c: char) -> bool {
     matches!(c as u32, 0x9 | 0xA | 0xD | 0x20..=0xD7FF | 0xE000..=0xFFFD | 0x10000..=0x10FFFF)
 }
 
-fn validate_attribute(name: &str, attribute: &MessageAttribute) -> Result<(), EventsError> {
+fn validate_attribute(name: &str, attribute: &MessageAttribute) -> Result<(), ServiceError> {
     let name_ok = !name.is_empty()
         && name.len() <= 256
         && name
@@ -650,10 +623,10 @@ fn queue_attributes_of(queue: &QueueInfo, counts: &stratus_store::QueueCounts) -
     }
 }
 
-fn received_from(stored: StoredMessage) -> Result<ReceivedMessage, EventsError> {
+fn received_from(stored: StoredMessage) -> Result<ReceivedMessage, ServiceError> {
     let message_attributes: BTreeMap<String, MessageAttribute> = match &stored.attributes {
         Some(text) => serde_json::from_str(text)
-            .map_err(|e| EventsError::internal("reading a message's attributes", &e))?,
+            .map_err(|e| ServiceError::internal("reading a message's attributes", &e))?,
         None => BTreeMap::new(),
     };
     let mut attributes = BTreeMap::from([
@@ -695,21 +668,21 @@ fn received_from(stored: StoredMessage) -> Result<ReceivedMessage, EventsError> 
     })
 }
 
-fn handle_result(outcome: HandleOutcome, handle: &str) -> Result<(), EventsError> {
+fn handle_result(outcome: HandleOutcome, handle: &str) -> Result<(), ServiceError> {
     match outcome {
         HandleOutcome::Done => Ok(()),
-        HandleOutcome::InvalidHandle => Err(EventsError::invalid(
+        HandleOutcome::InvalidHandle => Err(ServiceError::invalid(
             "ReceiptHandleIsInvalid",
             format!("The input receipt handle \"{handle}\" is not a valid receipt handle."),
         )),
-        HandleOutcome::NotInFlight => Err(EventsError::invalid(
+        HandleOutcome::NotInFlight => Err(ServiceError::invalid(
             "MessageNotInflight",
             "Message does not exist or is not available for visibility timeout change.",
         )),
     }
 }
 
-impl Events {
+impl Sqs {
     /// A queue's URL: `{endpoint_url}/000000000000/{name}`.
     pub fn queue_url(&self, name: &str) -> String {
         format!(
@@ -725,7 +698,7 @@ impl Events {
         &self,
         name: &str,
         attributes: &BTreeMap<String, String>,
-    ) -> Result<(), EventsError> {
+    ) -> Result<(), ServiceError> {
         validate_queue_name(name)?;
         let fifo = name.ends_with(".fifo");
         let given = normalize_attributes(attributes, fifo, true)?;
@@ -745,7 +718,7 @@ impl Events {
                 existing.settings.attributes.get(key).map(String::as_str) != Some(value.as_str())
             });
             if differs {
-                return Err(EventsError::new(
+                return Err(ServiceError::new(
                     crate::ErrorKind::Conflict,
                     "QueueNameExists",
                     format!(
@@ -762,7 +735,7 @@ impl Events {
         name: &str,
         fifo: bool,
         redrive: Option<&Redrive>,
-    ) -> Result<(), EventsError> {
+    ) -> Result<(), ServiceError> {
         let Some(redrive) = redrive else {
             return Ok(());
         };
@@ -789,7 +762,7 @@ impl Events {
 
     /// Creates queue `name` with default attributes unless it exists (FIFO
     /// if the name ends in `.fifo`).
-    pub async fn ensure_queue(&self, name: &str) -> Result<(), EventsError> {
+    pub async fn ensure_queue(&self, name: &str) -> Result<(), ServiceError> {
         validate_queue_name(name)?;
         let fifo = name.ends_with(".fifo");
         let settings = settings_from(default_attributes(fifo))?;
@@ -802,24 +775,24 @@ impl Events {
     }
 
     /// Deletes queue `name` and its messages.
-    pub async fn delete_queue(&self, name: &str) -> Result<(), EventsError> {
+    pub async fn delete_queue(&self, name: &str) -> Result<(), ServiceError> {
         let owned = name.to_string();
         self.blocking("deleting a queue", move |store| store.delete_queue(&owned))
             .await
             .map_err(queue_missing(name))?;
-        self.inner.queues.wake(name);
+        self.state.wake(name);
         Ok(())
     }
 
     /// Names of the queues starting with `prefix`, sorted.
-    pub async fn list_queues(&self, prefix: &str) -> Result<Vec<String>, EventsError> {
+    pub async fn list_queues(&self, prefix: &str) -> Result<Vec<String>, ServiceError> {
         let prefix = prefix.to_string();
         self.blocking("listing queues", move |store| store.list_queues(&prefix))
             .await
     }
 
     /// The attributes of queue `name`, computed ones included.
-    pub async fn queue_attributes(&self, name: &str) -> Result<QueueAttributes, EventsError> {
+    pub async fn queue_attributes(&self, name: &str) -> Result<QueueAttributes, ServiceError> {
         let owned = name.to_string();
         let (queue, counts) = self
             .blocking("reading a queue", move |store| {
@@ -839,7 +812,7 @@ impl Events {
         &self,
         name: &str,
         attributes: &BTreeMap<String, String>,
-    ) -> Result<(), EventsError> {
+    ) -> Result<(), ServiceError> {
         let owned = name.to_string();
         let queue = self
             .blocking("reading a queue", move |store| store.queue(&owned))
@@ -867,12 +840,12 @@ impl Events {
         &self,
         queue: &str,
         message: SendMessage,
-    ) -> Result<SentMessage, EventsError> {
+    ) -> Result<SentMessage, ServiceError> {
         let mut results = self
             .send_messages_as(queue, vec![message], ACCOUNT_ID)
             .await?;
         results.pop().unwrap_or_else(|| {
-            Err(EventsError::new(
+            Err(ServiceError::new(
                 crate::ErrorKind::Internal,
                 "InternalFailure",
                 "a send answered nothing",
@@ -886,24 +859,24 @@ impl Events {
         &self,
         queue: &str,
         messages: Vec<SendMessage>,
-    ) -> Result<Vec<Result<SentMessage, EventsError>>, EventsError> {
+    ) -> Result<Vec<Result<SentMessage, ServiceError>>, ServiceError> {
         self.send_messages_as(queue, messages, ACCOUNT_ID).await
     }
 
-    /// [`Events::send_message_batch`] with the `SenderId` to record.
+    /// [`Sqs::send_message_batch`] with the `SenderId` to record.
     pub async fn send_messages_as(
         &self,
         queue: &str,
         messages: Vec<SendMessage>,
         sender: &str,
-    ) -> Result<Vec<Result<SentMessage, EventsError>>, EventsError> {
+    ) -> Result<Vec<Result<SentMessage, ServiceError>>, ServiceError> {
         let owned = queue.to_string();
         let info = self
             .blocking("reading a queue", move |store| store.queue(&owned))
             .await?
             .ok_or_else(|| no_such_queue(queue))?;
         let max_size = max_message_size(&info);
-        let mut results: Vec<Option<Result<SentMessage, EventsError>>> = Vec::new();
+        let mut results: Vec<Option<Result<SentMessage, ServiceError>>> = Vec::new();
         let mut valid = Vec::new();
         for message in messages {
             match prepare(&info, &message, max_size, sender) {
@@ -930,13 +903,13 @@ impl Events {
                     ..sent
                 }));
             }
-            self.inner.queues.wake(queue);
+            self.state.wake(queue);
         }
         Ok(results
             .into_iter()
             .map(|r| {
                 r.unwrap_or_else(|| {
-                    Err(EventsError::new(
+                    Err(ServiceError::new(
                         crate::ErrorKind::Internal,
                         "InternalFailure",
                         "a message of the batch got no outcome",
@@ -955,10 +928,10 @@ impl Events {
         max: usize,
         visibility_timeout: Option<u32>,
         wait: Duration,
-    ) -> Result<Vec<ReceivedMessage>, EventsError> {
+    ) -> Result<Vec<ReceivedMessage>, ServiceError> {
         let max = max.clamp(1, MAX_BATCH_ENTRIES);
         let deadline = tokio::time::Instant::now() + wait;
-        let notify = self.inner.queues.notify(queue);
+        let notify = self.state.notify(queue);
         loop {
             let notified = notify.notified();
             tokio::pin!(notified);
@@ -977,7 +950,7 @@ impl Events {
                     moved = outcome.moved_to_dlq,
                     "messages moved to the dead-letter queue"
                 );
-                self.inner.queues.wake(dlq);
+                self.state.wake(dlq);
             }
             if !outcome.messages.is_empty() {
                 return outcome.messages.into_iter().map(received_from).collect();
@@ -1004,7 +977,7 @@ impl Events {
         handles: &[String],
         max: usize,
         visibility_timeout: Option<u32>,
-    ) -> Result<(Vec<Result<(), EventsError>>, Vec<ReceivedMessage>), EventsError> {
+    ) -> Result<(Vec<Result<(), ServiceError>>, Vec<ReceivedMessage>), ServiceError> {
         let max = max.clamp(1, MAX_BATCH_ENTRIES);
         let owned = queue.to_string();
         let list = handles.to_vec();
@@ -1022,7 +995,7 @@ impl Events {
                 moved = outcome.moved_to_dlq,
                 "messages moved to the dead-letter queue"
             );
-            self.inner.queues.wake(dlq);
+            self.state.wake(dlq);
         }
         let deleted = deleted
             .into_iter()
@@ -1043,7 +1016,7 @@ impl Events {
         &self,
         queue: &str,
         handles: &[String],
-    ) -> Result<Vec<Result<(), EventsError>>, EventsError> {
+    ) -> Result<Vec<Result<(), ServiceError>>, ServiceError> {
         let owned = queue.to_string();
         let list = handles.to_vec();
         let outcomes = self
@@ -1066,21 +1039,21 @@ impl Events {
         queue: &str,
         receipt_handle: &str,
         secs: u32,
-    ) -> Result<(), EventsError> {
+    ) -> Result<(), ServiceError> {
         let mut results = self
             .change_visibility_batch(queue, &[(receipt_handle.to_string(), secs)])
             .await?;
         results.pop().unwrap_or(Ok(()))
     }
 
-    /// [`Events::change_visibility`] for several messages, in one
+    /// [`Sqs::change_visibility`] for several messages, in one
     /// transaction; one result per entry.
     pub async fn change_visibility_batch(
         &self,
         queue: &str,
         entries: &[(String, u32)],
-    ) -> Result<Vec<Result<(), EventsError>>, EventsError> {
-        let mut results: Vec<Option<Result<(), EventsError>>> = Vec::new();
+    ) -> Result<Vec<Result<(), ServiceError>>, ServiceError> {
+        let mut results: Vec<Option<Result<(), ServiceError>>> = Vec::new();
         let mut valid = Vec::new();
         for (handle, secs) in entries {
             if *secs > 43_200 {
@@ -1104,12 +1077,12 @@ impl Events {
         for ((index, handle, _), outcome) in valid.into_iter().zip(outcomes) {
             results[index] = Some(handle_result(outcome, &handle));
         }
-        self.inner.queues.wake(queue);
+        self.state.wake(queue);
         Ok(results.into_iter().map(|r| r.unwrap_or(Ok(()))).collect())
     }
 
     /// Deletes every message of queue `queue`; returns how many.
-    pub async fn purge_queue(&self, queue: &str) -> Result<u64, EventsError> {
+    pub async fn purge_queue(&self, queue: &str) -> Result<u64, ServiceError> {
         let owned = queue.to_string();
         self.blocking("purging a queue", move |store| store.purge_queue(&owned))
             .await
@@ -1117,7 +1090,7 @@ impl Events {
     }
 
     /// The queues whose redrive policy names `dlq`.
-    pub async fn dead_letter_sources(&self, dlq: &str) -> Result<Vec<String>, EventsError> {
+    pub async fn dead_letter_sources(&self, dlq: &str) -> Result<Vec<String>, ServiceError> {
         let owned = dlq.to_string();
         let exists = self
             .blocking("reading a queue", move |store| store.queue(&owned))
@@ -1134,7 +1107,7 @@ impl Events {
 
     /// Moves the messages of dead-letter queue `dlq` back to the queues
     /// they came from, or to `destination`. Returns how many moved.
-    pub async fn redrive(&self, dlq: &str, destination: Option<&str>) -> Result<u64, EventsError> {
+    pub async fn redrive(&self, dlq: &str, destination: Option<&str>) -> Result<u64, ServiceError> {
         let sources = self.dead_letter_sources(dlq).await?;
         if sources.is_empty() {
             return Err(invalid(format!(
@@ -1162,7 +1135,7 @@ impl Events {
                 .map_err(queue_missing(dlq))?;
             total += outcome.moved;
             for queue in &outcome.destinations {
-                self.inner.queues.wake(queue);
+                self.state.wake(queue);
             }
             if (outcome.moved as usize) < MOVE_CHUNK {
                 break;
@@ -1178,7 +1151,7 @@ impl Events {
 
     /// Depth, messages in flight, delayed, age of the oldest message and the
     /// DLQ of every queue.
-    pub async fn queue_stats(&self) -> Result<Vec<QueueStats>, EventsError> {
+    pub async fn queue_stats(&self) -> Result<Vec<QueueStats>, ServiceError> {
         let now = now_ms();
         let rows = self
             .blocking("reading queue statistics", move |store| {
@@ -1207,11 +1180,11 @@ fn prepare(
     message: &SendMessage,
     max_size: usize,
     sender: &str,
-) -> Result<(NewQueueMessage, SentMessage), EventsError> {
+) -> Result<(NewQueueMessage, SentMessage), ServiceError> {
     validate_message(message, max_size)?;
     let (group_id, dedup_id) = if queue.fifo {
         let group = message.group_id.clone().ok_or_else(|| {
-            EventsError::invalid(
+            ServiceError::invalid(
                 "MissingParameter",
                 "The request must contain the parameter MessageGroupId.",
             )
@@ -1265,7 +1238,7 @@ fn prepare(
     } else {
         Some(
             serde_json::to_string(&message.attributes)
-                .map_err(|e| EventsError::internal("encoding message attributes", &e))?,
+                .map_err(|e| ServiceError::internal("encoding message attributes", &e))?,
         )
     };
     let message_id = uuid::Uuid::new_v4().to_string();

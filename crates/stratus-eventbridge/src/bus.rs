@@ -1,7 +1,7 @@
 //! The event bus (EventBridge): buses, rules with event patterns, targets
 //! with input transformers, PutEvents.
 //!
-//! [`Events::put_events`] and [`PutEventsEntry`] are used by destinations;
+//! [`EventBridge::put_events`] and [`PutEventsEntry`] are used by destinations;
 //! keep their shape.
 //!
 //! PutEvents validates each entry, wraps it in EventBridge's envelope
@@ -24,8 +24,7 @@
 //! Rules with a `ScheduleExpression` are stored and listed but do not fire:
 //! schedules fire from manifests (`events: - schedule:`) only.
 
-use crate::deliver::EventOrigin;
-use crate::{ErrorKind, Events, EventsError, now_ms};
+use crate::{ErrorKind, EventBridge, EventOrigin, ServiceError, now_ms};
 use serde_json::{Map, Value};
 use std::collections::HashMap;
 use std::future::Future;
@@ -132,16 +131,16 @@ struct RouteTarget {
 /// At most this many patterns stay parsed in memory.
 const PATTERN_CACHE: usize = 1024;
 
-fn invalid(message: impl Into<String>) -> EventsError {
-    EventsError::invalid("ValidationException", message)
+fn invalid(message: impl Into<String>) -> ServiceError {
+    ServiceError::invalid("ValidationException", message)
 }
 
-fn not_found(message: impl Into<String>) -> EventsError {
-    EventsError::not_found("ResourceNotFoundException", message)
+fn not_found(message: impl Into<String>) -> ServiceError {
+    ServiceError::not_found("ResourceNotFoundException", message)
 }
 
 /// The bus named by `name_or_arn` (`default` when None).
-pub fn bus_name(name_or_arn: Option<&str>) -> Result<String, EventsError> {
+pub fn bus_name(name_or_arn: Option<&str>) -> Result<String, ServiceError> {
     let Some(text) = name_or_arn.filter(|t| !t.is_empty()) else {
         return Ok("default".into());
     };
@@ -154,7 +153,7 @@ pub fn bus_name(name_or_arn: Option<&str>) -> Result<String, EventsError> {
     Ok(text.to_string())
 }
 
-fn check_name(what: &str, name: &str, max: usize, extra: &[char]) -> Result<(), EventsError> {
+fn check_name(what: &str, name: &str, max: usize, extra: &[char]) -> Result<(), ServiceError> {
     let ok = !name.is_empty()
         && name.len() <= max
         && name.chars().all(|c| {
@@ -171,9 +170,9 @@ fn check_name(what: &str, name: &str, max: usize, extra: &[char]) -> Result<(), 
 
 /// Parses an event pattern, or `InvalidEventPatternException` with the
 /// pattern's precise message.
-pub fn parse_pattern(text: &str) -> Result<Pattern, EventsError> {
+pub fn parse_pattern(text: &str) -> Result<Pattern, ServiceError> {
     Pattern::parse(text).map_err(|e| {
-        EventsError::invalid(
+        ServiceError::invalid(
             "InvalidEventPatternException",
             format!("Event pattern is not valid. Reason: {e}"),
         )
@@ -191,7 +190,7 @@ pub fn entry_size(entry: &PutEventsEntry) -> usize {
 
 /// Checks what applies to a PutEvents request as a whole: 1 to 10 entries
 /// of at most 256 KiB in total.
-pub fn check_put_events(entries: &[PutEventsEntry]) -> Result<(), EventsError> {
+pub fn check_put_events(entries: &[PutEventsEntry]) -> Result<(), ServiceError> {
     if entries.is_empty() || entries.len() > MAX_ENTRIES {
         return Err(invalid(format!(
             "1 validation error detected: Value at 'entries' failed to satisfy constraint: Member must have length between 1 and {MAX_ENTRIES}, got {}",
@@ -200,7 +199,7 @@ pub fn check_put_events(entries: &[PutEventsEntry]) -> Result<(), EventsError> {
     }
     let size: usize = entries.iter().map(entry_size).sum();
     if size > MAX_REQUEST_SIZE {
-        return Err(EventsError::new(
+        return Err(ServiceError::new(
             ErrorKind::TooLarge,
             "ValidationException",
             format!(
@@ -212,8 +211,8 @@ pub fn check_put_events(entries: &[PutEventsEntry]) -> Result<(), EventsError> {
 }
 
 /// The envelope of an accepted entry, or why it was refused.
-fn envelope(entry: &PutEventsEntry) -> Result<(String, Value), EventsError> {
-    let entry_error = |code: &'static str, message: String| EventsError::invalid(code, message);
+fn envelope(entry: &PutEventsEntry) -> Result<(String, Value), ServiceError> {
+    let entry_error = |code: &'static str, message: String| ServiceError::invalid(code, message);
     if entry.source.trim().is_empty() {
         return Err(entry_error(
             "InvalidArgument",
@@ -282,13 +281,13 @@ fn envelope(entry: &PutEventsEntry) -> Result<(String, Value), EventsError> {
 
 type Boxed<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
 
-impl Events {
+impl EventBridge {
     /// Puts events on their buses, matching every rule; one result per
     /// entry (its event id, or why it was refused), like PutEvents.
     pub async fn put_events(
         &self,
         entries: Vec<PutEventsEntry>,
-    ) -> Vec<Result<String, EventsError>> {
+    ) -> Vec<Result<String, ServiceError>> {
         self.put_events_via(entries, Vec::new()).await
     }
 
@@ -297,7 +296,7 @@ impl Events {
         &self,
         entries: Vec<PutEventsEntry>,
         visited: Vec<String>,
-    ) -> Boxed<'_, Vec<Result<String, EventsError>>> {
+    ) -> Boxed<'_, Vec<Result<String, ServiceError>>> {
         Box::pin(async move {
             let mut results = Vec::with_capacity(entries.len());
             for entry in entries {
@@ -311,7 +310,7 @@ impl Events {
         &self,
         entry: PutEventsEntry,
         visited: &[String],
-    ) -> Result<String, EventsError> {
+    ) -> Result<String, ServiceError> {
         let bus = bus_name(entry.bus.as_deref())?;
         let (id, event) = envelope(&entry)?;
         let lookup = bus.clone();
@@ -375,17 +374,17 @@ impl Events {
                     }
                     other => {
                         let payload = target.input.render(&event, &context);
-                        self.deliver(other, payload, &origin).await
+                        self.deliverer()?.deliver(other, payload, &origin).await
                     }
                 };
                 match outcome {
                     Ok(_) => {
                         delivered += 1;
-                        self.inner.metrics.delivered("eventbridge", &route.name, 1);
+                        self.metrics().delivered("eventbridge", &route.name, 1);
                     }
                     Err(error) if error.kind == ErrorKind::Internal => return Err(error),
                     Err(error) => {
-                        self.inner.metrics.failed("eventbridge", &route.name, 1);
+                        self.metrics().failed("eventbridge", &route.name, 1);
                         tracing::warn!(bus, rule = %route.name, target = %target.id, event_id = %id, %error, "a rule's target refused an event");
                     }
                 }
@@ -403,7 +402,7 @@ impl Events {
         function: &str,
         payload: String,
         origin: &EventOrigin,
-    ) -> Result<String, EventsError> {
+    ) -> Result<String, ServiceError> {
         let endpoint = &self.config().endpoint_url;
         let host = endpoint
             .split_once("://")
@@ -420,13 +419,12 @@ impl Events {
                 headers,
             )
             .await
-            .map_err(|e| EventsError::engine("queuing an asynchronous invocation", e))
+            .map_err(|e| ServiceError::engine("queuing an asynchronous invocation", e))
     }
 
-    fn pattern(&self, text: &str) -> Result<Arc<Pattern>, EventsError> {
+    fn pattern(&self, text: &str) -> Result<Arc<Pattern>, ServiceError> {
         let mut cache = self
-            .inner
-            .bus
+            .state
             .patterns
             .lock()
             .unwrap_or_else(|poisoned| poisoned.into_inner());
@@ -441,7 +439,7 @@ impl Events {
         Ok(parsed)
     }
 
-    fn route(&self, rule: &RuleRecord, targets: Vec<TargetRecord>) -> Result<Route, EventsError> {
+    fn route(&self, rule: &RuleRecord, targets: Vec<TargetRecord>) -> Result<Route, ServiceError> {
         let pattern = self.pattern(rule.pattern.as_deref().unwrap_or("{}"))?;
         let targets = targets
             .into_iter()
@@ -459,7 +457,7 @@ impl Events {
                     input,
                 })
             })
-            .collect::<Result<Vec<_>, EventsError>>()?;
+            .collect::<Result<Vec<_>, ServiceError>>()?;
         Ok(Route {
             name: rule.name.clone(),
             arn: rule_arn(&rule.bus, &rule.name),
@@ -472,8 +470,7 @@ impl Events {
     fn manifest_routes(&self) -> Arc<ManifestRoutes> {
         let generation = *self.engine().subscribe_deploys().borrow();
         let mut cache = self
-            .inner
-            .bus
+            .state
             .manifest
             .lock()
             .unwrap_or_else(|poisoned| poisoned.into_inner());
@@ -526,10 +523,10 @@ impl Events {
         &self,
         name: &str,
         description: Option<String>,
-    ) -> Result<BusRecord, EventsError> {
+    ) -> Result<BusRecord, ServiceError> {
         check_name("name", name, 256, &['/'])?;
         if name == "default" {
-            return Err(EventsError::new(
+            return Err(ServiceError::new(
                 ErrorKind::Conflict,
                 "ResourceAlreadyExistsException",
                 "Event bus default already exists.",
@@ -546,7 +543,7 @@ impl Events {
         })
         .await
         .map_err(|e| match e.kind {
-            ErrorKind::Conflict => EventsError::new(
+            ErrorKind::Conflict => ServiceError::new(
                 ErrorKind::Conflict,
                 "ResourceAlreadyExistsException",
                 e.message,
@@ -556,7 +553,7 @@ impl Events {
     }
 
     /// DeleteEventBus (deleting one that does not exist succeeds, as on AWS).
-    pub async fn delete_event_bus(&self, name: &str) -> Result<(), EventsError> {
+    pub async fn delete_event_bus(&self, name: &str) -> Result<(), ServiceError> {
         let name = bus_name(Some(name))?;
         if name == "default" {
             return Err(invalid("Cannot delete event bus default."));
@@ -569,7 +566,7 @@ impl Events {
     }
 
     /// DescribeEventBus.
-    pub async fn describe_event_bus(&self, name: Option<&str>) -> Result<BusRecord, EventsError> {
+    pub async fn describe_event_bus(&self, name: Option<&str>) -> Result<BusRecord, ServiceError> {
         let name = bus_name(name)?;
         let lookup = name.clone();
         self.blocking("reading an event bus", move |store| {
@@ -580,7 +577,7 @@ impl Events {
     }
 
     /// ListEventBuses.
-    pub async fn list_event_buses(&self, prefix: &str) -> Result<Vec<BusRecord>, EventsError> {
+    pub async fn list_event_buses(&self, prefix: &str) -> Result<Vec<BusRecord>, ServiceError> {
         let prefix = prefix.to_string();
         self.blocking("listing event buses", move |store| {
             store.event_buses(&prefix)
@@ -589,7 +586,7 @@ impl Events {
     }
 
     /// PutRule: creates or updates a rule; returns its ARN.
-    pub async fn put_rule(&self, rule: PutRule) -> Result<String, EventsError> {
+    pub async fn put_rule(&self, rule: PutRule) -> Result<String, ServiceError> {
         check_name("name", &rule.name, 64, &[])?;
         let bus = bus_name(rule.bus.as_deref())?;
         let pattern = rule.pattern.filter(|p| !p.is_empty());
@@ -643,7 +640,7 @@ impl Events {
         &self,
         bus: Option<&str>,
         name: &str,
-    ) -> Result<RuleRecord, EventsError> {
+    ) -> Result<RuleRecord, ServiceError> {
         let bus = bus_name(bus)?;
         let (b, n) = (bus.clone(), name.to_string());
         self.blocking("reading a rule", move |store| store.event_rule(&b, &n))
@@ -656,7 +653,7 @@ impl Events {
         &self,
         bus: Option<&str>,
         prefix: &str,
-    ) -> Result<Vec<RuleRecord>, EventsError> {
+    ) -> Result<Vec<RuleRecord>, ServiceError> {
         let bus = bus_name(bus)?;
         let (b, p) = (bus.clone(), prefix.to_string());
         let exists = self
@@ -676,7 +673,7 @@ impl Events {
         bus: Option<&str>,
         name: &str,
         force: bool,
-    ) -> Result<(), EventsError> {
+    ) -> Result<(), ServiceError> {
         let bus = bus_name(bus)?;
         let name = name.to_string();
         self.blocking("deleting a rule", move |store| {
@@ -696,7 +693,7 @@ impl Events {
         bus: Option<&str>,
         name: &str,
         enabled: bool,
-    ) -> Result<(), EventsError> {
+    ) -> Result<(), ServiceError> {
         let bus = bus_name(bus)?;
         let (b, n) = (bus.clone(), name.to_string());
         let changed = self
@@ -719,7 +716,7 @@ impl Events {
         bus: Option<&str>,
         rule: &str,
         targets: Vec<PutTarget>,
-    ) -> Result<Vec<FailedTarget>, EventsError> {
+    ) -> Result<Vec<FailedTarget>, ServiceError> {
         let bus = bus_name(bus)?;
         if targets.is_empty() {
             return Err(invalid(
@@ -767,7 +764,7 @@ impl Events {
         ids.sort_unstable();
         ids.dedup();
         if ids.len() > MAX_TARGETS_PER_RULE {
-            return Err(EventsError::invalid(
+            return Err(ServiceError::invalid(
                 "LimitExceededException",
                 format!(
                     "The requested resource exceeds the maximum number allowed ({MAX_TARGETS_PER_RULE} targets per rule)."
@@ -789,7 +786,7 @@ impl Events {
         bus: Option<&str>,
         rule: &str,
         ids: Vec<String>,
-    ) -> Result<Vec<FailedTarget>, EventsError> {
+    ) -> Result<Vec<FailedTarget>, ServiceError> {
         let bus = bus_name(bus)?;
         let r = rule.to_string();
         let wanted = ids.clone();
@@ -815,7 +812,7 @@ impl Events {
         &self,
         bus: Option<&str>,
         rule: &str,
-    ) -> Result<Vec<TargetRecord>, EventsError> {
+    ) -> Result<Vec<TargetRecord>, ServiceError> {
         self.describe_rule(bus, rule).await?;
         let bus = bus_name(bus)?;
         let r = rule.to_string();
@@ -826,7 +823,7 @@ impl Events {
     }
 
     /// TestEventPattern.
-    pub fn test_event_pattern(&self, pattern: &str, event: &str) -> Result<bool, EventsError> {
+    pub fn test_event_pattern(&self, pattern: &str, event: &str) -> Result<bool, ServiceError> {
         let pattern = parse_pattern(pattern)?;
         let event: Value = match serde_json::from_str(event) {
             Ok(v @ Value::Object(_)) => v,
@@ -845,7 +842,7 @@ impl Events {
     }
 }
 
-fn not_found_as_resource(e: EventsError) -> EventsError {
+fn not_found_as_resource(e: ServiceError) -> ServiceError {
     if e.kind == ErrorKind::NotFound {
         not_found(e.message)
     } else {

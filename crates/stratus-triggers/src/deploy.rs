@@ -4,7 +4,7 @@
 //! stack would), and each queue trigger's queue has a visibility timeout
 //! no shorter than its function's timeout (Lambda refuses such a mapping).
 
-use crate::{Events, EventsError};
+use crate::{ServiceError, Triggers};
 use std::collections::BTreeMap;
 use stratus_core::{FunctionConfig, TargetRef};
 
@@ -16,19 +16,19 @@ const DEFAULT_VISIBILITY: u32 = 30;
 /// SQS's largest visibility timeout.
 const MAX_VISIBILITY: u32 = 43_200;
 
-impl Events {
+impl Triggers {
     /// Checks and prepares the resources `configs` refer to; an error names
     /// the function and what is wrong, and nothing was created then.
-    pub async fn prepare_deployment(&self, configs: &[FunctionConfig]) -> Result<(), EventsError> {
+    pub async fn prepare_deployment(&self, configs: &[FunctionConfig]) -> Result<(), ServiceError> {
         // Pass 1: check what exists.
         let mut missing_queues: BTreeMap<String, u32> = BTreeMap::new();
         for config in configs {
             let timeout = config.timeout.ceil() as u32;
             for source in &config.events.sqs {
-                match self.queue_attributes(&source.queue).await {
+                match self.sqs().queue_attributes(&source.queue).await {
                     Ok(attributes) => {
                         if attributes.visibility_timeout_s < timeout {
-                            return Err(EventsError::invalid(
+                            return Err(ServiceError::invalid(
                                 "InvalidParameterValueException",
                                 format!(
                                     "function `{}`: queue visibility timeout: {} seconds is less than function timeout: {} seconds (queue `{}`)",
@@ -40,7 +40,7 @@ impl Events {
                             ));
                         }
                         if attributes.fifo && source.batch_size > 10 {
-                            return Err(EventsError::invalid(
+                            return Err(ServiceError::invalid(
                                 "InvalidParameterValueException",
                                 format!(
                                     "function `{}`: the batch size of FIFO queue `{}` is at most 10",
@@ -66,7 +66,7 @@ impl Events {
             if queue.ends_with(".fifo") {
                 attributes.insert("FifoQueue".to_string(), "true".to_string());
             }
-            self.create_queue(&queue, &attributes).await?;
+            self.sqs().create_queue(&queue, &attributes).await?;
             tracing::info!(queue = %queue, visibility_timeout = visibility, "created the queue a trigger names");
         }
         for config in configs {
@@ -86,7 +86,7 @@ impl Events {
             .flatten()
             {
                 match target {
-                    TargetRef::Queue(name) => self.ensure_queue(name).await?,
+                    TargetRef::Queue(name) => self.sqs().ensure_queue(name).await?,
                     TargetRef::Topic(name) => self.ensure_topic(name).await?,
                     TargetRef::Bus(name) => self.ensure_bus(name).await?,
                     TargetRef::Function(_) => {}
@@ -97,19 +97,28 @@ impl Events {
     }
 
     /// Creates topic `name` if it does not exist.
-    async fn ensure_topic(&self, name: &str) -> Result<(), EventsError> {
+    async fn ensure_topic(&self, name: &str) -> Result<(), ServiceError> {
         let mut attributes = BTreeMap::new();
         if name.ends_with(".fifo") {
             attributes.insert("FifoTopic".to_string(), "true".to_string());
         }
-        self.create_topic(name, attributes).await.map(|_| ())
+        self.sns().create_topic(name, attributes).await.map(|_| ())
     }
 
     /// Creates bus `name` if it does not exist.
-    async fn ensure_bus(&self, name: &str) -> Result<(), EventsError> {
-        if name == "default" || self.describe_event_bus(Some(name)).await.is_ok() {
+    async fn ensure_bus(&self, name: &str) -> Result<(), ServiceError> {
+        if name == "default"
+            || self
+                .eventbridge()
+                .describe_event_bus(Some(name))
+                .await
+                .is_ok()
+        {
             return Ok(());
         }
-        self.create_event_bus(name, None).await.map(|_| ())
+        self.eventbridge()
+            .create_event_bus(name, None)
+            .await
+            .map(|_| ())
     }
 }

@@ -7,35 +7,33 @@
 //! Sender`), which is what the SDKs surface as the error code. A `QueueUrl`
 //! may be a queue URL, an ARN or a bare queue name.
 
-use super::AwsRequest;
-use super::Reply;
-use crate::AppState;
+use crate::Reply;
+use crate::queues::{
+    MAX_BATCH_ENTRIES, MAX_MESSAGE_BYTES, MessageAttribute, ReceivedMessage, SendMessage,
+    md5_of_attributes, queue_name_of,
+};
+use crate::{ErrorKind, ServiceError, Sqs as Events};
 use base64::Engine as _;
 use http::StatusCode;
 use serde_json::{Map, Value, json};
 use std::collections::{BTreeMap, HashSet};
 use std::time::Duration;
+use stratus_aws::AwsRequest;
 use stratus_aws::Caller;
 use stratus_aws::{AwsError, Protocol};
 use stratus_core::function::ACCOUNT_ID;
-use stratus_events::queues::{
-    MAX_BATCH_ENTRIES, MAX_MESSAGE_BYTES, MessageAttribute, ReceivedMessage, SendMessage,
-    md5_of_attributes, queue_name_of,
-};
-use stratus_events::{ErrorKind, Events, EventsError};
 
 /// Largest `ListQueues` page.
 const MAX_LIST_RESULTS: usize = 1000;
 
-type Outcome = Result<Value, EventsError>;
+type Outcome = Result<Value, ServiceError>;
 
 pub(crate) async fn handle(
-    state: &AppState,
+    events: &Events,
     operation: &str,
     request: AwsRequest,
 ) -> Result<Reply, AwsError> {
-    let events = &state.events;
-    let Some(body) = super::json_body(&request.body) else {
+    let Some(body) = crate::json_body(&request.body) else {
         return Err(to_aws(&invalid(
             "The request body is not a valid JSON object.".to_string(),
         )));
@@ -63,7 +61,7 @@ pub(crate) async fn handle(
         "StartMessageMoveTask" => start_message_move_task(events, &body).await,
         "ListQueueTags" => queue_of(&body).map(|_| json!({"Tags": {}})),
         "TagQueue" | "UntagQueue" => queue_of(&body).map(|_| json!({})),
-        other => Err(EventsError::invalid(
+        other => Err(ServiceError::invalid(
             "UnsupportedOperation",
             format!("The operation {other} is not supported."),
         )),
@@ -90,7 +88,7 @@ pub(crate) fn query_code(code: &str) -> &str {
 }
 
 /// An event service's error in SQS's codes.
-fn to_aws(error: &EventsError) -> AwsError {
+fn to_aws(error: &ServiceError) -> AwsError {
     let status = match error.kind {
         ErrorKind::Internal => StatusCode::INTERNAL_SERVER_ERROR,
         _ => StatusCode::BAD_REQUEST,
@@ -104,22 +102,22 @@ fn to_aws(error: &EventsError) -> AwsError {
     AwsError::new(status, code, error.message.clone()).with_query_code(query_code(code))
 }
 
-fn invalid(message: String) -> EventsError {
-    EventsError::invalid("InvalidParameterValue", message)
+fn invalid(message: String) -> ServiceError {
+    ServiceError::invalid("InvalidParameterValue", message)
 }
 
-fn missing(name: &str) -> EventsError {
-    EventsError::invalid(
+fn missing(name: &str) -> ServiceError {
+    ServiceError::invalid(
         "MissingParameter",
         format!("The request must contain the parameter {name}."),
     )
 }
 
-fn wrong_type(name: &str, kind: &str) -> EventsError {
+fn wrong_type(name: &str, kind: &str) -> ServiceError {
     invalid(format!("The parameter {name} must be {kind}."))
 }
 
-fn opt_str<'a>(body: &'a Value, name: &str) -> Result<Option<&'a str>, EventsError> {
+fn opt_str<'a>(body: &'a Value, name: &str) -> Result<Option<&'a str>, ServiceError> {
     match body.get(name) {
         None | Some(Value::Null) => Ok(None),
         Some(Value::String(s)) => Ok(Some(s)),
@@ -127,11 +125,11 @@ fn opt_str<'a>(body: &'a Value, name: &str) -> Result<Option<&'a str>, EventsErr
     }
 }
 
-fn req_str<'a>(body: &'a Value, name: &str) -> Result<&'a str, EventsError> {
+fn req_str<'a>(body: &'a Value, name: &str) -> Result<&'a str, ServiceError> {
     opt_str(body, name)?.ok_or_else(|| missing(name))
 }
 
-fn opt_int(body: &Value, name: &str) -> Result<Option<i64>, EventsError> {
+fn opt_int(body: &Value, name: &str) -> Result<Option<i64>, ServiceError> {
     match body.get(name) {
         None | Some(Value::Null) => Ok(None),
         Some(Value::Number(n)) => n
@@ -142,7 +140,7 @@ fn opt_int(body: &Value, name: &str) -> Result<Option<i64>, EventsError> {
     }
 }
 
-fn bounded(body: &Value, name: &str, min: i64, max: i64) -> Result<Option<u32>, EventsError> {
+fn bounded(body: &Value, name: &str, min: i64, max: i64) -> Result<Option<u32>, ServiceError> {
     match opt_int(body, name)? {
         None => Ok(None),
         Some(n) if (min..=max).contains(&n) => Ok(Some(n as u32)),
@@ -152,7 +150,7 @@ fn bounded(body: &Value, name: &str, min: i64, max: i64) -> Result<Option<u32>, 
     }
 }
 
-fn string_map(body: &Value, name: &str) -> Result<BTreeMap<String, String>, EventsError> {
+fn string_map(body: &Value, name: &str) -> Result<BTreeMap<String, String>, ServiceError> {
     match body.get(name) {
         None | Some(Value::Null) => Ok(BTreeMap::new()),
         Some(Value::Object(map)) => map
@@ -166,7 +164,7 @@ fn string_map(body: &Value, name: &str) -> Result<BTreeMap<String, String>, Even
     }
 }
 
-fn string_list(body: &Value, name: &str) -> Result<Vec<String>, EventsError> {
+fn string_list(body: &Value, name: &str) -> Result<Vec<String>, ServiceError> {
     match body.get(name) {
         None | Some(Value::Null) => Ok(Vec::new()),
         Some(Value::Array(items)) => items
@@ -182,7 +180,7 @@ fn string_list(body: &Value, name: &str) -> Result<Vec<String>, EventsError> {
 }
 
 /// The queue a request names (`QueueUrl`).
-fn queue_of(body: &Value) -> Result<String, EventsError> {
+fn queue_of(body: &Value) -> Result<String, ServiceError> {
     let url = req_str(body, "QueueUrl")?;
     let name = queue_name_of(url);
     if name.is_empty() {
@@ -255,7 +253,7 @@ async fn get_queue_url(events: &Events, body: &Value) -> Outcome {
 }
 
 /// Reads `MessageAttributes` of a send.
-fn message_attributes(body: &Value) -> Result<BTreeMap<String, MessageAttribute>, EventsError> {
+fn message_attributes(body: &Value) -> Result<BTreeMap<String, MessageAttribute>, ServiceError> {
     let Some(value) = body.get("MessageAttributes") else {
         return Ok(BTreeMap::new());
     };
@@ -294,7 +292,7 @@ fn message_attributes(body: &Value) -> Result<BTreeMap<String, MessageAttribute>
     Ok(out)
 }
 
-fn send_entry(entry: &Value) -> Result<SendMessage, EventsError> {
+fn send_entry(entry: &Value) -> Result<SendMessage, ServiceError> {
     Ok(SendMessage {
         body: req_str(entry, "MessageBody")?.to_string(),
         delay_seconds: bounded(entry, "DelaySeconds", 0, 900)?,
@@ -304,7 +302,7 @@ fn send_entry(entry: &Value) -> Result<SendMessage, EventsError> {
     })
 }
 
-fn sent_json(sent: &stratus_events::queues::SentMessage) -> Map<String, Value> {
+fn sent_json(sent: &crate::queues::SentMessage) -> Map<String, Value> {
     let mut reply = Map::new();
     reply.insert("MessageId".into(), json!(sent.message_id));
     reply.insert("MD5OfMessageBody".into(), json!(sent.md5_of_body));
@@ -330,20 +328,20 @@ async fn send_message(events: &Events, body: &Value, sender: &str) -> Outcome {
 }
 
 /// Reads and checks a batch's `Entries`: 1 to 10, distinct well-formed ids.
-fn batch_entries(body: &Value) -> Result<Vec<(String, &Value)>, EventsError> {
+fn batch_entries(body: &Value) -> Result<Vec<(String, &Value)>, ServiceError> {
     let entries = match body.get("Entries") {
         None | Some(Value::Null) => return Err(missing("Entries")),
         Some(Value::Array(entries)) => entries,
         Some(_) => return Err(wrong_type("Entries", "a list")),
     };
     if entries.is_empty() {
-        return Err(EventsError::invalid(
+        return Err(ServiceError::invalid(
             "EmptyBatchRequest",
             "There should be at least one entry in the request.",
         ));
     }
     if entries.len() > MAX_BATCH_ENTRIES {
-        return Err(EventsError::invalid(
+        return Err(ServiceError::invalid(
             "TooManyEntriesInBatchRequest",
             format!(
                 "Maximum number of entries per request are {MAX_BATCH_ENTRIES}. You have sent {}.",
@@ -361,13 +359,13 @@ fn batch_entries(body: &Value) -> Result<Vec<(String, &Value)>, EventsError> {
                 .chars()
                 .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_');
         if !well_formed {
-            return Err(EventsError::invalid(
+            return Err(ServiceError::invalid(
                 "InvalidBatchEntryId",
                 "A batch entry id can only contain alphanumeric characters, hyphens and underscores. It can be at most 80 letters long.",
             ));
         }
         if !seen.insert(id) {
-            return Err(EventsError::invalid(
+            return Err(ServiceError::invalid(
                 "BatchEntryIdsNotDistinct",
                 format!("Id {id} repeated."),
             ));
@@ -377,7 +375,7 @@ fn batch_entries(body: &Value) -> Result<Vec<(String, &Value)>, EventsError> {
     Ok(out)
 }
 
-fn failed_json(id: &str, error: &EventsError) -> Value {
+fn failed_json(id: &str, error: &ServiceError) -> Value {
     json!({
         "Id": id,
         "SenderFault": error.kind != ErrorKind::Internal,
@@ -414,7 +412,7 @@ async fn send_message_batch(events: &Events, body: &Value, sender: &str) -> Outc
         }
     }
     if total > MAX_MESSAGE_BYTES {
-        return Err(EventsError::invalid(
+        return Err(ServiceError::invalid(
             "BatchRequestTooLong",
             format!(
                 "Batch requested message too long: the messages total {total} bytes, more than {MAX_MESSAGE_BYTES}."
@@ -628,7 +626,7 @@ async fn get_queue_attributes(events: &Events, body: &Value) -> Outcome {
         .iter()
         .find(|n| !QUEUE_ATTRIBUTE_NAMES.contains(&n.as_str()))
     {
-        return Err(EventsError::invalid(
+        return Err(ServiceError::invalid(
             "InvalidAttributeName",
             format!("Unknown Attribute {unknown}."),
         ));

@@ -26,7 +26,7 @@ pub enum ErrorKind {
 /// An event service's error.
 #[derive(Debug, Clone, thiserror::Error)]
 #[error("{code}: {message}")]
-pub struct EventsError {
+pub struct ServiceError {
     /// For the HTTP status.
     pub kind: ErrorKind,
     /// The AWS error code, e.g. `QueueDoesNotExist`.
@@ -35,10 +35,10 @@ pub struct EventsError {
     pub message: String,
 }
 
-impl EventsError {
+impl ServiceError {
     /// An error of `kind` with AWS code `code`.
     pub fn new(kind: ErrorKind, code: &'static str, message: impl Into<String>) -> Self {
-        EventsError {
+        ServiceError {
             kind,
             code,
             message: message.into(),

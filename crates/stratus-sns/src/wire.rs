@@ -11,18 +11,17 @@
 //! ListSubscriptionsByTopic, GetSubscriptionAttributes,
 //! SetSubscriptionAttributes, Publish, PublishBatch.
 
-use super::AwsRequest;
-use super::Reply;
-use crate::AppState;
+use crate::Reply;
+use crate::topics::{MAX_MESSAGE_BYTES, PublishMessage, topic_name_from_arn};
+use crate::{ErrorKind, ServiceError, Sns as Events};
 use base64::Engine as _;
 use http::StatusCode;
 use std::collections::{BTreeMap, HashSet};
 use std::fmt::Write as _;
 use stratus_aws::AwsError;
+use stratus_aws::AwsRequest;
 use stratus_aws::protocol::xml_escape as esc;
-use stratus_events::queues::MessageAttribute;
-use stratus_events::topics::{MAX_MESSAGE_BYTES, PublishMessage, topic_name_from_arn};
-use stratus_events::{ErrorKind, EventsError};
+use stratus_service_kit::MessageAttribute;
 
 /// Most entries of a PublishBatch.
 const MAX_BATCH: usize = 10;
@@ -56,8 +55,8 @@ impl SnsError {
     }
 }
 
-impl From<EventsError> for SnsError {
-    fn from(error: EventsError) -> Self {
+impl From<ServiceError> for SnsError {
+    fn from(error: ServiceError) -> Self {
         let status = match error.kind {
             ErrorKind::NotFound => StatusCode::NOT_FOUND,
             ErrorKind::Invalid | ErrorKind::Conflict | ErrorKind::TooLarge => {
@@ -160,22 +159,23 @@ fn topic_of(arn: &str) -> Result<&str, SnsError> {
 }
 
 pub(crate) async fn handle(
-    state: &AppState,
+    events: &Events,
     action: &str,
     request: AwsRequest,
 ) -> Result<Reply, AwsError> {
     let params = Params::parse(&request.body);
-    match run(state, action, &params).await {
-        Ok(result) => {
-            Ok(super::SNS.query_ok(action, result.as_deref(), &request.context.request_id))
-        }
+    match run(events, action, &params).await {
+        Ok(result) => Ok(crate::service::SNS.query_ok(
+            action,
+            result.as_deref(),
+            &request.context.request_id,
+        )),
         // A server failure was logged where it was met.
         Err(error) => Err(AwsError::new(error.status, error.code, error.message)),
     }
 }
 
-async fn run(state: &AppState, action: &str, params: &Params) -> Result<Option<String>, SnsError> {
-    let events = &state.events;
+async fn run(events: &Events, action: &str, params: &Params) -> Result<Option<String>, SnsError> {
     match action {
         "CreateTopic" => {
             let name = params.required("Name")?;
@@ -301,7 +301,7 @@ async fn run(state: &AppState, action: &str, params: &Params) -> Result<Option<S
             let id = events.publish(topic, message).await?;
             Ok(Some(format!("<MessageId>{}</MessageId>", esc(&id))))
         }
-        "PublishBatch" => publish_batch(state, params).await.map(Some),
+        "PublishBatch" => publish_batch(events, params).await.map(Some),
         other => Err(SnsError::new(
             StatusCode::BAD_REQUEST,
             "InvalidAction",
@@ -340,7 +340,7 @@ fn publish_message(params: &Params, prefix: &str) -> Result<PublishMessage, SnsE
     })
 }
 
-async fn publish_batch(state: &AppState, params: &Params) -> Result<String, SnsError> {
+async fn publish_batch(events: &Events, params: &Params) -> Result<String, SnsError> {
     let topic = topic_of(params.required("TopicArn")?)?;
     let prefix = "PublishBatchRequestEntries.member";
     let mut ids = Vec::new();
@@ -390,11 +390,7 @@ async fn publish_batch(state: &AppState, params: &Params) -> Result<String, SnsE
     let mut failed = String::new();
     for (n, id) in ids {
         let outcome = match publish_message(params, &format!("{prefix}.{n}.")) {
-            Ok(message) => state
-                .events
-                .publish(topic, message)
-                .await
-                .map_err(SnsError::from),
+            Ok(message) => events.publish(topic, message).await.map_err(SnsError::from),
             Err(error) => Err(error),
         };
         match outcome {

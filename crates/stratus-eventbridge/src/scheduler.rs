@@ -41,7 +41,7 @@
 //! Disabled schedules (`enabled: false`) and those of removed functions do
 //! not fire and are forgotten: re-enabled, a schedule starts afresh.
 
-use crate::Events;
+use crate::EventBridge;
 use bytes::Bytes;
 use chrono::{DateTime, SecondsFormat};
 use std::time::Duration;
@@ -158,7 +158,7 @@ pub fn envelope(id: &str, rule: &str, tick_ms: i64, missed: u64) -> serde_json::
     })
 }
 
-pub(crate) fn spawn(events: &Events) {
+pub(crate) fn spawn(events: &EventBridge) {
     let events = events.clone();
     events
         .tasks()
@@ -167,7 +167,7 @@ pub(crate) fn spawn(events: &Events) {
 }
 
 /// The enabled schedules of the deployed functions, with their keys.
-fn wanted(events: &Events) -> Vec<(ScheduleKey, usize, Schedule, Option<String>)> {
+fn wanted(events: &EventBridge) -> Vec<(ScheduleKey, usize, Schedule, Option<String>)> {
     let mut out = Vec::new();
     for function in events.engine().functions() {
         for (i, source) in function.config.events.schedules.iter().enumerate() {
@@ -199,7 +199,7 @@ fn wanted(events: &Events) -> Vec<(ScheduleKey, usize, Schedule, Option<String>)
 }
 
 /// Syncs the store with the deployed schedules and returns the entries.
-async fn load(events: &Events) -> Result<Vec<Entry>, crate::EventsError> {
+async fn load(events: &EventBridge) -> Result<Vec<Entry>, crate::ServiceError> {
     let wanted = wanted(events);
     let keys: Vec<ScheduleKey> = wanted.iter().map(|w| w.0.clone()).collect();
     // Anchored on a whole second, so rate ticks (whole seconds apart) fall
@@ -225,7 +225,7 @@ async fn load(events: &Events) -> Result<Vec<Entry>, crate::EventsError> {
     Ok(entries)
 }
 
-async fn run(events: Events) {
+async fn run(events: EventBridge) {
     let cancel = events.cancel().clone();
     let mut deploys = events.engine().subscribe_deploys();
     deploys.mark_unchanged();
@@ -273,7 +273,7 @@ async fn run(events: Events) {
 }
 
 /// Fires the ticks due now, in one transaction.
-async fn fire_due(events: &Events, entries: &mut [Entry]) -> Result<(), crate::EventsError> {
+async fn fire_due(events: &EventBridge, entries: &mut [Entry]) -> Result<(), crate::ServiceError> {
     let now = crate::now_ms();
     let due = due(entries, now);
     if due.is_empty() {
@@ -338,8 +338,7 @@ async fn fire_due(events: &Events, entries: &mut [Entry]) -> Result<(), crate::E
         entry.last_tick_ms = entry.last_tick_ms.max(d.tick_ms);
         if fired {
             events
-                .inner
-                .metrics
+                .metrics()
                 .delivered("schedule", &entry.rule_name(), 1);
             tracing::debug!(function = %entry.function, tick_ms = d.tick_ms, missed = d.missed,
                 lateness_ms = committed - d.tick_ms, "fired a schedule tick");

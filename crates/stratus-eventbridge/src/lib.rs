@@ -1,0 +1,63 @@
+//! EventBridge: buses, rules, targets and schedules, and its JSON 1.1
+//! protocol.
+//!
+//! - `bus.rs`: PutEvents (the envelope, every enabled rule of the bus
+//!   matched, targets delivered through the shared
+//!   [`Deliver`](stratus_service_kit::Deliver) seam with their input
+//!   transformer; an event never re-enters a bus it passed);
+//! - `scheduler.rs`: schedule ticks, each fired once with EventBridge's
+//!   scheduled-event envelope;
+//! - `wire.rs`: the protocol (`X-Amz-Target: AWSEvents.<Op>`);
+//! - `service.rs`: the service as the protocol layer's router sees it.
+
+pub mod bus;
+pub mod scheduler;
+mod service;
+pub mod wire;
+
+pub use service::EventBridgeService;
+pub use stratus_service_kit::{ErrorKind, EventOrigin, Kit, ServiceError, now_ms};
+
+use std::sync::Arc;
+
+/// An answer of the service.
+pub(crate) type Reply = http::Response<bytes::Bytes>;
+
+/// The event bus service; cheap to clone. It derefs to the shared [`Kit`].
+#[derive(Clone)]
+pub struct EventBridge {
+    kit: Kit,
+    state: Arc<bus::BusState>,
+}
+
+impl std::ops::Deref for EventBridge {
+    type Target = Kit;
+
+    fn deref(&self) -> &Kit {
+        &self.kit
+    }
+}
+
+impl EventBridge {
+    /// The service over `kit`, with its scheduler running.
+    pub fn start(kit: Kit) -> EventBridge {
+        let events = EventBridge {
+            kit,
+            state: Arc::default(),
+        };
+        scheduler::spawn(&events);
+        events
+    }
+}
+
+/// A JSON-protocol request body: an object (an empty body is `{}`), or
+/// None when it is not one.
+pub(crate) fn json_body(body: &[u8]) -> Option<serde_json::Value> {
+    if body.iter().all(u8::is_ascii_whitespace) {
+        return Some(serde_json::Value::Object(serde_json::Map::new()));
+    }
+    match serde_json::from_slice(body) {
+        Ok(value @ serde_json::Value::Object(_)) => Some(value),
+        _ => None,
+    }
+}

@@ -1,0 +1,62 @@
+//! SQS: queues with AWS's semantics and its JSON 1.0 protocol.
+//!
+//! - `queues.rs`: the semantics (attributes, validation, MD5 digests, long
+//!   polling on a `Notify` per queue, the retention sweep) over the store;
+//! - `wire.rs`: the protocol (`X-Amz-Target: AmazonSQS.<Op>`), each
+//!   operation mapped to the semantics and errors to SQS's codes;
+//! - `service.rs`: the service as the protocol layer's router sees it:
+//!   signing name, target prefix, IAM action and resource per operation,
+//!   and SQS's error shape.
+
+pub mod queues;
+mod service;
+pub mod wire;
+
+pub use service::SqsService;
+pub use stratus_service_kit::{
+    ErrorKind, EventOrigin, Kit, MessageAttribute, SendMessage, ServiceError, now_ms,
+};
+
+use std::sync::Arc;
+
+/// An answer of the service.
+pub(crate) type Reply = http::Response<bytes::Bytes>;
+
+/// The queue service; cheap to clone. It derefs to the shared [`Kit`].
+#[derive(Clone)]
+pub struct Sqs {
+    kit: Kit,
+    state: Arc<queues::QueueState>,
+}
+
+impl std::ops::Deref for Sqs {
+    type Target = Kit;
+
+    fn deref(&self) -> &Kit {
+        &self.kit
+    }
+}
+
+impl Sqs {
+    /// The service over `kit`, with its retention sweep running.
+    pub fn start(kit: Kit) -> Sqs {
+        let sqs = Sqs {
+            kit,
+            state: Arc::default(),
+        };
+        queues::spawn(&sqs);
+        sqs
+    }
+}
+
+/// A JSON-protocol request body: an object (an empty body is `{}`), or
+/// None when it is not one.
+pub(crate) fn json_body(body: &[u8]) -> Option<serde_json::Value> {
+    if body.iter().all(u8::is_ascii_whitespace) {
+        return Some(serde_json::Value::Object(serde_json::Map::new()));
+    }
+    match serde_json::from_slice(body) {
+        Ok(value @ serde_json::Value::Object(_)) => Some(value),
+        _ => None,
+    }
+}

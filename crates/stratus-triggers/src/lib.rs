@@ -1,0 +1,94 @@
+//! What is not one service: event-source mappings (the queue pollers that
+//! feed functions), destinations of asynchronous invocations, delivery to
+//! any `TargetRef` (the [`Deliver`] the services call through their kit),
+//! the resources a deploy needs, and the figures of `/v1/stats`.
+//!
+//! [`Triggers::start`] builds the services (`stratus-sqs`, `stratus-sns`,
+//! `stratus-eventbridge`) over one [`Kit`], installs the deliverer and the
+//! engine's destinations handler, and starts the pollers.
+
+mod deliver;
+pub mod deploy;
+mod destinations;
+mod pollers;
+pub mod stats;
+
+pub use stratus_service_kit::{
+    ErrorKind, EventOrigin, Kit, ServiceError, ServicesConfig, SourceLabels, now_ms,
+};
+
+use std::sync::Arc;
+use stratus_engine::Engine;
+use stratus_eventbridge::EventBridge;
+use stratus_sns::Sns;
+use stratus_sqs::Sqs;
+
+/// The services and what joins them; cheap to clone.
+#[derive(Clone)]
+pub struct Triggers {
+    inner: Arc<Inner>,
+}
+
+pub(crate) struct Inner {
+    kit: Kit,
+    sqs: Sqs,
+    sns: Sns,
+    events: EventBridge,
+}
+
+impl std::ops::Deref for Triggers {
+    type Target = Kit;
+
+    fn deref(&self) -> &Kit {
+        &self.inner.kit
+    }
+}
+
+impl Triggers {
+    /// Starts the services and their background loops (scheduler, queue
+    /// pollers, topic deliveries, retention sweeps) over the engine.
+    pub fn start(engine: Engine, config: ServicesConfig) -> Triggers {
+        let kit = Kit::new(engine, config);
+        let triggers = Triggers {
+            inner: Arc::new(Inner {
+                sqs: Sqs::start(kit.clone()),
+                sns: Sns::start(kit.clone()),
+                events: EventBridge::start(kit.clone()),
+                kit,
+            }),
+        };
+        triggers
+            .kit()
+            .set_deliver(Arc::new(deliver::Delivery::new(&triggers)));
+        triggers
+            .engine()
+            .set_async_outcomes(Arc::new(destinations::Destinations::new(&triggers)));
+        pollers::spawn(&triggers);
+        triggers
+    }
+
+    /// Stops every background loop and waits for them.
+    pub async fn shutdown(&self) {
+        self.inner.kit.shutdown().await;
+    }
+
+    /// The shared kit.
+    pub fn kit(&self) -> &Kit {
+        &self.inner.kit
+    }
+
+    /// SQS.
+    pub fn sqs(&self) -> &Sqs {
+        &self.inner.sqs
+    }
+
+    /// SNS.
+    pub fn sns(&self) -> &Sns {
+        &self.inner.sns
+    }
+
+    /// EventBridge.
+    pub fn eventbridge(&self) -> &EventBridge {
+        &self.inner.events
+    }
+}
