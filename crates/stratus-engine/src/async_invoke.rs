@@ -12,7 +12,7 @@
 //! - A crash leaves claimed events leased; the next start releases them, so
 //!   every acknowledged event runs at least once.
 
-use super::{Engine, EngineError, Qualifier, Trigger, now_ms};
+use crate::engine::{Engine, EngineError, Qualifier, Trigger, now_ms};
 use bytes::Bytes;
 use std::sync::Arc;
 use std::time::Duration;

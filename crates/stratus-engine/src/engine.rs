@@ -2,36 +2,27 @@
 //! [`Engine::invoke`]. Limits, cold-start accounting, logs, usage and metrics
 //! happen here once.
 
-#[path = "async_invoke.rs"]
-mod async_invoke;
-
-pub use async_invoke::{
+pub use crate::async_invoke::{
     AsyncOutcome, AsyncOutcomes, Condition, MAX_ASYNC_PAYLOAD_BYTES, MAX_RETRY_ATTEMPTS,
 };
 
 use crate::limits::{Limits, Throttle};
 use crate::metrics::{FunctionMetrics, Metrics};
 use crate::pool::Pool;
-use crate::runtime::{
-    FunctionError, FunctionErrorKind, InvokeOutput, InvokeRequest, Runtime, RuntimeError,
-};
+use crate::runtime::{FunctionError, Runtime, RuntimeError};
 use crate::writer::{LogWriter, WriterHandle};
 use bytes::Bytes;
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, RwLock};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 use stratus_core::pricing::PriceSheet;
 use stratus_core::route::Router;
 use stratus_core::{FunctionConfig, RuntimeKind};
-use stratus_store::{
-    DeployResult, FunctionRecord, InvocationRecord, LogRecord, LogStream, Outcome, Store,
-    StoreError,
-};
+use stratus_store::{FunctionRecord, LogRecord, Store, StoreError};
 use tokio::sync::Notify;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
-use tracing::Instrument;
 
 /// Payload limit for synchronous requests and responses (Lambda's 6 MB).
 pub const MAX_PAYLOAD_BYTES: usize = 6 * 1024 * 1024;
@@ -80,7 +71,7 @@ impl std::fmt::Debug for FunctionEnv {
 impl EngineConfig {
     /// The configuration a function's pool runs with: `config` plus the
     /// [`function_env`](Self::function_env) variables it does not set.
-    fn pool_config(&self, config: &FunctionConfig) -> Arc<FunctionConfig> {
+    pub(crate) fn pool_config(&self, config: &FunctionConfig) -> Arc<FunctionConfig> {
         let mut config = config.clone();
         if let Some(FunctionEnv(env)) = &self.function_env {
             for (key, value) in env(&config) {
@@ -142,7 +133,7 @@ pub enum Trigger {
 }
 
 impl Trigger {
-    fn as_str(self) -> &'static str {
+    pub(crate) fn as_str(self) -> &'static str {
         match self {
             Trigger::Http => "http",
             Trigger::Invoke => "invoke",
@@ -173,13 +164,13 @@ pub struct RoutedTo {
     pub params: Vec<(String, String)>,
 }
 
-struct Deployed {
-    record: FunctionRecord,
-    pool: Arc<Pool>,
+pub(crate) struct Deployed {
+    pub(crate) record: FunctionRecord,
+    pub(crate) pool: Arc<Pool>,
     /// In-flight invocations of the function, shared by all its versions
     /// (reserved concurrency is a function-level limit, as on Lambda).
-    inflight: Arc<AtomicUsize>,
-    metrics: FunctionMetrics,
+    pub(crate) inflight: Arc<AtomicUsize>,
+    pub(crate) metrics: FunctionMetrics,
 }
 
 /// Which version of a function to invoke.
@@ -192,9 +183,9 @@ pub enum Qualifier {
 }
 
 #[derive(Default)]
-struct Registry {
-    functions: HashMap<String, Arc<Deployed>>,
-    router: Router<String>,
+pub(crate) struct Registry {
+    pub(crate) functions: HashMap<String, Arc<Deployed>>,
+    pub(crate) router: Router<String>,
 }
 
 /// Per-function usage and cost, for `stats`.
@@ -219,47 +210,47 @@ pub struct Usage {
     pub prices: PriceSheet,
 }
 
-struct Inner {
-    store: Store,
-    config: EngineConfig,
-    runtimes: HashMap<RuntimeKind, Arc<dyn Runtime>>,
-    registry: RwLock<Registry>,
+pub(crate) struct Inner {
+    pub(crate) store: Store,
+    pub(crate) config: EngineConfig,
+    pub(crate) runtimes: HashMap<RuntimeKind, Arc<dyn Runtime>>,
+    pub(crate) registry: RwLock<Registry>,
     /// Versions other than the current one that were invoked by number,
     /// loaded on demand; their idle instances are retired like any other.
-    pinned: std::sync::Mutex<HashMap<(String, u64), Arc<Deployed>>>,
-    deploy_lock: tokio::sync::Mutex<()>,
-    limits: Limits,
-    metrics: Metrics,
-    writer: WriterHandle,
-    accepting: AtomicBool,
-    inflight: AtomicUsize,
-    idle: Notify,
-    cancel: CancellationToken,
-    tasks: TaskTracker,
+    pub(crate) pinned: std::sync::Mutex<HashMap<(String, u64), Arc<Deployed>>>,
+    pub(crate) deploy_lock: tokio::sync::Mutex<()>,
+    pub(crate) limits: Limits,
+    pub(crate) metrics: Metrics,
+    pub(crate) writer: WriterHandle,
+    pub(crate) accepting: AtomicBool,
+    pub(crate) inflight: AtomicUsize,
+    pub(crate) idle: Notify,
+    pub(crate) cancel: CancellationToken,
+    pub(crate) tasks: TaskTracker,
     /// Wakes the asynchronous dispatcher (an event was queued).
-    async_wake: Notify,
+    pub(crate) async_wake: Notify,
     /// Bumped after every registry change (deploy, removal), so event
     /// sources can follow the functions' triggers.
-    deploys: tokio::sync::watch::Sender<u64>,
+    pub(crate) deploys: tokio::sync::watch::Sender<u64>,
     /// Destinations of finished asynchronous invocations (set by the event
     /// services).
-    async_outcomes: std::sync::OnceLock<Arc<dyn async_invoke::AsyncOutcomes>>,
+    pub(crate) async_outcomes: std::sync::OnceLock<Arc<dyn crate::async_invoke::AsyncOutcomes>>,
 }
 
 /// The engine; cheap to clone.
 #[derive(Clone)]
 pub struct Engine {
-    inner: Arc<Inner>,
+    pub(crate) inner: Arc<Inner>,
 }
 
-fn now_ms() -> i64 {
+pub(crate) fn now_ms() -> i64 {
     chrono::Utc::now().timestamp_millis()
 }
 
 /// Decrements the in-flight counters when an invocation ends, however it ends.
-struct InflightGuard<'a> {
-    engine: &'a Inner,
-    deployed: Arc<Deployed>,
+pub(crate) struct InflightGuard<'a> {
+    pub(crate) engine: &'a Inner,
+    pub(crate) deployed: Arc<Deployed>,
 }
 
 impl Drop for InflightGuard<'_> {
@@ -343,7 +334,7 @@ impl Engine {
         &self.inner.config
     }
 
-    fn runtime(&self, kind: RuntimeKind) -> Result<Arc<dyn Runtime>, EngineError> {
+    pub(crate) fn runtime(&self, kind: RuntimeKind) -> Result<Arc<dyn Runtime>, EngineError> {
         self.inner
             .runtimes
             .get(&kind)
@@ -351,7 +342,7 @@ impl Engine {
             .ok_or_else(|| EngineError::Invalid(format!("runtime {kind:?} is not available")))
     }
 
-    async fn blocking<T: Send + 'static>(
+    pub(crate) async fn blocking<T: Send + 'static>(
         &self,
         f: impl FnOnce(&Store) -> Result<T, StoreError> + Send + 'static,
     ) -> Result<T, EngineError> {
@@ -360,540 +351,6 @@ impl Engine {
             .await
             .map_err(|e| EngineError::Internal(format!("store task failed: {e}")))?
             .map_err(EngineError::from)
-    }
-
-    /// Rebuilds the registry from the store, keeping warm pools of versions
-    /// that did not change.
-    async fn reload(&self) -> Result<(), EngineError> {
-        let records = self.blocking(|s| s.list_functions()).await?;
-        let mut fresh = Registry::default();
-        let mut to_provision = Vec::new();
-        {
-            let current = self.read_registry();
-            for record in records {
-                let kept = current
-                    .functions
-                    .get(&record.name)
-                    .filter(|d| d.record.version == record.version)
-                    .cloned();
-                let deployed = match kept {
-                    Some(d) => d,
-                    None => {
-                        let inflight = current
-                            .functions
-                            .get(&record.name)
-                            .map(|d| d.inflight.clone())
-                            .unwrap_or_default();
-                        let runtime = self.runtime(record.config.runtime)?;
-                        let pool =
-                            Pool::new(self.inner.config.pool_config(&record.config), runtime);
-                        if record.config.provisioned_concurrency > 0 {
-                            to_provision.push((
-                                pool.clone(),
-                                record.config.provisioned_concurrency as usize,
-                            ));
-                        }
-                        Arc::new(Deployed {
-                            metrics: self.inner.metrics.function(&record.name),
-                            record,
-                            pool,
-                            inflight,
-                        })
-                    }
-                };
-                for route in &deployed.record.config.routes {
-                    if let Err(error) = fresh.router.insert(
-                        &route.method,
-                        &route.path,
-                        deployed.record.name.clone(),
-                    ) {
-                        tracing::warn!(function = %deployed.record.name, %error, "route skipped");
-                    }
-                }
-                fresh
-                    .functions
-                    .insert(deployed.record.name.clone(), deployed);
-            }
-        }
-        self.inner
-            .pinned
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .retain(|(name, _), _| fresh.functions.contains_key(name));
-        *self
-            .inner
-            .registry
-            .write()
-            .unwrap_or_else(|e| e.into_inner()) = fresh;
-        self.inner
-            .deploys
-            .send_modify(|generation| *generation += 1);
-        for (pool, count) in to_provision {
-            if let Err(error) = pool.provision(count).await {
-                tracing::error!(%error, "provisioned concurrency could not be loaded");
-            }
-        }
-        Ok(())
-    }
-
-    fn read_registry(&self) -> std::sync::RwLockReadGuard<'_, Registry> {
-        self.inner
-            .registry
-            .read()
-            .unwrap_or_else(|e| e.into_inner())
-    }
-
-    /// Validates and compiles an uploaded artifact, then stores it.
-    pub async fn upload_artifact(
-        &self,
-        kind: RuntimeKind,
-        sha256: &str,
-        bytes: Bytes,
-    ) -> Result<(), EngineError> {
-        let runtime = self.runtime(kind)?;
-        let owned = sha256.to_string();
-        let copy = bytes.clone();
-        // Verify the hash and keep the source before compiling, so a bad
-        // upload is rejected without burning a compile.
-        self.blocking(move |s| s.put_artifact(&owned, &copy).map(|_| ()))
-            .await?;
-        runtime.prepare(sha256, bytes).await?;
-        Ok(())
-    }
-
-    /// Whether an artifact is stored and compiled.
-    pub fn has_artifact(&self, kind: RuntimeKind, sha256: &str) -> bool {
-        self.inner.store.has_artifact(sha256)
-            && self
-                .inner
-                .runtimes
-                .get(&kind)
-                .is_some_and(|r| r.is_prepared(sha256))
-    }
-
-    /// Deploys a service: a new immutable version for each changed function,
-    /// switched in atomically.
-    pub async fn deploy(
-        &self,
-        service: &str,
-        configs: Vec<FunctionConfig>,
-    ) -> Result<Vec<DeployResult>, EngineError> {
-        let _serial = self.inner.deploy_lock.lock().await;
-        for config in &configs {
-            if !self.has_artifact(config.runtime, &config.artifact) {
-                return Err(EngineError::Invalid(format!(
-                    "artifact {} of function `{}` was not uploaded",
-                    config.artifact, config.name
-                )));
-            }
-        }
-        self.check_routes(service, &configs)?;
-        let mut kinds: Vec<RuntimeKind> = configs.iter().map(|c| c.runtime).collect();
-        kinds.sort_by_key(|k| k.as_str());
-        kinds.dedup();
-        let service_owned = service.to_string();
-        let results = self
-            .blocking(move |s| s.deploy(&service_owned, &configs))
-            .await?;
-        self.reload().await?;
-        for kind in kinds {
-            let Ok(runtime) = self.runtime(kind) else {
-                continue;
-            };
-            let cancel = self.inner.cancel.clone();
-            self.inner.tasks.spawn(async move {
-                tokio::select! {
-                    _ = cancel.cancelled() => {}
-                    result = runtime.prepare_kind(kind) => {
-                        if let Err(error) = result {
-                            tracing::warn!(runtime = kind.as_str(), error = %crate::error_chain(&error), "could not prepare the runtime; the first cold start will try again");
-                        }
-                    }
-                }
-            });
-        }
-        Ok(results)
-    }
-
-    /// Route conflicts against the functions of other services.
-    fn check_routes(&self, service: &str, configs: &[FunctionConfig]) -> Result<(), EngineError> {
-        let registry = self.read_registry();
-        let mut router = Router::new();
-        for deployed in registry.functions.values() {
-            if deployed.record.service == service {
-                continue;
-            }
-            for route in &deployed.record.config.routes {
-                let _ = router.insert(&route.method, &route.path, deployed.record.name.clone());
-            }
-        }
-        for config in configs {
-            for route in &config.routes {
-                router
-                    .insert(&route.method, &route.path, config.name.clone())
-                    .map_err(|e| {
-                        EngineError::Conflict(format!(
-                            "route `{} {}` of function `{}`: {e}",
-                            route.method, route.path, config.name
-                        ))
-                    })?;
-            }
-        }
-        Ok(())
-    }
-
-    /// Removes one function.
-    pub async fn remove_function(&self, name: &str) -> Result<bool, EngineError> {
-        let _serial = self.inner.deploy_lock.lock().await;
-        let owned = name.to_string();
-        let removed = self.blocking(move |s| s.remove_function(&owned)).await?;
-        self.reload().await?;
-        Ok(removed)
-    }
-
-    /// Removes every function of a service.
-    pub async fn remove_service(&self, service: &str) -> Result<Vec<String>, EngineError> {
-        let _serial = self.inner.deploy_lock.lock().await;
-        let owned = service.to_string();
-        let removed = self.blocking(move |s| s.remove_service(&owned)).await?;
-        self.reload().await?;
-        Ok(removed)
-    }
-
-    /// The deployed functions.
-    pub fn functions(&self) -> Vec<FunctionRecord> {
-        let mut list: Vec<_> = self
-            .read_registry()
-            .functions
-            .values()
-            .map(|d| d.record.clone())
-            .collect();
-        list.sort_by(|a, b| a.name.cmp(&b.name));
-        list
-    }
-
-    /// One deployed function.
-    pub fn function(&self, name: &str) -> Option<FunctionRecord> {
-        self.read_registry()
-            .functions
-            .get(name)
-            .map(|d| d.record.clone())
-    }
-
-    /// Loaded instances of a function (0 when scaled to zero).
-    pub fn loaded_instances(&self, name: &str) -> usize {
-        self.read_registry()
-            .functions
-            .get(name)
-            .map_or(0, |d| d.pool.loaded())
-    }
-
-    /// Retires a function's idle instances now, keeping provisioned ones.
-    pub fn evict(&self, name: &str) -> Result<usize, EngineError> {
-        let registry = self.read_registry();
-        let deployed = registry
-            .functions
-            .get(name)
-            .ok_or_else(|| EngineError::NotFound(name.to_string()))?;
-        Ok(deployed.pool.retire_idle(
-            Duration::ZERO,
-            deployed.record.config.provisioned_concurrency as usize,
-            Instant::now(),
-        ))
-    }
-
-    /// Finds the function serving an HTTP route.
-    pub fn route(&self, method: &str, path: &str) -> Option<RoutedTo> {
-        let registry = self.read_registry();
-        let found = registry.router.lookup(method, path)?;
-        Some(RoutedTo {
-            function: found.value.clone(),
-            route_key: found.route_key,
-            params: found.params,
-        })
-    }
-
-    /// Runs one invocation of a function's current version.
-    pub async fn invoke(
-        &self,
-        function: &str,
-        request: http::Request<Bytes>,
-        trigger: Trigger,
-    ) -> Result<Invocation, EngineError> {
-        self.invoke_qualified(function, Qualifier::Latest, request, trigger)
-            .await
-    }
-
-    /// The deployed version a qualifier names, loading an older version on
-    /// first use.
-    async fn resolve(
-        &self,
-        function: &str,
-        qualifier: Qualifier,
-    ) -> Result<Arc<Deployed>, EngineError> {
-        let current = self
-            .read_registry()
-            .functions
-            .get(function)
-            .cloned()
-            .ok_or_else(|| EngineError::NotFound(function.to_string()))?;
-        let version = match qualifier {
-            Qualifier::Latest => return Ok(current),
-            Qualifier::Version(v) if v == current.record.version => return Ok(current),
-            Qualifier::Version(v) => v,
-        };
-        let key = (function.to_string(), version);
-        if let Some(found) = self
-            .inner
-            .pinned
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .get(&key)
-        {
-            return Ok(found.clone());
-        }
-        let name = function.to_string();
-        let record = self
-            .blocking(move |s| s.get_version(&name, version))
-            .await?
-            .ok_or_else(|| EngineError::NotFound(format!("{function}:{version}")))?;
-        let runtime = self.runtime(record.config.runtime)?;
-        let deployed = Arc::new(Deployed {
-            pool: Pool::new(self.inner.config.pool_config(&record.config), runtime),
-            metrics: current.metrics.clone(),
-            inflight: current.inflight.clone(),
-            record,
-        });
-        Ok(self
-            .inner
-            .pinned
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .entry(key)
-            .or_insert(deployed)
-            .clone())
-    }
-
-    /// Runs one invocation of a given version of a function.
-    pub async fn invoke_qualified(
-        &self,
-        function: &str,
-        qualifier: Qualifier,
-        request: http::Request<Bytes>,
-        trigger: Trigger,
-    ) -> Result<Invocation, EngineError> {
-        self.invoke_with_id(function, qualifier, request, trigger, None)
-            .await
-    }
-
-    /// Runs one invocation; `request_id` keeps an id given earlier (an
-    /// asynchronous event's, the same on every attempt), else a new one is
-    /// made.
-    async fn invoke_with_id(
-        &self,
-        function: &str,
-        qualifier: Qualifier,
-        request: http::Request<Bytes>,
-        trigger: Trigger,
-        request_id: Option<String>,
-    ) -> Result<Invocation, EngineError> {
-        let inner = &*self.inner;
-        if !inner.accepting.load(Ordering::Acquire) {
-            return Err(EngineError::ShuttingDown);
-        }
-        let size = request.body().len();
-        if size > inner.config.max_payload_bytes {
-            return Err(EngineError::PayloadTooLarge {
-                size,
-                limit: inner.config.max_payload_bytes,
-            });
-        }
-        let deployed = self.resolve(function, qualifier).await?;
-        let metrics = &deployed.metrics;
-        let request_id = request_id.unwrap_or_else(|| uuid::Uuid::new_v4().to_string());
-        let config = &deployed.record.config;
-        // Every log line of this invocation's work (cold start, the
-        // runtime's handling, the sandbox) carries these fields.
-        let span = tracing::info_span!(
-            "invoke",
-            function = %function,
-            version = deployed.record.version,
-            request_id = %request_id,
-            trigger = trigger.as_str(),
-        );
-
-        // Limits: reserved concurrency, then the server-wide cap.
-        let reserved = config.reserved_concurrency;
-        let previous = deployed.inflight.fetch_add(1, Ordering::AcqRel);
-        let throttle = if reserved.is_some_and(|r| previous >= r as usize) {
-            Some(Throttle::reserved(reserved.unwrap_or(0)))
-        } else if !inner.limits.try_acquire() {
-            Some(Throttle::global(inner.config.max_concurrency))
-        } else {
-            None
-        };
-        if let Some(throttle) = throttle {
-            deployed.inflight.fetch_sub(1, Ordering::AcqRel);
-            metrics.throttles.inc();
-            inner.writer.send(
-                Vec::new(),
-                vec![InvocationRecord {
-                    ts_ms: now_ms(),
-                    function: function.to_string(),
-                    version: deployed.record.version,
-                    request_id,
-                    trigger: trigger.as_str().to_string(),
-                    outcome: Outcome::Throttled,
-                    cold: false,
-                    duration_us: 0,
-                    init_us: None,
-                    billed_ms: 0,
-                    memory_mb: config.memory_size,
-                    max_memory_bytes: 0,
-                }],
-            );
-            return Err(EngineError::Throttled(throttle));
-        }
-        inner.inflight.fetch_add(1, Ordering::AcqRel);
-        metrics.concurrent.inc();
-        let _guard = InflightGuard {
-            engine: inner,
-            deployed: deployed.clone(),
-        };
-
-        let lease = deployed.pool.acquire().instrument(span.clone()).await?;
-        let cold = lease.init.is_some();
-        if cold {
-            metrics.cold_starts.inc();
-        }
-        let timeout = config.timeout_duration();
-        let started = Instant::now();
-        let invoke = lease.instance.invoke(InvokeRequest {
-            request_id: request_id.clone(),
-            request,
-            timeout,
-        });
-        // Backstop: the runtime stops its own guests at the deadline; this
-        // catches a runtime that fails to.
-        let invoke = tokio::time::timeout(timeout + Duration::from_secs(2), invoke);
-        let output = match invoke.instrument(span).await {
-            Ok(output) => output,
-            Err(_) => InvokeOutput {
-                result: Err(FunctionError::new(FunctionErrorKind::Timeout, "")),
-                logs: Vec::new(),
-                max_memory_bytes: 0,
-            },
-        };
-        let duration = started.elapsed();
-        let init = lease.init;
-        drop(lease);
-        Ok(self.finish(&deployed, request_id, trigger, init, duration, output))
-    }
-
-    fn finish(
-        &self,
-        deployed: &Deployed,
-        request_id: String,
-        trigger: Trigger,
-        init: Option<Duration>,
-        duration: Duration,
-        output: InvokeOutput,
-    ) -> Invocation {
-        let cold = init.is_some();
-        let inner = &*self.inner;
-        let record = &deployed.record;
-        let config = &record.config;
-        let metrics = &deployed.metrics;
-        let billed_ms = inner.config.prices.billed_ms(duration);
-        let ts = now_ms();
-        let outcome = match &output.result {
-            Ok(_) => Outcome::Ok,
-            Err(e) if e.kind == FunctionErrorKind::Timeout => Outcome::Timeout,
-            Err(_) => Outcome::Error,
-        };
-        metrics.invocations.inc();
-        metrics.duration.observe(duration.as_secs_f64());
-        if outcome != Outcome::Ok {
-            metrics.errors.inc();
-        }
-
-        let mut lines: Vec<(LogStream, String)> = Vec::with_capacity(output.logs.len() + 4);
-        lines.push((
-            LogStream::Platform,
-            format!("START RequestId: {request_id} Version: {}", record.version),
-        ));
-        lines.extend(output.logs);
-        if let Err(error) = &output.result {
-            let message = match error.kind {
-                FunctionErrorKind::Timeout => {
-                    format!(
-                        "{request_id} Task timed out after {:.2} seconds",
-                        config.timeout
-                    )
-                }
-                _ => format!(
-                    "{request_id} Error: {}: {}",
-                    error.error_type(),
-                    error.message
-                ),
-            };
-            lines.push((LogStream::Platform, message));
-        }
-        lines.push((LogStream::Platform, format!("END RequestId: {request_id}")));
-        let max_mb = output.max_memory_bytes.div_ceil(1024 * 1024);
-        let mut report = format!(
-            "REPORT RequestId: {request_id}\tDuration: {:.2} ms\tBilled Duration: {billed_ms} ms\tMemory Size: {} MB\tMax Memory Used: {max_mb} MB",
-            duration.as_secs_f64() * 1000.0,
-            config.memory_size,
-        );
-        let init_us = init.map(|d| d.as_micros() as u64);
-        if let Some(init) = init {
-            report.push_str(&format!(
-                "\tInit Duration: {:.2} ms",
-                init.as_secs_f64() * 1000.0
-            ));
-        }
-        lines.push((LogStream::Platform, report));
-
-        let log = lines.iter().map(|(_, l)| l.clone()).collect();
-        let records = lines
-            .into_iter()
-            .map(|(stream, message)| LogRecord {
-                seq: 0,
-                ts_ms: ts,
-                function: record.name.clone(),
-                version: record.version,
-                request_id: request_id.clone(),
-                stream,
-                message,
-            })
-            .collect();
-        inner.writer.send(
-            records,
-            vec![InvocationRecord {
-                ts_ms: ts,
-                function: record.name.clone(),
-                version: record.version,
-                request_id: request_id.clone(),
-                trigger: trigger.as_str().to_string(),
-                outcome,
-                cold,
-                duration_us: duration.as_micros() as u64,
-                init_us,
-                billed_ms,
-                memory_mb: config.memory_size,
-                max_memory_bytes: output.max_memory_bytes,
-            }],
-        );
-        Invocation {
-            request_id,
-            function: record.name.clone(),
-            version: record.version,
-            cold,
-            duration,
-            result: output.result,
-            log,
-        }
     }
 
     /// Usage of the current calendar month (UTC), priced.
@@ -948,98 +405,5 @@ impl Engine {
     /// Waits until every log and usage record sent so far is committed.
     pub async fn flush(&self) {
         self.inner.writer.flush().await;
-    }
-
-    /// Stops taking invocations, waits up to `grace` for in-flight ones, then
-    /// stops the background loops and flushes logs. Returns how many
-    /// invocations were still running when the grace ran out.
-    pub async fn shutdown(&self, grace: Duration) -> usize {
-        let inner = &*self.inner;
-        inner.accepting.store(false, Ordering::Release);
-        let deadline = tokio::time::Instant::now() + grace;
-        loop {
-            let notified = inner.idle.notified();
-            if inner.inflight.load(Ordering::Acquire) == 0 {
-                break;
-            }
-            if tokio::time::timeout_at(deadline, notified).await.is_err() {
-                break;
-            }
-        }
-        let left = inner.inflight.load(Ordering::Acquire);
-        inner.cancel.cancel();
-        inner.tasks.close();
-        inner.tasks.wait().await;
-        inner.writer.flush().await;
-        left
-    }
-
-    /// Stops the log writer thread and waits for it (after `shutdown`).
-    pub fn join_writer(&self) {
-        self.inner.writer.close_and_join();
-    }
-
-    fn spawn_reaper(&self) {
-        let engine = self.clone();
-        let keep_alive = self.inner.config.keep_alive;
-        let period = (keep_alive / 4).clamp(Duration::from_millis(50), Duration::from_secs(5));
-        let cancel = self.inner.cancel.clone();
-        self.inner.tasks.spawn(async move {
-            let mut tick = tokio::time::interval(period);
-            loop {
-                tokio::select! {
-                    _ = cancel.cancelled() => break,
-                    _ = tick.tick() => {}
-                }
-                let now = Instant::now();
-                let mut deployed: Vec<_> = engine.read_registry().functions.values().cloned().collect();
-                deployed.extend(
-                    engine
-                        .inner
-                        .pinned
-                        .lock()
-                        .unwrap_or_else(|e| e.into_inner())
-                        .values()
-                        .cloned(),
-                );
-                for d in deployed {
-                    let keep = d.record.config.provisioned_concurrency as usize;
-                    let retired = d.pool.retire_idle(keep_alive, keep, now);
-                    if retired > 0 {
-                        tracing::debug!(function = %d.record.name, retired, "scaled down idle instances");
-                    }
-                }
-            }
-        });
-    }
-
-    fn spawn_pruner(&self) {
-        let engine = self.clone();
-        let cancel = self.inner.cancel.clone();
-        self.inner.tasks.spawn(async move {
-            let mut tick = tokio::time::interval(Duration::from_secs(60));
-            loop {
-                tokio::select! {
-                    _ = cancel.cancelled() => break,
-                    _ = tick.tick() => {}
-                }
-                let config = engine.inner.config.clone();
-                let result = engine
-                    .blocking(move |s| {
-                        s.prune(
-                            now_ms(),
-                            config.log_retention.as_millis() as i64,
-                            config.max_log_records,
-                            config.usage_retention.as_millis() as i64,
-                        )
-                    })
-                    .await;
-                match result {
-                    Ok(0) => {}
-                    Ok(deleted) => tracing::info!(deleted, "pruned old log and usage records"),
-                    Err(error) => tracing::warn!(error = %crate::error_chain(&error), "retention pruning failed"),
-                }
-            }
-        });
     }
 }

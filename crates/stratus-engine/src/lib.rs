@@ -2,10 +2,14 @@
 //! invocation, metering and logs. Defines the [`Runtime`] trait that runtimes
 //! implement; knows nothing of triggers or wire formats.
 
+mod async_invoke;
 mod engine;
+mod invoke;
+mod lifecycle;
 mod limits;
 mod metrics;
 mod pool;
+mod registry;
 pub mod runtime;
 mod writer;
 
@@ -14,6 +18,7 @@ pub use engine::{
     FunctionUsage, Invocation, MAX_ASYNC_PAYLOAD_BYTES, MAX_PAYLOAD_BYTES, MAX_RETRY_ATTEMPTS,
     Qualifier, RoutedTo, Trigger, Usage,
 };
+pub use invoke::event_request;
 pub use limits::Throttle;
 pub use runtime::{
     FunctionError, FunctionErrorKind, Instance, InvokeOutput, InvokeRequest, MatchedRoute, Runtime,

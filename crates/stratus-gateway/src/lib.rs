@@ -8,7 +8,6 @@ mod aws;
 mod control;
 mod error;
 mod functions;
-mod lambda_api;
 mod services;
 
 use bytes::Bytes;
@@ -45,8 +44,7 @@ impl AppState {
 }
 
 /// The HTTP request a function receives for an event that is not an HTTP
-/// route (control-API invoke, Lambda Invoke API): a request to `path` with
-/// CloudEvents headers.
+/// route (control-API invoke): see [`stratus_engine::event_request`].
 pub(crate) fn event_request(
     state: &AppState,
     method: &str,
@@ -55,22 +53,5 @@ pub(crate) fn event_request(
     body: Bytes,
 ) -> Result<http::Request<Bytes>, http::Error> {
     let host = state.gateway_url.trim_start_matches("http://");
-    let mut builder = http::Request::builder()
-        .method(method)
-        .uri(path)
-        .header(http::header::HOST, host)
-        .header("ce-specversion", "1.0")
-        .header("ce-type", "dev.stratus.invoke")
-        .header("ce-source", "stratus")
-        .header("ce-id", uuid::Uuid::new_v4().to_string());
-    if !headers
-        .iter()
-        .any(|(k, _)| k.eq_ignore_ascii_case("content-type"))
-    {
-        builder = builder.header(http::header::CONTENT_TYPE, "application/json");
-    }
-    for (key, value) in headers {
-        builder = builder.header(key.as_str(), value.as_str());
-    }
-    builder.body(body)
+    stratus_engine::event_request(host, method, path, headers, body)
 }

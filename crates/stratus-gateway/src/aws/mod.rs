@@ -9,27 +9,21 @@
 //! - SNS (query protocol, a form with `Action=<Op>`, XML answers),
 //!   `stratus-sns`;
 //! - Lambda's Invoke API (rest-json,
-//!   `POST /2015-03-31/functions/{name}/invocations`), `lambda_api.rs`.
+//!   `POST /2015-03-31/functions/{name}/invocations`), `stratus-lambda-api`.
 //!
 //! Each service names the IAM action and the resource ARN of every
 //! operation for the hook.
 
 use crate::AppState;
 use async_trait::async_trait;
-use bytes::Bytes;
-use http::StatusCode;
 
 use std::sync::Arc;
 use std::time::Duration;
 use stratus_aws::auth::{AccessKey, AllowAuthenticated, Authenticator, CachedKeys, KeyStore};
-use stratus_aws::{AwsError, AwsRouter, Caller, Operation};
-use stratus_core::function::function_arn;
+use stratus_aws::{AwsError, AwsRouter, Caller};
 use stratus_eventbridge::EventBridgeService;
 use stratus_sns::SnsService;
 use stratus_sqs::SqsService;
-
-/// An answer of a service.
-pub(crate) type Reply = http::Response<Bytes>;
 
 /// How long a key read from the store is trusted without reading it again
 /// (a removed function's key stops working within this time).
@@ -48,7 +42,10 @@ pub fn router(state: &AppState) -> AwsRouter {
         .register(Arc::new(EventBridgeService(
             state.services.eventbridge().clone(),
         )))
-        .register(Arc::new(crate::lambda_api::Lambda(state.clone())))
+        .register(Arc::new(stratus_lambda_api::LambdaService::new(
+            state.engine.clone(),
+            &state.gateway_url,
+        )))
         .register(Arc::new(SnsService(state.services.sns().clone())));
     router
 }
@@ -93,18 +90,4 @@ impl KeyStore for StoreKeys {
             },
         }))
     }
-}
-
-/// The Lambda Invoke API's resource: a function's ARN.
-pub(crate) fn invoke_operation(name: &str, qualifier: Option<&str>) -> Operation {
-    Operation {
-        name: "Invoke".into(),
-        action: "lambda:InvokeFunction".into(),
-        resource: function_arn(name, qualifier),
-    }
-}
-
-/// A 413 in a service's shape.
-pub(crate) fn too_large(code: &str, message: String) -> AwsError {
-    AwsError::new(StatusCode::PAYLOAD_TOO_LARGE, code, message)
 }

@@ -2,17 +2,19 @@
 //! so the AWS SDKs (boto3's `lambda` client with `endpoint_url`) invoke
 //! Stratus functions unchanged.
 //!
-//! Authentication: a SigV4 `Authorization` header signed with an issued
-//! key (service `lambda`, see `aws/auth.rs`), as the SDKs send, or the
-//! control API's bearer token.
+//! A service of the protocol layer (`stratus_aws::Service`): the router
+//! authenticates the caller (SigV4 scoped to `lambda`, or the control API's
+//! bearer token) and passes the authorization hook with
+//! `lambda:InvokeFunction` on the function's ARN before [`LambdaService`]
+//! runs; the invocation goes through the engine like every other.
 
-use crate::AppState;
 use axum::body::Body;
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use base64::Engine as _;
 use stratus_aws::{AwsError, AwsRequest, Operation, Protocol, Service};
 use stratus_core::function::function_arn as arn;
+use stratus_engine::Engine;
 use stratus_engine::{EngineError, FunctionErrorKind, Qualifier, Trigger};
 
 /// The tail of the log returned with `X-Amz-Log-Type: Tail`.
@@ -97,7 +99,23 @@ pub fn parse_function_name(raw: &str) -> Result<(String, Option<String>), String
 }
 
 /// Lambda's Invoke API as a service of the AWS endpoint.
-pub(crate) struct Lambda(pub(crate) AppState);
+pub struct LambdaService {
+    engine: Engine,
+    /// The functions' gateway host (`127.0.0.1:8080`), the authority of
+    /// the requests functions receive.
+    gateway_host: String,
+}
+
+impl LambdaService {
+    /// The Invoke API over `engine`; `gateway_url` is the functions'
+    /// gateway (`http://127.0.0.1:8080`).
+    pub fn new(engine: Engine, gateway_url: &str) -> Self {
+        LambdaService {
+            engine,
+            gateway_host: gateway_url.trim_start_matches("http://").to_string(),
+        }
+    }
+}
 
 /// The path prefix of the Invoke API.
 const INVOKE_PREFIX: &str = "/2015-03-31/functions/";
@@ -111,7 +129,7 @@ fn function_of_path(path: &str) -> Option<String> {
 }
 
 #[async_trait::async_trait]
-impl Service for Lambda {
+impl Service for LambdaService {
     fn signing_name(&self) -> &'static str {
         "lambda"
     }
@@ -125,11 +143,12 @@ impl Service for Lambda {
     }
 
     fn body_limit(&self) -> usize {
-        self.0.engine.config().max_payload_bytes
+        self.engine.config().max_payload_bytes
     }
 
     fn too_large(&self, limit: usize) -> AwsError {
-        crate::aws::too_large(
+        AwsError::new(
+            StatusCode::PAYLOAD_TOO_LARGE,
             "RequestTooLargeException",
             format!("Request must be smaller than {limit} bytes for the InvokeFunction operation"),
         )
@@ -150,9 +169,9 @@ impl Service for Lambda {
             ));
         };
         Ok(match parse_function_name(&raw) {
-            Ok((name, qualifier)) => crate::aws::invoke_operation(&name, qualifier.as_deref()),
+            Ok((name, qualifier)) => invoke_operation(&name, qualifier.as_deref()),
             // Refused by the handler, with Lambda's message.
-            Err(_) => crate::aws::invoke_operation(&raw, None),
+            Err(_) => invoke_operation(&raw, None),
         })
     }
 
@@ -160,21 +179,14 @@ impl Service for Lambda {
         &self,
         _operation: &Operation,
         request: AwsRequest,
-    ) -> Result<crate::aws::Reply, AwsError> {
+    ) -> Result<http::Response<bytes::Bytes>, AwsError> {
         let function_name = function_of_path(request.parts.uri.path()).unwrap_or_default();
         let qualifier = request.parts.uri.query().and_then(|q| {
             form_urlencoded::parse(q.as_bytes())
                 .find(|(k, _)| k == "Qualifier")
                 .map(|(_, v)| v.into_owned())
         });
-        let response = match run(
-            &self.0,
-            function_name,
-            qualifier,
-            &request.parts,
-            request.body,
-        )
-        .await
+        let response = match run(self, function_name, qualifier, &request.parts, request.body).await
         {
             Ok(response) => response,
             Err(error) => error.into_response(),
@@ -192,7 +204,7 @@ impl Service for Lambda {
 }
 
 async fn run(
-    state: &AppState,
+    state: &LambdaService,
     function_name: String,
     query_qualifier: Option<String>,
     parts: &http::request::Parts,
@@ -253,7 +265,7 @@ async fn run(
             if let Some(trace) = header("x-amzn-trace-id") {
                 headers.push(("x-amzn-trace-id".to_string(), trace));
             }
-            let host = state.gateway_url.trim_start_matches("http://").to_string();
+            let host = state.gateway_host.clone();
             headers.push(("host".to_string(), host));
             let request_id = state
                 .engine
@@ -276,7 +288,7 @@ async fn run(
     if let Some(trace) = header("x-amzn-trace-id") {
         extra.push(("x-amzn-trace-id".to_string(), trace));
     }
-    let event = crate::event_request(state, "POST", "/", &extra, payload)
+    let event = stratus_engine::event_request(&state.gateway_host, "POST", "/", &extra, payload)
         .map_err(|e| LambdaError::invalid(format!("invalid request: {e}")))?;
     let invocation = state
         .engine
@@ -383,6 +395,15 @@ fn engine_error(error: EngineError, name: &str, qualifier: Option<&str>) -> Lamb
                 retry_after: None,
             }
         }
+    }
+}
+
+/// The Invoke operation on a function: its IAM action and ARN.
+fn invoke_operation(name: &str, qualifier: Option<&str>) -> Operation {
+    Operation {
+        name: "Invoke".into(),
+        action: "lambda:InvokeFunction".into(),
+        resource: arn(name, qualifier),
     }
 }
 
