@@ -5,7 +5,10 @@
 
 use crate::{EventOrigin, Triggers};
 use std::collections::BTreeMap;
-use stratus_core::function::function_arn;
+use stratus_core::events::{
+    DestinationCondition, DestinationOutcome, DestinationRecord,
+};
+use stratus_core::scope::ResourceScope;
 use stratus_core::{AsyncConfig, TargetRef};
 use stratus_engine::{AsyncOutcome, AsyncOutcomes, Condition};
 use stratus_service_kit::{MessageAttribute, SendMessage};
@@ -26,51 +29,33 @@ impl Destinations {
     }
 }
 
-/// A JSON value from bytes, or the bytes as a string when they are not JSON.
-fn json_or_text(bytes: &[u8]) -> serde_json::Value {
-    serde_json::from_slice(bytes)
-        .unwrap_or_else(|_| serde_json::Value::String(String::from_utf8_lossy(bytes).into_owned()))
-}
-
-/// Lambda's destination record for `outcome`.
-pub fn destination_record(outcome: &AsyncOutcome, timestamp: &str) -> serde_json::Value {
-    let qualifier = match outcome.version {
-        Some(v) => v.to_string(),
-        None => "$LATEST".to_string(),
+/// Lambda's destination record for `outcome` (`stratus_core::events`).
+pub fn destination_record(outcome: &AsyncOutcome, timestamp: &str) -> String {
+    let condition = match outcome.condition {
+        Condition::Success => DestinationCondition::Success,
+        Condition::RetriesExhausted => DestinationCondition::RetriesExhausted,
+        Condition::EventAgeExceeded => DestinationCondition::EventAgeExceeded,
     };
-    let mut response_context = serde_json::json!({
-        "statusCode": 200,
-        "executedVersion": qualifier,
-    });
-    let response_payload = match (&outcome.response, &outcome.error) {
-        (Some(body), _) => json_or_text(body),
-        (None, Some((error_type, message, body))) => {
-            response_context["functionError"] = serde_json::Value::String("Unhandled".into());
-            match body {
-                Some(body) if serde_json::from_slice::<serde_json::Value>(body).is_ok() => {
-                    json_or_text(body)
-                }
-                _ => serde_json::json!({"errorType": error_type, "errorMessage": message}),
-            }
-        }
-        (None, None) => serde_json::Value::Null,
-    };
-    let mut record = serde_json::json!({
-        "version": "1.0",
-        "timestamp": timestamp,
-        "requestContext": {
-            "requestId": outcome.request_id,
-            "functionArn": function_arn(&outcome.function, Some(&qualifier)),
-            "condition": outcome.condition.as_str(),
-            "approximateInvokeCount": outcome.attempts,
+    let error = outcome
+        .error
+        .as_ref()
+        .map(|(kind, message, body)| (kind.as_str(), message.as_str(), body.as_deref()));
+    let record = DestinationRecord::new(
+        &ResourceScope::DEFAULT,
+        &DestinationOutcome {
+            function: &outcome.function,
+            version: outcome.version,
+            request_id: &outcome.request_id,
+            condition,
+            attempts: outcome.attempts,
+            payload: &outcome.payload,
+            response: outcome.response.as_deref(),
+            error,
         },
-        "requestPayload": json_or_text(&outcome.payload),
-    });
-    if outcome.condition != Condition::EventAgeExceeded {
-        record["responseContext"] = response_context;
-        record["responsePayload"] = response_payload;
-    }
-    record
+        timestamp,
+    );
+    // Plain data of our own making: it always serialises.
+    serde_json::to_string(&record).unwrap_or_default()
 }
 
 fn string_attribute(value: &str) -> MessageAttribute {
@@ -108,7 +93,7 @@ impl AsyncOutcomes for Destinations {
         };
         let mut errors = Vec::new();
         if let Some(target) = destination {
-            let record = destination_record(&outcome, &timestamp).to_string();
+            let record = destination_record(&outcome, &timestamp);
             match events.deliver(target, record, &origin).await {
                 Ok(_) => {
                     events.metrics().destination(&outcome.function, success);

@@ -9,4 +9,5 @@ mod cases;
 mod checksum;
 mod chunked;
 mod presign;
+mod router;
 mod support;

@@ -48,14 +48,14 @@ def check(condition, detail):
     checks += 1
 
 
-def client(service, key_id, secret, token=None, unsigned=False):
+def client(service, key_id, secret, token=None, unsigned=False, region="us-east-1"):
     config = Config(retries={"total_max_attempts": 1}, read_timeout=30)
     if unsigned:
         config = config.merge(Config(signature_version=botocore.UNSIGNED))
     return boto3.client(
         service,
         endpoint_url=ENDPOINT,
-        region_name="us-east-1",
+        region_name=region,
         aws_access_key_id=key_id,
         aws_secret_access_key=secret,
         aws_session_token=token,
@@ -121,6 +121,15 @@ for service in CALLS:
         code, status = outcome(service, client(service, FUNCTION[0], FUNCTION[1], token))
         want = expected(service, "UnrecognizedClientException", "InvalidClientTokenId")
         check((code, status) == (want, 403), (service, "function token", token, code, status))
+
+# An SDK configured for any region works, with the admin key and with a
+# function's own key.
+for region in ("eu-west-1", "ap-southeast-2", "us-gov-west-1"):
+    for service in CALLS:
+        code, status = outcome(service, client(service, *ADMIN, region=region))
+        check(code is None and status in (200, 202), (service, region, "admin", code, status))
+        code, status = outcome(service, client(service, *FUNCTION, region=region))
+        check(code is None and status in (200, 202), (service, region, "function key", code, status))
 
 # The Invoke API with the admin key runs the function.
 answer = client("lambda", *ADMIN).invoke(FunctionName="tb", Payload=b'"/version"')
