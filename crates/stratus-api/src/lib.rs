@@ -128,6 +128,43 @@ pub struct LogsResponse {
     pub next: i64,
 }
 
+/// One message of the topics' local outbox: what an `email`, `email-json`
+/// or `sms` subscription (or a publication to a phone number) would have
+/// been sent; Stratus records these instead of sending them.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct OutboxMessage {
+    /// Increases in the order messages were recorded.
+    pub id: i64,
+    /// When it was recorded (ms since the Unix epoch).
+    pub ts_ms: i64,
+    /// The topic's name; empty for a publication to a phone number.
+    pub topic: String,
+    /// The subscription's ARN; empty for a publication to a phone number.
+    pub subscription_arn: String,
+    /// `email`, `email-json` or `sms`.
+    pub protocol: String,
+    /// The email address or phone number.
+    pub endpoint: String,
+    /// `Notification` or `SubscriptionConfirmation`.
+    pub kind: String,
+    /// The SNS message id.
+    pub message_id: String,
+    /// The email's subject (none for text messages).
+    #[serde(default)]
+    pub subject: Option<String>,
+    /// The text: an email's body, `email-json`'s JSON document, an SMS.
+    pub body: String,
+}
+
+/// Answer of `GET /v1/sns/outbox?topic=T&limit=N`: the newest messages,
+/// oldest first.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct OutboxResponse {
+    pub messages: Vec<OutboxMessage>,
+}
+
 /// Error body of every control API error.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]

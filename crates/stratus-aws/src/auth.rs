@@ -27,6 +27,9 @@ pub enum Caller {
     Admin,
     /// A function's own credentials.
     Function(String),
+    /// No credentials: an operation its service serves to anyone holding
+    /// its URL (SNS's `SubscribeURL` and `UnsubscribeURL`).
+    Anonymous,
 }
 
 impl Caller {
@@ -36,6 +39,7 @@ impl Caller {
         match self {
             Caller::Admin => account.to_string(),
             Caller::Function(name) => format!("AROASTRATUS:{name}"),
+            Caller::Anonymous => "anonymous".to_string(),
         }
     }
 }
@@ -128,7 +132,8 @@ pub trait Authorizer: Send + Sync + 'static {
 }
 
 /// Lets every authenticated caller do everything (the policy until IAM
-/// policies are evaluated).
+/// policies are evaluated). An anonymous caller reaches the hook only for
+/// the operations its service serves unsigned.
 pub struct AllowAuthenticated;
 
 #[async_trait]

@@ -132,6 +132,14 @@ pub trait Service: Send + Sync + 'static {
         false
     }
 
+    /// Whether this request may come without a signature: an operation AWS
+    /// serves to anyone holding its URL (SNS's `SubscribeURL`). The caller
+    /// is then [`Caller::Anonymous`], and the authorization hook still
+    /// runs.
+    fn allows_unsigned(&self, _parts: &Parts) -> bool {
+        false
+    }
+
     /// The largest body it reads.
     fn body_limit(&self) -> usize {
         DEFAULT_BODY_LIMIT
@@ -294,10 +302,19 @@ impl AwsRouter {
             }
         };
         let protocol = service.protocol();
-        let (caller, region, body) = match self
-            .authenticate(protocol, service.signing_name(), &parts, body)
-            .await
-        {
+        let unsigned = !parts.headers.contains_key(header::AUTHORIZATION)
+            && !parts
+                .uri
+                .query()
+                .is_some_and(|q| q.contains("X-Amz-Credential="))
+            && service.allows_unsigned(&parts);
+        let authenticated = if unsigned {
+            Ok((Caller::Anonymous, REGION.to_string(), body))
+        } else {
+            self.authenticate(protocol, service.signing_name(), &parts, body)
+                .await
+        };
+        let (caller, region, body) = match authenticated {
             Ok(found) => found,
             Err(error) => return service.render(&error, &request_id),
         };
@@ -317,7 +334,7 @@ impl AwsRouter {
         };
         let function = match &request.context.caller {
             Caller::Function(name) => name.as_str(),
-            Caller::Admin => "",
+            Caller::Admin | Caller::Anonymous => "",
         };
         let span = tracing::info_span!(
             "aws",

@@ -12,6 +12,12 @@
 //! Limits (SNS's): at most 5 keys (leaf fields, counted through nesting and
 //! `$or`), at most 150 combinations (the product of the sizes of the value
 //! arrays), at most 256 KiB of JSON.
+//!
+//! Numbers match to [`NUMERIC_DECIMALS`] decimal places, as SNS documents
+//! ("five digits of accuracy after the decimal point"): every number of the
+//! policy and of the document is rounded to that many places before they
+//! are compared, so `301.500001` equals `301.5` and `0.000004` is not more
+//! than `0`.
 
 use crate::pattern::Pattern;
 use serde_json::{Map, Value};
@@ -22,6 +28,42 @@ pub const MAX_POLICY_BYTES: usize = 256 * 1024;
 pub const MAX_KEYS: usize = 5;
 /// Most combinations of values in a policy.
 pub const MAX_COMBINATIONS: u64 = 150;
+/// Decimal places numbers are compared to.
+pub const NUMERIC_DECIMALS: i32 = 5;
+/// Largest magnitude of a number scaled by `10^NUMERIC_DECIMALS` that is
+/// still exact as an `f64` (2^53); numbers beyond it are left as they are.
+const EXACT_SCALED: f64 = 9_007_199_254_740_992.0;
+
+/// `n` rounded to [`NUMERIC_DECIMALS`] decimal places (unchanged if it is
+/// too large for that to be exact).
+pub fn round_number(n: f64) -> f64 {
+    let scale = 10f64.powi(NUMERIC_DECIMALS);
+    let scaled = (n * scale).round();
+    if scaled.is_finite() && scaled.abs() < EXACT_SCALED {
+        scaled / scale
+    } else {
+        n
+    }
+}
+
+/// `value` with every number rounded by [`round_number`].
+fn round_numbers(value: &mut Value) {
+    match value {
+        Value::Number(n) => {
+            if let Some(rounded) = n
+                .as_f64()
+                .map(round_number)
+                .filter(|r| Some(*r) != n.as_f64())
+                .and_then(serde_json::Number::from_f64)
+            {
+                *n = rounded;
+            }
+        }
+        Value::Array(items) => items.iter_mut().for_each(round_numbers),
+        Value::Object(map) => map.values_mut().for_each(round_numbers),
+        _ => {}
+    }
+}
 
 /// What part of a message a policy looks at.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -87,7 +129,7 @@ impl FilterPolicy {
                 json.len()
             )));
         }
-        let value: Value = serde_json::from_str(json)
+        let mut value: Value = serde_json::from_str(json)
             .map_err(|e| FilterPolicyError(format!("failed to parse JSON: {e}")))?;
         let Value::Object(map) = &value else {
             return Err(FilterPolicyError("the policy must be a JSON object".into()));
@@ -113,6 +155,7 @@ impl FilterPolicy {
                 "Filter policy is too complex: {combinations} combinations of values; the limit is {MAX_COMBINATIONS}"
             )));
         }
+        round_numbers(&mut value);
         let pattern = Pattern::from_value_named(&value, "FilterPolicy")
             .map_err(|e| FilterPolicyError(e.to_string()))?;
         Ok(FilterPolicy { pattern, scope })
@@ -134,14 +177,18 @@ impl FilterPolicy {
                 self.pattern.matches(&attributes_document(attributes))
             }
             FilterScope::MessageBody => match serde_json::from_str::<Value>(body) {
-                Ok(doc @ Value::Object(_)) => self.pattern.matches(&doc),
+                Ok(mut doc @ Value::Object(_)) => {
+                    round_numbers(&mut doc);
+                    self.pattern.matches(&doc)
+                }
                 _ => false,
             },
         }
     }
 }
 
-/// The document a `MessageAttributes` policy is matched against.
+/// The document a `MessageAttributes` policy is matched against (numbers
+/// rounded by [`round_number`]).
 pub fn attributes_document<'a>(attributes: impl IntoIterator<Item = FilterAttribute<'a>>) -> Value {
     let mut doc = Map::new();
     for attribute in attributes {
@@ -168,7 +215,9 @@ pub fn attributes_document<'a>(attributes: impl IntoIterator<Item = FilterAttrib
         };
         doc.insert(attribute.name.to_string(), value);
     }
-    Value::Object(doc)
+    let mut doc = Value::Object(doc);
+    round_numbers(&mut doc);
+    doc
 }
 
 fn nests(map: &Map<String, Value>) -> bool {
@@ -345,6 +394,73 @@ mod tests {
             let attrs = attrs.iter().map(|(n, t, v)| attr(n, t, v));
             assert_eq!(parsed.matches(body, attrs), *expected, "{policy} on {body}");
         }
+    }
+
+    /// The data-driven cases of `tests/cases/filter_policies/`: each has a
+    /// `name`, a `policy`, an optional `scope` (`MessageAttributes` by
+    /// default), and `match` / `no_match` lists of messages: attributes as
+    /// SNS's envelopes carry them (`{"name": {"Type": ..., "Value": ...}}`)
+    /// for the attributes scope, bodies (JSON, or a string sent as it is)
+    /// for the body scope.
+    #[test]
+    fn filter_policy_cases() {
+        let dir =
+            std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/cases/filter_policies");
+        let mut files: Vec<_> = std::fs::read_dir(&dir)
+            .unwrap()
+            .map(|entry| entry.unwrap().path())
+            .filter(|path| path.extension().is_some_and(|e| e == "json"))
+            .collect();
+        files.sort();
+        assert!(!files.is_empty(), "no cases in {}", dir.display());
+        let mut failures = Vec::new();
+        for file in files {
+            let cases: Vec<Value> =
+                serde_json::from_str(&std::fs::read_to_string(&file).unwrap()).unwrap();
+            for case in cases {
+                let name = format!("{}: {}", file.display(), case["name"]);
+                let scope =
+                    FilterScope::parse(case["scope"].as_str().unwrap_or("MessageAttributes"))
+                        .unwrap();
+                let policy = FilterPolicy::parse(&case["policy"].to_string(), scope)
+                    .unwrap_or_else(|e| panic!("{name}: {e}"));
+                for (key, expected) in [("match", true), ("no_match", false)] {
+                    for message in case[key].as_array().into_iter().flatten() {
+                        let matched = match scope {
+                            FilterScope::MessageBody => {
+                                let body = match message {
+                                    Value::String(text) => text.clone(),
+                                    other => other.to_string(),
+                                };
+                                policy.matches(&body, [])
+                            }
+                            FilterScope::MessageAttributes => {
+                                let attributes: Vec<(String, String, String)> = message
+                                    .as_object()
+                                    .into_iter()
+                                    .flatten()
+                                    .map(|(n, a)| {
+                                        (
+                                            n.clone(),
+                                            a["Type"].as_str().unwrap_or_default().to_string(),
+                                            a["Value"].as_str().unwrap_or_default().to_string(),
+                                        )
+                                    })
+                                    .collect();
+                                policy.matches("", attributes.iter().map(|(n, t, v)| attr(n, t, v)))
+                            }
+                        };
+                        if matched != expected {
+                            failures.push(format!(
+                                "{name}: {message} should {}match",
+                                if expected { "" } else { "not " }
+                            ));
+                        }
+                    }
+                }
+            }
+        }
+        assert!(failures.is_empty(), "{}", failures.join("\n"));
     }
 
     #[test]

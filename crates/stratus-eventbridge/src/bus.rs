@@ -1,40 +1,49 @@
 //! The event bus (EventBridge): buses, rules with event patterns, targets
-//! with input transformers, PutEvents.
+//! with input transformers, PutEvents, permissions and tags.
 //!
 //! [`EventBridge::put_events`] and [`PutEventsEntry`] are used by destinations;
 //! keep their shape.
 //!
 //! PutEvents validates each entry, wraps it in EventBridge's envelope
 //! (`version`, `id`, `detail-type`, `source`, `account`, `time`, `region`,
-//! `resources`, `detail`) and matches it against every enabled rule of its
-//! bus: the rules made through the API and the `eventBridge` events of the
-//! current functions' manifests (whose target is their function). Each
-//! matched target gets its input (the event, `Input`, `InputPath` or the
+//! `resources`, `detail`), stores it in the bus's archives whose pattern it
+//! matches, and matches it against every enabled rule of its bus: the rules
+//! made through the API and the `eventBridge` events of the current
+//! functions' manifests (whose target is their function). Each matched
+//! target gets its input (the event, `Input`, `InputPath` or the
 //! `InputTransformer`'s output) before PutEvents answers, through its own
 //! durable queue: a function an asynchronous invocation (with `ce-type`,
-//! `ce-source`, `ce-id` headers), a queue a message, a topic a publication,
-//! another bus the same event (loops are cut: an event never enters a bus
-//! it has already passed through).
+//! `ce-source`, `ce-id` headers), a queue a message (a FIFO queue in the
+//! target's `SqsParameters.MessageGroupId`, deduplicated by the event's
+//! id), a topic a publication, another bus the same event (loops are cut:
+//! an event never enters a bus it has already passed through), an API
+//! destination a row of the outbox (`targets.rs`).
 //!
 //! As on AWS, an accepted entry is a success even if a target refuses it
 //! (the target is gone, say): that is logged and the other targets still
 //! get it. A server failure while delivering fails the entry, so the
 //! client retries.
 //!
-//! Rules with a `ScheduleExpression` are stored and listed but do not fire:
-//! schedules fire from manifests (`events: - schedule:`) only.
+//! Rules with a `ScheduleExpression` fire from the scheduler
+//! (`scheduler.rs`), like manifest schedules.
 
+use crate::targets::{Dest, TargetParams, bad_target_arn};
 use crate::{ErrorKind, EventBridge, EventOrigin, ServiceError, now_ms};
-use serde_json::{Map, Value};
+use serde_json::{Map, Value, json};
 use std::collections::HashMap;
 use std::future::Future;
 use std::pin::Pin;
 use std::sync::{Arc, Mutex};
-use stratus_core::TargetRef;
+use stratus_core::arn::Arn;
 use stratus_core::function::{ACCOUNT_ID, REGION, bus_arn, rule_arn};
+use stratus_core::names::{NameProblem, bus_name as check_bus_name, rule_name as check_rule_name};
 use stratus_core::pattern::Pattern;
 use stratus_core::transform::{RuleContext, TargetInput};
-use stratus_store::{BusRecord, NewRule, RuleRecord, TargetRecord};
+use stratus_store::{
+    ArchiveRecord, BusRecord, NewEventDelivery, NewRule, RuleRecord, StoreError, TargetRecord,
+};
+use tokio::sync::Notify;
+use tokio_util::sync::CancellationToken;
 
 /// One entry of PutEvents.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -51,6 +60,8 @@ pub struct PutEventsEntry {
     pub resources: Vec<String>,
     /// `Time` (RFC 3339); now when None.
     pub time: Option<String>,
+    /// `TraceHeader`.
+    pub trace_header: Option<String>,
 }
 
 /// The most entries of one PutEvents.
@@ -75,6 +86,8 @@ pub struct PutRule {
     pub state: Option<String>,
     /// `Description`.
     pub description: Option<String>,
+    /// `Tags`.
+    pub tags: Vec<(String, String)>,
 }
 
 /// A target to put (PutTargets).
@@ -90,6 +103,9 @@ pub struct PutTarget {
     pub input_path: Option<String>,
     /// `InputTransformer` as JSON text (`{"InputPathsMap":..,"InputTemplate":..}`).
     pub input_transformer: Option<String>,
+    /// The other members kept (`SqsParameters`, `HttpParameters`,
+    /// `RetryPolicy`, …) as a JSON object's text.
+    pub params: Option<String>,
 }
 
 /// A target PutTargets or RemoveTargets could not take.
@@ -103,29 +119,40 @@ pub struct FailedTarget {
     pub message: String,
 }
 
-/// In-memory state of the bus: parsed patterns and the manifest rules of
-/// the current deploy generation.
+/// In-memory state of the bus: parsed patterns, the manifest rules of the
+/// current deploy generation, and what wakes the background loops.
 #[derive(Default)]
 pub(crate) struct BusState {
     manifest: Mutex<Option<(u64, Arc<ManifestRoutes>)>>,
     patterns: Mutex<HashMap<String, Arc<Pattern>>>,
+    /// Wakes the outbox loop.
+    pub(crate) deliveries: Notify,
+    /// Wakes the scheduler: a rule changed.
+    pub(crate) rules_changed: Notify,
+    /// The running replays, to cancel them.
+    pub(crate) replays: Mutex<HashMap<String, CancellationToken>>,
 }
 
 /// Bus name to the manifest rules on it.
 type ManifestRoutes = HashMap<String, Vec<Route>>;
 
 /// A rule ready to match, with its targets.
-struct Route {
-    name: String,
-    arn: String,
+pub(crate) struct Route {
+    pub(crate) name: String,
+    pub(crate) arn: String,
     pattern: Arc<Pattern>,
-    targets: Vec<RouteTarget>,
+    pub(crate) targets: Vec<RouteTarget>,
 }
 
-struct RouteTarget {
-    id: String,
-    target: TargetRef,
-    input: TargetInput,
+/// A target ready to deliver to.
+pub(crate) struct RouteTarget {
+    pub(crate) id: String,
+    pub(crate) arn: String,
+    pub(crate) dest: Dest,
+    pub(crate) input: TargetInput,
+    pub(crate) params: TargetParams,
+    /// The stored parameters, for the outbox.
+    pub(crate) params_text: Option<String>,
 }
 
 /// At most this many patterns stay parsed in memory.
@@ -135,37 +162,79 @@ fn invalid(message: impl Into<String>) -> ServiceError {
     ServiceError::invalid("ValidationException", message)
 }
 
-fn not_found(message: impl Into<String>) -> ServiceError {
+pub(crate) fn not_found(message: impl Into<String>) -> ServiceError {
     ServiceError::not_found("ResourceNotFoundException", message)
 }
 
-/// The bus named by `name_or_arn` (`default` when None).
+/// The store's not-found and conflict in EventBridge's codes.
+pub(crate) fn aws_codes(e: ServiceError) -> ServiceError {
+    match e.kind {
+        ErrorKind::NotFound => not_found(e.message),
+        ErrorKind::Conflict => {
+            ServiceError::new(e.kind, "ResourceAlreadyExistsException", e.message)
+        }
+        _ => e,
+    }
+}
+
+/// The bus named by `name_or_arn` (`default` when None): a name, or an
+/// event bus's ARN.
 pub fn bus_name(name_or_arn: Option<&str>) -> Result<String, ServiceError> {
     let Some(text) = name_or_arn.filter(|t| !t.is_empty()) else {
         return Ok("default".into());
     };
     if text.starts_with("arn:") {
-        return match TargetRef::parse(text) {
-            Ok(TargetRef::Bus(name)) => Ok(name),
-            _ => Err(invalid(format!("{text} is not an event bus ARN."))),
-        };
+        return text
+            .parse::<Arn>()
+            .ok()
+            .and_then(|arn| arn.as_bus().ok().map(str::to_string))
+            .ok_or_else(|| {
+                invalid(format!(
+                    "1 validation error detected: Value '{text}' at 'eventBusName' failed to satisfy constraint: Member must satisfy regular expression pattern: (arn:aws[\\w-]*:events:[a-z]+-[a-z]+-[\\w-]+:[0-9]{{12}}:event-bus\\/)?[/\\.\\-_A-Za-z0-9]+"
+                ))
+            });
     }
     Ok(text.to_string())
 }
 
-fn check_name(what: &str, name: &str, max: usize, extra: &[char]) -> Result<(), ServiceError> {
-    let ok = !name.is_empty()
-        && name.len() <= max
-        && name.chars().all(|c| {
-            c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | '_') || extra.contains(&c)
-        });
-    if ok {
-        Ok(())
-    } else {
-        Err(invalid(format!(
-            "1 validation error detected: Value '{name}' at '{what}' failed to satisfy constraint: Member must satisfy regular expression pattern: [\\.\\-_A-Za-z0-9]+ and have length 1 to {max}"
-        )))
+/// A rule's name, checked (`field` names it in the message).
+fn check_rule(name: &str, field: &str) -> Result<(), ServiceError> {
+    check_rule_name(name).map_err(|e| invalid(e.at(field)))
+}
+
+/// A new custom bus's name, checked with AWS's texts: no `/` (only
+/// partner buses have it), then CreateEventBus's pattern and length.
+fn check_new_bus(name: &str) -> Result<(), ServiceError> {
+    if name.contains('/') {
+        return Err(invalid("Event bus name must not contain '/'."));
     }
+    match check_bus_name(name) {
+        Ok(()) => Ok(()),
+        Err(e) if e.problem == NameProblem::BadCharacter => Err(invalid(format!(
+            "1 validation error detected: Value '{name}' at 'name' failed to satisfy constraint: Member must satisfy regular expression pattern: [/\\.\\-_A-Za-z0-9]+"
+        ))),
+        Err(e) => Err(invalid(e.at("name"))),
+    }
+}
+
+/// A target's id, checked: AWS's texts name its position.
+fn check_target_id(index: usize, id: &str) -> Result<(), ServiceError> {
+    let field = format!("targets.{index}.member.id");
+    if id.len() > 64 {
+        return Err(invalid(format!(
+            "1 validation error detected: Value '{id}' at '{field}' failed to satisfy constraint: Member must have length less than or equal to 64"
+        )));
+    }
+    if id.is_empty()
+        || !id
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'-' | b'_'))
+    {
+        return Err(invalid(format!(
+            "1 validation error detected: Value '{id}' at '{field}' failed to satisfy constraint: Member must satisfy regular expression pattern: [\\.\\-_A-Za-z0-9]+"
+        )));
+    }
+    Ok(())
 }
 
 /// Parses an event pattern, or `InvalidEventPatternException` with the
@@ -188,13 +257,47 @@ pub fn entry_size(entry: &PutEventsEntry) -> usize {
         + if entry.time.is_some() { 14 } else { 0 }
 }
 
+/// An entry as AWS's service shows it in a validation message (its Java
+/// model's `toString`).
+fn entry_text(entry: &PutEventsEntry) -> String {
+    let or_null = |v: Option<&str>| v.map_or_else(|| "null".to_string(), str::to_string);
+    let time = entry.time.as_deref().map(|t| {
+        chrono::DateTime::parse_from_rfc3339(t)
+            .map(|t| {
+                t.with_timezone(&chrono::Utc)
+                    .format("%a %b %d %H:%M:%S UTC %Y")
+                    .to_string()
+            })
+            .unwrap_or_else(|_| t.to_string())
+    });
+    let resources =
+        (!entry.resources.is_empty()).then(|| format!("[{}]", entry.resources.join(", ")));
+    let nonempty = |s: &str| (!s.is_empty()).then(|| s.to_string());
+    format!(
+        "PutEventsRequestEntry(time={}, source={}, resources={}, detailType={}, detail={}, eventBusName={}, traceHeader={}, kmsKeyIdentifier=null, internalMetadata=null)",
+        or_null(time.as_deref()),
+        or_null(nonempty(&entry.source).as_deref()),
+        or_null(resources.as_deref()),
+        or_null(nonempty(&entry.detail_type).as_deref()),
+        or_null(nonempty(&entry.detail).as_deref()),
+        or_null(entry.bus.as_deref()),
+        or_null(entry.trace_header.as_deref()),
+    )
+}
+
 /// Checks what applies to a PutEvents request as a whole: 1 to 10 entries
-/// of at most 256 KiB in total.
+/// of at most 256 KiB in total, with AWS's texts.
 pub fn check_put_events(entries: &[PutEventsEntry]) -> Result<(), ServiceError> {
     if entries.is_empty() || entries.len() > MAX_ENTRIES {
+        let listed: Vec<String> = entries.iter().map(entry_text).collect();
+        let constraint = if entries.is_empty() {
+            "Member must have length greater than or equal to 1".to_string()
+        } else {
+            format!("Member must have length less than or equal to {MAX_ENTRIES}")
+        };
         return Err(invalid(format!(
-            "1 validation error detected: Value at 'entries' failed to satisfy constraint: Member must have length between 1 and {MAX_ENTRIES}, got {}",
-            entries.len()
+            "1 validation error detected: Value '[{}]' at 'entries' failed to satisfy constraint: {constraint}",
+            listed.join(", ")
         )));
     }
     let size: usize = entries.iter().map(entry_size).sum();
@@ -202,9 +305,7 @@ pub fn check_put_events(entries: &[PutEventsEntry]) -> Result<(), ServiceError> 
         return Err(ServiceError::new(
             ErrorKind::TooLarge,
             "ValidationException",
-            format!(
-                "Total size of the entries in the request is over the limit ({size} > {MAX_REQUEST_SIZE} bytes)."
-            ),
+            "Total size of the entries in the request is over the limit.",
         ));
     }
     Ok(())
@@ -236,14 +337,14 @@ fn envelope(entry: &PutEventsEntry) -> Result<(String, Value), ServiceError> {
         _ => {
             return Err(entry_error(
                 "MalformedDetail",
-                "Detail is malformed: it must be a JSON object.".into(),
+                "Detail is malformed.".into(),
             ));
         }
     };
     if entry_size(entry) > MAX_REQUEST_SIZE {
         return Err(entry_error(
             "InvalidArgument",
-            format!("Entry size exceeds the limit of {MAX_REQUEST_SIZE} bytes."),
+            "Total size of the entries in the request is over the limit.".into(),
         ));
     }
     let time = match &entry.time {
@@ -279,7 +380,23 @@ fn envelope(entry: &PutEventsEntry) -> Result<(String, Value), ServiceError> {
     Ok((id, Value::Object(event)))
 }
 
+/// An event's `time` in ms (now if it has none that parses).
+pub(crate) fn event_time_ms(event: &Value) -> i64 {
+    event["time"]
+        .as_str()
+        .and_then(|t| chrono::DateTime::parse_from_rfc3339(t).ok())
+        .map_or_else(now_ms, |t| t.timestamp_millis())
+}
+
 type Boxed<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
+
+/// What a route sends an event to, beyond its bus.
+pub(crate) struct Routing<'a> {
+    /// The buses the event passed through.
+    pub(crate) visited: &'a [String],
+    /// Only the rules with these ARNs (a replay's `FilterArns`), when some.
+    pub(crate) only: &'a [String],
+}
 
 impl EventBridge {
     /// Puts events on their buses, matching every rule; one result per
@@ -313,22 +430,30 @@ impl EventBridge {
     ) -> Result<String, ServiceError> {
         let bus = bus_name(entry.bus.as_deref())?;
         let (id, event) = envelope(&entry)?;
-        let lookup = bus.clone();
-        let stored = self
+        self.archive_and_route(&bus, &event, &Routing { visited, only: &[] }, true)
+            .await?;
+        Ok(id)
+    }
+
+    /// Stores `event` in the archives of `bus` that match it (unless it is
+    /// replayed) and delivers it to the targets of every matching rule.
+    pub(crate) async fn archive_and_route(
+        &self,
+        bus: &str,
+        event: &Value,
+        routing: &Routing<'_>,
+        archive: bool,
+    ) -> Result<(), ServiceError> {
+        let lookup = bus.to_string();
+        let (stored, archives) = self
             .blocking("reading an event bus's rules", move |store| {
                 store.event_routes(&lookup)
             })
             .await?
             .ok_or_else(|| not_found(format!("Event bus {bus} does not exist.")))?;
-        let ingestion_time = chrono::Utc::now()
-            .format("%Y-%m-%dT%H:%M:%S%.3fZ")
-            .to_string();
-        let origin = EventOrigin {
-            kind: entry.detail_type.clone(),
-            source: entry.source.clone(),
-            id: Some(id.clone()),
-        };
-        let manifest = self.manifest_routes();
+        if archive && event.get("replay-name").is_none() {
+            self.archive(&archives, event).await?;
+        }
         let mut routes: Vec<Route> = Vec::new();
         for (rule, targets) in stored {
             match self.route(&rule, targets) {
@@ -338,10 +463,26 @@ impl EventBridge {
                 }
             }
         }
-        let manifest_routes = manifest.get(&bus).map(Vec::as_slice).unwrap_or(&[]);
+        let manifest = self.manifest_routes();
+        let manifest_routes = manifest.get(bus).map(Vec::as_slice).unwrap_or(&[]);
+        let ingestion_time = chrono::Utc::now()
+            .format("%Y-%m-%dT%H:%M:%S%.3fZ")
+            .to_string();
+        let origin = EventOrigin {
+            kind: event["detail-type"]
+                .as_str()
+                .unwrap_or_default()
+                .to_string(),
+            source: event["source"].as_str().unwrap_or_default().to_string(),
+            id: event["id"].as_str().map(str::to_string),
+        };
         let mut delivered = 0usize;
+        let mut outbox = Vec::new();
         for route in routes.iter().chain(manifest_routes) {
-            if !route.pattern.matches(&event) {
+            if !routing.only.is_empty() && !routing.only.contains(&route.arn) {
+                continue;
+            }
+            if !route.pattern.matches(event) {
                 continue;
             }
             let context = RuleContext {
@@ -350,31 +491,56 @@ impl EventBridge {
                 ingestion_time: &ingestion_time,
             };
             for target in &route.targets {
-                let outcome = match &target.target {
-                    TargetRef::Bus(next) => {
-                        if next == &bus || visited.contains(next) {
+                let outcome = match &target.dest {
+                    Dest::Bus(next) => {
+                        if next == bus || routing.visited.iter().any(|v| v == next) {
                             tracing::warn!(bus, rule = %route.name, target = %target.id, next, "not forwarding an event to a bus it already passed through");
                             continue;
                         }
-                        let mut path = visited.to_vec();
-                        path.push(bus.clone());
-                        let forward = PutEventsEntry {
-                            bus: Some(next.clone()),
-                            time: event["time"].as_str().map(str::to_string),
-                            ..entry.clone()
-                        };
-                        self.put_events_via(vec![forward], path)
+                        let mut path = routing.visited.to_vec();
+                        path.push(bus.to_string());
+                        self.put_events_via(vec![forward_entry(event, next)], path)
                             .await
                             .pop()
                             .unwrap_or_else(|| Ok(String::new()))
                     }
-                    TargetRef::Function(function) => {
-                        let payload = target.input.render(&event, &context);
+                    Dest::Function(function) => {
+                        let payload = target.input.render(event, &context);
                         self.invoke_target(function, payload, &origin).await
                     }
-                    other => {
-                        let payload = target.input.render(&event, &context);
-                        self.deliverer()?.deliver(other, payload, &origin).await
+                    Dest::Queue(name) => {
+                        let payload = target.input.render(event, &context);
+                        self.send_to_queue(
+                            name,
+                            payload,
+                            &origin,
+                            target.params.group_id.as_deref(),
+                        )
+                        .await
+                    }
+                    Dest::Topic(name) => {
+                        let payload = target.input.render(event, &context);
+                        self.deliverer()?
+                            .deliver(
+                                &stratus_core::TargetRef::Topic(name.clone()),
+                                payload,
+                                &origin,
+                            )
+                            .await
+                    }
+                    Dest::ApiDestination(_) => {
+                        outbox.push(NewEventDelivery {
+                            target: target.arn.clone(),
+                            payload: target.input.render(event, &context),
+                            kind: origin.kind.clone(),
+                            source: origin.source.clone(),
+                            event_id: origin.id.clone(),
+                            params: target.params_text.clone(),
+                            rule: route.arn.clone(),
+                            max_attempts: target.params.max_attempts,
+                            max_age_ms: target.params.max_age_ms,
+                        });
+                        continue;
                     }
                 };
                 match outcome {
@@ -385,24 +551,66 @@ impl EventBridge {
                     Err(error) if error.kind == ErrorKind::Internal => return Err(error),
                     Err(error) => {
                         self.metrics().failed("eventbridge", &route.name, 1);
-                        tracing::warn!(bus, rule = %route.name, target = %target.id, event_id = %id, %error, "a rule's target refused an event");
+                        tracing::warn!(bus, rule = %route.name, target = %target.id, event_id = ?origin.id, %error, "a rule's target refused an event");
                     }
                 }
             }
         }
-        tracing::debug!(bus, event_id = %id, delivered, "put an event");
-        Ok(id)
+        let queued = outbox.len();
+        self.enqueue_deliveries(outbox).await?;
+        tracing::debug!(bus, event_id = ?origin.id, delivered, queued, "put an event");
+        Ok(())
+    }
+
+    /// Forwards a payload delivered to a bus: an event's envelope keeps its
+    /// source, detail type, resources, time and detail; anything else
+    /// becomes the detail.
+    pub(crate) async fn forward_payload(
+        &self,
+        bus: &str,
+        payload: String,
+        origin: &EventOrigin,
+    ) -> Result<String, ServiceError> {
+        let entry = match serde_json::from_str::<Value>(&payload) {
+            Ok(event) if event.get("detail-type").is_some() && event["detail"].is_object() => {
+                forward_entry(&event, bus)
+            }
+            _ => PutEventsEntry {
+                source: origin.source.clone(),
+                detail_type: origin.kind.clone(),
+                detail: payload,
+                bus: Some(bus.to_string()),
+                ..PutEventsEntry::default()
+            },
+        };
+        self.put_events_via(vec![entry], Vec::new())
+            .await
+            .pop()
+            .unwrap_or_else(|| Ok(String::new()))
     }
 
     /// An asynchronous invocation of a rule's function, with the event's
     /// CloudEvents headers and the `host` a wasm function's HTTP request
     /// needs.
-    async fn invoke_target(
+    pub(crate) async fn invoke_target(
         &self,
         function: &str,
         payload: String,
         origin: &EventOrigin,
     ) -> Result<String, ServiceError> {
+        self.engine()
+            .invoke_async(
+                function,
+                stratus_engine::Qualifier::Latest,
+                bytes::Bytes::from(payload),
+                self.function_headers(origin),
+            )
+            .await
+            .map_err(|e| ServiceError::engine("queuing an asynchronous invocation", e))
+    }
+
+    /// The headers of a rule's asynchronous invocation.
+    pub(crate) fn function_headers(&self, origin: &EventOrigin) -> Vec<(String, String)> {
         let endpoint = &self.config().endpoint_url;
         let host = endpoint
             .split_once("://")
@@ -411,18 +619,10 @@ impl EventBridge {
             .to_string();
         let mut headers = origin.headers();
         headers.push(("host".to_string(), host));
-        self.engine()
-            .invoke_async(
-                function,
-                stratus_engine::Qualifier::Latest,
-                bytes::Bytes::from(payload),
-                headers,
-            )
-            .await
-            .map_err(|e| ServiceError::engine("queuing an asynchronous invocation", e))
+        headers
     }
 
-    fn pattern(&self, text: &str) -> Result<Arc<Pattern>, ServiceError> {
+    pub(crate) fn pattern(&self, text: &str) -> Result<Arc<Pattern>, ServiceError> {
         let mut cache = self
             .state
             .patterns
@@ -439,24 +639,16 @@ impl EventBridge {
         Ok(parsed)
     }
 
-    fn route(&self, rule: &RuleRecord, targets: Vec<TargetRecord>) -> Result<Route, ServiceError> {
+    /// A stored rule ready to match.
+    pub(crate) fn route(
+        &self,
+        rule: &RuleRecord,
+        targets: Vec<TargetRecord>,
+    ) -> Result<Route, ServiceError> {
         let pattern = self.pattern(rule.pattern.as_deref().unwrap_or("{}"))?;
         let targets = targets
             .into_iter()
-            .map(|t| {
-                let target = TargetRef::parse(&t.arn).map_err(invalid)?;
-                let input = TargetInput::new(
-                    t.input.as_deref(),
-                    t.input_path.as_deref(),
-                    t.input_transformer.as_deref(),
-                )
-                .map_err(|e| invalid(e.to_string()))?;
-                Ok(RouteTarget {
-                    id: t.id,
-                    target,
-                    input,
-                })
-            })
+            .map(route_target)
             .collect::<Result<Vec<_>, ServiceError>>()?;
         Ok(Route {
             name: rule.name.clone(),
@@ -507,8 +699,11 @@ impl EventBridge {
                     pattern,
                     targets: vec![RouteTarget {
                         id: function.name.clone(),
-                        target: TargetRef::Function(function.name.clone()),
+                        arn: stratus_core::function::function_arn(&function.name, None),
+                        dest: Dest::Function(function.name.clone()),
                         input,
+                        params: TargetParams::default(),
+                        params_text: None,
                     }],
                 });
             }
@@ -518,13 +713,29 @@ impl EventBridge {
         routes
     }
 
-    /// CreateEventBus.
+    /// Wakes the scheduler after a rule changed.
+    fn rules_changed(&self) {
+        self.state.rules_changed.notify_one();
+    }
+
+    /// CreateEventBus without tags.
     pub async fn create_event_bus(
         &self,
         name: &str,
         description: Option<String>,
     ) -> Result<BusRecord, ServiceError> {
-        check_name("name", name, 256, &['/'])?;
+        self.create_tagged_event_bus(name, description, Vec::new())
+            .await
+    }
+
+    /// CreateEventBus.
+    pub async fn create_tagged_event_bus(
+        &self,
+        name: &str,
+        description: Option<String>,
+        tags: Vec<(String, String)>,
+    ) -> Result<BusRecord, ServiceError> {
+        check_new_bus(name)?;
         if name == "default" {
             return Err(ServiceError::new(
                 ErrorKind::Conflict,
@@ -539,17 +750,10 @@ impl EventBridge {
         }
         let owned = name.to_string();
         self.blocking("creating an event bus", move |store| {
-            store.create_event_bus(&owned, description.as_deref(), now_ms())
+            store.create_event_bus(&owned, description.as_deref(), &tags, now_ms())
         })
         .await
-        .map_err(|e| match e.kind {
-            ErrorKind::Conflict => ServiceError::new(
-                ErrorKind::Conflict,
-                "ResourceAlreadyExistsException",
-                e.message,
-            ),
-            _ => e,
-        })
+        .map_err(aws_codes)
     }
 
     /// DeleteEventBus (deleting one that does not exist succeeds, as on AWS).
@@ -562,6 +766,7 @@ impl EventBridge {
             store.delete_event_bus(&name)
         })
         .await?;
+        self.rules_changed();
         Ok(())
     }
 
@@ -585,9 +790,105 @@ impl EventBridge {
         .await
     }
 
+    /// PutPermission: adds (or replaces, by `StatementId`) a statement
+    /// allowing `principal` (an account, or `*`) to put events on the bus,
+    /// or replaces the whole policy with `policy`.
+    pub async fn put_permission(
+        &self,
+        bus: Option<&str>,
+        statement: Option<PermissionStatement>,
+        policy: Option<String>,
+    ) -> Result<(), ServiceError> {
+        let bus = bus_name(bus)?;
+        let arn = bus_arn(&bus);
+        let new_policy = match (policy, statement) {
+            (Some(text), _) => {
+                match serde_json::from_str::<Value>(&text) {
+                    Ok(Value::Object(_)) => {}
+                    _ => return Err(invalid("Parameter Policy is not valid.")),
+                }
+                Some(text)
+            }
+            (None, Some(s)) => {
+                let statement = s.to_json(&arn);
+                let sid = s.statement_id.clone();
+                self.blocking("changing a bus's policy", move |store| {
+                    store.update_event_bus_policy(&bus, now_ms(), |current| {
+                        let mut policy = current
+                            .and_then(|t| serde_json::from_str::<Value>(t).ok())
+                            .filter(Value::is_object)
+                            .unwrap_or_else(|| json!({"Version": "2012-10-17", "Statement": []}));
+                        let list = policy["Statement"].as_array().cloned().unwrap_or_default();
+                        let mut list: Vec<Value> = list
+                            .into_iter()
+                            .filter(|st| st["Sid"] != sid.as_str())
+                            .collect();
+                        list.push(statement);
+                        policy["Statement"] = Value::Array(list);
+                        Ok(Some(policy.to_string()))
+                    })
+                })
+                .await
+                .map_err(aws_codes)?;
+                return Ok(());
+            }
+            (None, None) => {
+                return Err(invalid(
+                    "Parameter(s) Action, Principal and StatementId, or Policy must be specified.",
+                ));
+            }
+        };
+        self.blocking("changing a bus's policy", move |store| {
+            store.update_event_bus_policy(&bus, now_ms(), |_| Ok(new_policy))
+        })
+        .await
+        .map_err(aws_codes)
+    }
+
+    /// RemovePermission: one statement, or all of them.
+    pub async fn remove_permission(
+        &self,
+        bus: Option<&str>,
+        statement_id: Option<String>,
+        all: bool,
+    ) -> Result<(), ServiceError> {
+        let bus = bus_name(bus)?;
+        if !all && statement_id.is_none() {
+            return Err(invalid("Parameter StatementId is required."));
+        }
+        const MISSING: &str = "Statement with the provided id does not exist.";
+        self.blocking("changing a bus's policy", move |store| {
+            store.update_event_bus_policy(&bus, now_ms(), |current| {
+                if all {
+                    return Ok(None);
+                }
+                let sid = statement_id.unwrap_or_default();
+                let mut policy = current
+                    .and_then(|t| serde_json::from_str::<Value>(t).ok())
+                    .ok_or_else(|| StoreError::NotFound(MISSING.into()))?;
+                let list = policy["Statement"].as_array().cloned().unwrap_or_default();
+                let before = list.len();
+                let kept: Vec<Value> = list
+                    .into_iter()
+                    .filter(|st| st["Sid"] != sid.as_str())
+                    .collect();
+                if kept.len() == before {
+                    return Err(StoreError::NotFound(MISSING.into()));
+                }
+                if kept.is_empty() {
+                    return Ok(None);
+                }
+                policy["Statement"] = Value::Array(kept);
+                Ok(Some(policy.to_string()))
+            })
+        })
+        .await
+        .map_err(aws_codes)
+    }
+
     /// PutRule: creates or updates a rule; returns its ARN.
     pub async fn put_rule(&self, rule: PutRule) -> Result<String, ServiceError> {
-        check_name("name", &rule.name, 64, &[])?;
+        check_rule(&rule.name, "name")?;
         let bus = bus_name(rule.bus.as_deref())?;
         let pattern = rule.pattern.filter(|p| !p.is_empty());
         let schedule = rule.schedule.filter(|s| !s.is_empty());
@@ -606,8 +907,7 @@ impl EventBridge {
                 ));
             }
             stratus_core::schedule::Schedule::parse(expression, None)
-                .map_err(|e| invalid(format!("Parameter ScheduleExpression is not valid: {e}")))?;
-            tracing::info!(rule = %rule.name, expression, "a rule with a schedule is stored but does not fire (schedules fire from manifests)");
+                .map_err(|_| invalid("Parameter ScheduleExpression is not valid."))?;
         }
         let enabled = match rule.state.as_deref() {
             None | Some("ENABLED") => true,
@@ -626,12 +926,14 @@ impl EventBridge {
             enabled,
             description: rule.description,
         };
+        let tags = rule.tags;
         let stored = self
             .blocking("putting a rule", move |store| {
-                store.put_event_rule(&record, now_ms())
+                store.put_event_rule(&record, &tags, now_ms())
             })
             .await
-            .map_err(not_found_as_resource)?;
+            .map_err(aws_codes)?;
+        self.rules_changed();
         Ok(rule_arn(&stored.bus, &stored.name))
     }
 
@@ -666,6 +968,21 @@ impl EventBridge {
             .await
     }
 
+    /// ListRuleNamesByTarget.
+    pub async fn list_rule_names_by_target(
+        &self,
+        bus: Option<&str>,
+        target_arn: &str,
+    ) -> Result<Vec<String>, ServiceError> {
+        let bus = bus_name(bus)?;
+        let arn = target_arn.to_string();
+        self.blocking("listing rules by target", move |store| {
+            store.event_rules_by_target(&bus, &arn)
+        })
+        .await
+        .map_err(aws_codes)
+    }
+
     /// DeleteRule: refused while the rule has targets unless `force`;
     /// deleting a rule that does not exist succeeds, as on AWS.
     pub async fn delete_rule(
@@ -684,6 +1001,7 @@ impl EventBridge {
             ErrorKind::Conflict => invalid(e.message),
             _ => e,
         })?;
+        self.rules_changed();
         Ok(())
     }
 
@@ -702,6 +1020,7 @@ impl EventBridge {
             })
             .await?;
         if changed {
+            self.rules_changed();
             Ok(())
         } else {
             Err(not_found(format!(
@@ -710,7 +1029,10 @@ impl EventBridge {
         }
     }
 
-    /// PutTargets: returns the targets that failed (others are stored).
+    /// PutTargets: checks every target as AWS does (a request error for a
+    /// malformed id or ARN, a FIFO queue without `SqsParameters`), then
+    /// stores them. Returns the targets that failed (none: AWS's per-target
+    /// failures are for what Stratus cannot fail).
     pub async fn put_targets(
         &self,
         bus: Option<&str>,
@@ -718,27 +1040,26 @@ impl EventBridge {
         targets: Vec<PutTarget>,
     ) -> Result<Vec<FailedTarget>, ServiceError> {
         let bus = bus_name(bus)?;
+        check_rule(rule, "rule")?;
         if targets.is_empty() {
             return Err(invalid(
-                "1 validation error detected: Value at 'targets' failed to satisfy constraint: Member must have length greater than or equal to 1",
+                "1 validation error detected: Value '[]' at 'targets' failed to satisfy constraint: Member must have length greater than or equal to 1",
             ));
         }
-        let mut good = Vec::new();
-        let mut failed = Vec::new();
-        for t in targets {
-            check_name("targets.member.id", &t.id, 64, &[])?;
-            let fail = |message: String| FailedTarget {
-                id: t.id.clone(),
-                code: "ValidationException".into(),
-                message,
-            };
-            if !t.arn.starts_with("arn:") {
-                failed.push(fail(format!("Parameter {} is not valid for Arn.", t.arn)));
-                continue;
-            }
-            if let Err(e) = TargetRef::parse(&t.arn) {
-                failed.push(fail(e));
-                continue;
+        let mut good = Vec::with_capacity(targets.len());
+        for (i, t) in targets.into_iter().enumerate() {
+            check_target_id(i + 1, &t.id)?;
+            let dest = Dest::parse(&t.arn)?;
+            if let Dest::Queue(name) = &dest
+                && stratus_core::names::is_fifo(name)
+                && TargetParams::from_json(t.params.as_deref())
+                    .group_id
+                    .is_none()
+            {
+                return Err(invalid(format!(
+                    "Parameter(s) SqsParameters must be specified for target: {}.",
+                    t.id
+                )));
             }
             if let Err(e) = TargetInput::new(
                 t.input.as_deref(),
@@ -753,31 +1074,23 @@ impl EventBridge {
                 input: t.input,
                 input_path: t.input_path,
                 input_transformer: t.input_transformer,
+                params: t.params,
             });
-        }
-        let (b, r) = (bus.clone(), rule.to_string());
-        let existing = self
-            .blocking("listing targets", move |store| store.event_targets(&b, &r))
-            .await?;
-        let mut ids: Vec<&str> = existing.iter().map(|t| t.id.as_str()).collect();
-        ids.extend(good.iter().map(|t| t.id.as_str()));
-        ids.sort_unstable();
-        ids.dedup();
-        if ids.len() > MAX_TARGETS_PER_RULE {
-            return Err(ServiceError::invalid(
-                "LimitExceededException",
-                format!(
-                    "The requested resource exceeds the maximum number allowed ({MAX_TARGETS_PER_RULE} targets per rule)."
-                ),
-            ));
         }
         let r = rule.to_string();
         self.blocking("putting targets", move |store| {
-            store.put_event_targets(&bus, &r, &good)
+            store.put_event_targets(&bus, &r, &good, MAX_TARGETS_PER_RULE)
         })
         .await
-        .map_err(not_found_as_resource)?;
-        Ok(failed)
+        .map_err(|e| match e.kind {
+            ErrorKind::Invalid => ServiceError::invalid(
+                "LimitExceededException",
+                "The requested resource exceeds the maximum number allowed.",
+            ),
+            _ => aws_codes(e),
+        })?;
+        self.rules_changed();
+        Ok(Vec::new())
     }
 
     /// RemoveTargets: returns the ids that were not there.
@@ -795,7 +1108,8 @@ impl EventBridge {
                 store.remove_event_targets(&bus, &r, &wanted)
             })
             .await
-            .map_err(not_found_as_resource)?;
+            .map_err(aws_codes)?;
+        self.rules_changed();
         Ok(ids
             .into_iter()
             .filter(|id| !removed.contains(id))
@@ -827,13 +1141,43 @@ impl EventBridge {
         let pattern = parse_pattern(pattern)?;
         let event: Value = match serde_json::from_str(event) {
             Ok(v @ Value::Object(_)) => v,
-            _ => {
-                return Err(invalid(
-                    "Parameter Event is not valid: it must be a JSON object.",
-                ));
-            }
+            _ => return Err(invalid("Parameter Event is not valid.")),
         };
         Ok(pattern.matches(&event))
+    }
+
+    /// TagResource: tags of a bus or a rule.
+    pub async fn tag_resource(
+        &self,
+        arn: &str,
+        tags: Vec<(String, String)>,
+    ) -> Result<(), ServiceError> {
+        let (bus, rule) = tag_owner(arn)?;
+        self.blocking("tagging", move |store| {
+            store.tag_event_resource((&bus, rule.as_deref()), &tags)
+        })
+        .await
+        .map_err(aws_codes)
+    }
+
+    /// UntagResource.
+    pub async fn untag_resource(&self, arn: &str, keys: Vec<String>) -> Result<(), ServiceError> {
+        let (bus, rule) = tag_owner(arn)?;
+        self.blocking("untagging", move |store| {
+            store.untag_event_resource((&bus, rule.as_deref()), &keys)
+        })
+        .await
+        .map_err(aws_codes)
+    }
+
+    /// ListTagsForResource.
+    pub async fn list_tags(&self, arn: &str) -> Result<Vec<(String, String)>, ServiceError> {
+        let (bus, rule) = tag_owner(arn)?;
+        self.blocking("listing tags", move |store| {
+            store.event_resource_tags((&bus, rule.as_deref()))
+        })
+        .await
+        .map_err(aws_codes)
     }
 
     /// The ARN of a bus.
@@ -842,10 +1186,271 @@ impl EventBridge {
     }
 }
 
-fn not_found_as_resource(e: ServiceError) -> ServiceError {
-    if e.kind == ErrorKind::NotFound {
-        not_found(e.message)
-    } else {
-        e
+/// A statement of PutPermission.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PermissionStatement {
+    /// `StatementId`.
+    pub statement_id: String,
+    /// `Action`.
+    pub action: String,
+    /// `Principal`: an account id or `*`.
+    pub principal: String,
+    /// `Condition` (`Type`, `Key`, `Value`).
+    pub condition: Option<(String, String, String)>,
+}
+
+impl PermissionStatement {
+    /// The statement as the bus's policy holds it.
+    fn to_json(&self, bus_arn: &str) -> Value {
+        let principal = if self.principal == "*" {
+            json!("*")
+        } else {
+            json!({"AWS": format!("arn:aws:iam::{}:root", self.principal)})
+        };
+        let mut out = json!({
+            "Sid": self.statement_id,
+            "Effect": "Allow",
+            "Principal": principal,
+            "Action": self.action,
+            "Resource": bus_arn,
+        });
+        if let Some((kind, key, value)) = &self.condition {
+            out["Condition"] = json!({ kind: { key: value } });
+        }
+        out
+    }
+}
+
+/// The bus, and rule if any, an ARN of TagResource and its kin names.
+fn tag_owner(arn: &str) -> Result<(String, Option<String>), ServiceError> {
+    let parsed: Arn = arn.parse().map_err(|_| bad_target_arn(arn))?;
+    if let Ok(bus) = parsed.as_bus() {
+        return Ok((bus.to_string(), None));
+    }
+    if let Ok((bus, rule)) = parsed.as_rule() {
+        return Ok((bus.to_string(), Some(rule.to_string())));
+    }
+    Err(bad_target_arn(arn))
+}
+
+/// The entry that forwards `event` to bus `next`.
+fn forward_entry(event: &Value, next: &str) -> PutEventsEntry {
+    PutEventsEntry {
+        source: event["source"].as_str().unwrap_or_default().to_string(),
+        detail_type: event["detail-type"]
+            .as_str()
+            .unwrap_or_default()
+            .to_string(),
+        detail: event["detail"].to_string(),
+        bus: Some(next.to_string()),
+        resources: event["resources"]
+            .as_array()
+            .map(|r| {
+                r.iter()
+                    .filter_map(|v| v.as_str().map(str::to_string))
+                    .collect()
+            })
+            .unwrap_or_default(),
+        time: event["time"].as_str().map(str::to_string),
+        trace_header: None,
+    }
+}
+
+/// A stored target ready to deliver to.
+fn route_target(t: TargetRecord) -> Result<RouteTarget, ServiceError> {
+    let dest = Dest::parse(&t.arn)?;
+    let input = TargetInput::new(
+        t.input.as_deref(),
+        t.input_path.as_deref(),
+        t.input_transformer.as_deref(),
+    )
+    .map_err(|e| invalid(e.to_string()))?;
+    Ok(RouteTarget {
+        id: t.id,
+        arn: t.arn,
+        dest,
+        input,
+        params: TargetParams::from_json(t.params.as_deref()),
+        params_text: t.params,
+    })
+}
+
+/// The ready targets of a stored rule.
+pub(crate) fn route_targets(targets: Vec<TargetRecord>) -> Vec<RouteTarget> {
+    targets
+        .into_iter()
+        .filter_map(|t| {
+            let id = t.id.clone();
+            match route_target(t) {
+                Ok(target) => Some(target),
+                Err(error) => {
+                    tracing::warn!(target = %id, %error, "skipping a target that no longer parses");
+                    None
+                }
+            }
+        })
+        .collect()
+}
+
+impl EventBridge {
+    /// Stores `event` in each archive it matches.
+    async fn archive(&self, archives: &[ArchiveRecord], event: &Value) -> Result<(), ServiceError> {
+        let now = now_ms();
+        let mut into = Vec::new();
+        for a in archives {
+            let matches = match &a.pattern {
+                None => true,
+                Some(text) => match self.pattern(text) {
+                    Ok(p) => p.matches(event),
+                    Err(error) => {
+                        tracing::warn!(archive = %a.name, %error, "skipping an archive whose pattern no longer parses");
+                        false
+                    }
+                },
+            };
+            if matches {
+                let expires =
+                    (a.retention_days > 0).then(|| now + i64::from(a.retention_days) * 86_400_000);
+                into.push((a.name.clone(), expires));
+            }
+        }
+        if into.is_empty() {
+            return Ok(());
+        }
+        let time = event_time_ms(event);
+        let text = event.to_string();
+        self.blocking("archiving an event", move |store| {
+            store.archive_event(&into, time, &text)
+        })
+        .await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn entry(n: usize) -> PutEventsEntry {
+        PutEventsEntry {
+            source: "core.update-account-command".into(),
+            detail_type: "core.update-account-command".into(),
+            detail: format!("{{\"n\": {n}}}"),
+            bus: Some("b".into()),
+            ..PutEventsEntry::default()
+        }
+    }
+
+    #[test]
+    fn request_limits_answer_with_aws_texts() {
+        let e = check_put_events(&(0..11).map(entry).collect::<Vec<_>>()).expect_err("11");
+        let one = "PutEventsRequestEntry(time=null, source=core.update-account-command, resources=null, detailType=core.update-account-command, detail={\"n\": 0}, eventBusName=b, traceHeader=null, kmsKeyIdentifier=null, internalMetadata=null)";
+        assert!(
+            e.message.starts_with(&format!(
+                "1 validation error detected: Value '[{one}, PutEventsRequestEntry(time=null"
+            )),
+            "{}",
+            e.message
+        );
+        assert!(e.message.ends_with(
+            ")]' at 'entries' failed to satisfy constraint: Member must have length less than or equal to 10"
+        ));
+        assert_eq!(e.code, "ValidationException");
+        let e = check_put_events(&[]).expect_err("none");
+        assert_eq!(
+            e.message,
+            "1 validation error detected: Value '[]' at 'entries' failed to satisfy constraint: Member must have length greater than or equal to 1"
+        );
+        let big = PutEventsEntry {
+            detail: format!("{{\"x\": \"{}\"}}", "x".repeat(MAX_REQUEST_SIZE)),
+            ..entry(0)
+        };
+        assert_eq!(
+            check_put_events(&[big]).map_err(|e| e.message),
+            Err("Total size of the entries in the request is over the limit.".into())
+        );
+        let timed = PutEventsEntry {
+            time: Some("2026-01-02T03:04:05Z".into()),
+            resources: vec!["a".into(), "b".into()],
+            ..entry(1)
+        };
+        assert!(entry_text(&timed).starts_with(
+            "PutEventsRequestEntry(time=Fri Jan 02 03:04:05 UTC 2026, source=core.update-account-command, resources=[a, b],"
+        ));
+    }
+
+    #[test]
+    fn malformed_details_are_refused_per_entry() {
+        for detail in ["[1, 2]", "\"text\"", "{not json"] {
+            let e = envelope(&PutEventsEntry {
+                detail: detail.into(),
+                ..entry(0)
+            })
+            .expect_err(detail);
+            assert_eq!(
+                (e.code, e.message.as_str()),
+                ("MalformedDetail", "Detail is malformed.")
+            );
+        }
+        let (id, event) = envelope(&entry(3)).expect("valid");
+        assert_eq!(event["id"], id.as_str());
+        assert_eq!(event["detail"], json!({"n": 3}));
+    }
+
+    #[test]
+    fn bus_names_follow_aws_rules() {
+        assert_eq!(
+            check_new_bus("team/bus").map_err(|e| e.message),
+            Err("Event bus name must not contain '/'.".into())
+        );
+        assert_eq!(
+            check_new_bus("bad name!").map_err(|e| e.message),
+            Err("1 validation error detected: Value 'bad name!' at 'name' failed to satisfy constraint: Member must satisfy regular expression pattern: [/\\.\\-_A-Za-z0-9]+".into())
+        );
+        assert!(check_new_bus("orders.v2_x-y").is_ok());
+        assert_eq!(
+            bus_name(Some("arn:aws:events:us-east-1:000000000000:event-bus/shop")).ok(),
+            Some("shop".into())
+        );
+        assert!(bus_name(Some("arn:aws:events:us-east-1:000000000000:rule/r")).is_err());
+        assert_eq!(bus_name(None).ok(), Some("default".into()));
+    }
+
+    #[test]
+    fn target_ids_are_checked_by_position() {
+        assert_eq!(
+            check_target_id(2, "!@#").map_err(|e| e.message),
+            Err("1 validation error detected: Value '!@#' at 'targets.2.member.id' failed to satisfy constraint: Member must satisfy regular expression pattern: [\\.\\-_A-Za-z0-9]+".into())
+        );
+        assert!(check_target_id(1, &"a".repeat(65)).is_err());
+        assert!(check_target_id(1, "ok.id-1_x").is_ok());
+    }
+
+    #[test]
+    fn permission_statements_have_aws_shape() {
+        let s = PermissionStatement {
+            statement_id: "s1".into(),
+            action: "events:PutEvents".into(),
+            principal: "111111111111".into(),
+            condition: None,
+        };
+        assert_eq!(
+            s.to_json("arn:b"),
+            json!({"Sid": "s1", "Effect": "Allow", "Principal": {"AWS": "arn:aws:iam::111111111111:root"},
+                   "Action": "events:PutEvents", "Resource": "arn:b"})
+        );
+        let s = PermissionStatement {
+            principal: "*".into(),
+            condition: Some((
+                "StringEquals".into(),
+                "aws:PrincipalOrgID".into(),
+                "o-1".into(),
+            )),
+            ..s
+        };
+        assert_eq!(s.to_json("arn:b")["Principal"], "*");
+        assert_eq!(
+            s.to_json("arn:b")["Condition"],
+            json!({"StringEquals": {"aws:PrincipalOrgID": "o-1"}})
+        );
     }
 }

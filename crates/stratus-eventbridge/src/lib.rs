@@ -1,18 +1,30 @@
-//! EventBridge: buses, rules, targets and schedules, and its JSON 1.1
-//! protocol.
+//! EventBridge: buses, rules, targets, schedules, archives and replays,
+//! connections and API destinations, and its JSON 1.1 protocol.
 //!
-//! - `bus.rs`: PutEvents (the envelope, every enabled rule of the bus
-//!   matched, targets delivered through the shared
+//! - `bus.rs`: buses, rules, targets, permissions, tags, and PutEvents (the
+//!   envelope, the bus's archives, every enabled rule of the bus matched,
+//!   targets delivered through the shared
 //!   [`Deliver`](stratus_service_kit::Deliver) seam with their input
 //!   transformer; an event never re-enters a bus it passed);
-//! - `scheduler.rs`: schedule ticks, each fired once with EventBridge's
-//!   scheduled-event envelope;
+//! - `targets.rs`: what a target's ARN names, its parameters
+//!   (`SqsParameters`, `HttpParameters`, `RetryPolicy`), and the outbox of
+//!   deliveries retried until they succeed;
+//! - `scheduler.rs`: schedule ticks of manifests and of rules, each fired
+//!   once with EventBridge's scheduled-event envelope;
+//! - `archives.rs`: archives and replays;
+//! - `connections.rs`: connections and API destinations (HTTP delivery);
 //! - `wire.rs`: the protocol (`X-Amz-Target: AWSEvents.<Op>`);
 //! - `service.rs`: the service as the protocol layer's router sees it.
+//!
+//! Background work (the scheduler, the outbox, replays, pruning archives)
+//! runs on the kit's task tracker and stops with its cancellation token.
 
+pub mod archives;
 pub mod bus;
+pub mod connections;
 pub mod scheduler;
 mod service;
+pub mod targets;
 pub mod wire;
 
 pub use service::EventBridgeService;
@@ -39,13 +51,20 @@ impl std::ops::Deref for EventBridge {
 }
 
 impl EventBridge {
-    /// The service over `kit`, with its scheduler running.
+    /// The service over `kit`, with its background loops running: the
+    /// scheduler, the outbox, the replays a restart cut, and the pruning of
+    /// archives.
     pub fn start(kit: Kit) -> EventBridge {
         let events = EventBridge {
             kit,
             state: Arc::default(),
         };
         scheduler::spawn(&events);
+        let tasks = events.tasks().clone();
+        tasks.spawn(events.clone().delivery_loop());
+        tasks.spawn(events.clone().prune_loop());
+        let resumer = events.clone();
+        tasks.spawn(async move { resumer.resume_replays().await });
         events
     }
 }

@@ -1,12 +1,21 @@
-//! Schedules (`events: - schedule: rate(5 minutes) | cron(...)`): each tick
+//! Schedules: the manifests' (`events: - schedule: rate(5 minutes) |
+//! cron(...)`) and the rules made through the API with a
+//! `ScheduleExpression` (on the default bus, as AWS allows). Each tick
 //! fires exactly once, across restarts too.
 //!
-//! One loop follows the deployed functions' enabled schedules, sleeps until
-//! the earliest next tick (waking early for deploys and shutdown) and fires
-//! each due tick as an asynchronous invocation of the function's `$LATEST`.
-//! The tick is recorded and the invocation enqueued in one store
-//! transaction ([`stratus_store::Store::fire_schedule_ticks`]), so a tick
-//! fires once even if the process dies right after.
+//! One loop follows the deployed functions' enabled schedules and the
+//! enabled scheduled rules, sleeps until the earliest next tick (waking
+//! early for deploys, rule changes and shutdown) and fires each due tick:
+//! a manifest schedule as an asynchronous invocation of the function's
+//! `$LATEST`; a rule by delivering the envelope (through each target's
+//! `Input`, `InputPath` or `InputTransformer`) to every target of the rule,
+//! a function as an asynchronous invocation, any other target as a row of
+//! the bus's outbox (`targets.rs`). The tick is recorded and everything it
+//! enqueues committed in one store transaction
+//! ([`stratus_store::Store::fire_schedule_ticks`]), so a tick fires once
+//! even if the process dies right after; a rule's tick fires only if the
+//! rule still exists, enabled, at that commit, so a disabled or deleted
+//! rule stops at once.
 //!
 //! # The event
 //!
@@ -22,8 +31,9 @@
 //! ```
 //!
 //! `time` is the tick (not when it fired), `n` the schedule's position
-//! among the function's schedules, from 1. Headers: `ce-type: Scheduled
-//! Event`, `ce-source: aws.events`, `ce-id` the envelope's id.
+//! among the function's schedules, from 1 (a rule's resource is the rule's
+//! ARN). Headers: `ce-type: Scheduled Event`, `ce-source: aws.events`,
+//! `ce-id` the envelope's id.
 //!
 //! # Missed ticks
 //!
@@ -38,17 +48,21 @@
 //! envelope to mark; the `ce-missed-ticks` header carries N instead (it is
 //! also set with the envelope).
 //!
-//! Disabled schedules (`enabled: false`) and those of removed functions do
-//! not fire and are forgotten: re-enabled, a schedule starts afresh.
+//! Disabled schedules (`enabled: false`, a disabled rule) and those of
+//! removed functions or deleted rules do not fire and are forgotten:
+//! re-enabled, a schedule starts afresh.
 
-use crate::EventBridge;
+use crate::bus::route_targets;
+use crate::targets::Dest;
+use crate::{EventBridge, EventOrigin};
 use bytes::Bytes;
 use chrono::{DateTime, SecondsFormat};
 use std::time::Duration;
-use stratus_core::function::{ACCOUNT_ID, REGION};
+use stratus_core::function::{ACCOUNT_ID, REGION, rule_arn};
 use stratus_core::schedule::Schedule;
+use stratus_core::transform::RuleContext;
 use stratus_engine::Qualifier;
-use stratus_store::{ScheduleKey, ScheduleState, ScheduleTick};
+use stratus_store::{NewEventDelivery, ScheduleKey, ScheduleState, ScheduleTick};
 
 /// How late a lone due tick may fire before it counts as missed.
 pub const MISSED_GRACE_MS: i64 = 2_000;
@@ -57,19 +71,36 @@ const MISSED_COUNT_LIMIT: u64 = 1_000_000;
 /// How long to wait before trying again after a store error.
 const RETRY_AFTER: Duration = Duration::from_secs(1);
 
+/// Whose schedule an entry is.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Owner {
+    /// A manifest schedule.
+    Function {
+        /// The function invoked.
+        function: String,
+        /// Position among the function's schedules, from 1.
+        position: usize,
+        /// Constant input (JSON text) replacing the envelope.
+        input: Option<String>,
+    },
+    /// A rule with a `ScheduleExpression`.
+    Rule {
+        /// Its bus.
+        bus: String,
+        /// Its name.
+        name: String,
+    },
+}
+
 /// One followed schedule.
 #[derive(Debug, Clone)]
 pub struct Entry {
     /// The stable key in the store.
     pub key: String,
-    /// The function invoked.
-    pub function: String,
-    /// Position among the function's schedules, from 1.
-    pub position: usize,
+    /// Whose it is.
+    pub owner: Owner,
     /// The parsed expression.
     pub schedule: Schedule,
-    /// Constant input (JSON text) replacing the envelope.
-    pub input: Option<String>,
     /// When it was first seen (ms).
     pub anchor_ms: i64,
     /// The last tick fired (ms), or the anchor.
@@ -85,7 +116,20 @@ impl Entry {
 
     /// The name of the rule in the envelope's resource.
     pub fn rule_name(&self) -> String {
-        format!("{}-schedule-{}", self.function, self.position)
+        match &self.owner {
+            Owner::Function {
+                function, position, ..
+            } => format!("{function}-schedule-{position}"),
+            Owner::Rule { name, .. } => name.clone(),
+        }
+    }
+
+    /// What it is, for logs.
+    fn describe(&self) -> String {
+        match &self.owner {
+            Owner::Function { function, .. } => format!("function {function}"),
+            Owner::Rule { bus, name } => format!("rule {name} of bus {bus}"),
+        }
     }
 }
 
@@ -135,6 +179,12 @@ pub fn schedule_key(function: &str, position: usize, expression: &str, timezone:
     format!("{function}/{position}/{expression}/{timezone}")
 }
 
+/// The key of a rule's schedule: stable while the rule keeps its
+/// expression (a function's name has no `:`, so the two never meet).
+pub fn rule_schedule_key(bus: &str, name: &str, expression: &str) -> String {
+    format!("rule:{bus}/{name}/{expression}")
+}
+
 /// The scheduled-event envelope of a tick.
 pub fn envelope(id: &str, rule: &str, tick_ms: i64, missed: u64) -> serde_json::Value {
     let time = DateTime::from_timestamp_millis(tick_ms)
@@ -166,8 +216,12 @@ pub(crate) fn spawn(events: &EventBridge) {
         .spawn(async move { run(events).await });
 }
 
-/// The enabled schedules of the deployed functions, with their keys.
-fn wanted(events: &EventBridge) -> Vec<(ScheduleKey, usize, Schedule, Option<String>)> {
+/// A schedule to follow: its key, whose it is, its expression.
+type Wanted = (ScheduleKey, Owner, Schedule);
+
+/// The enabled schedules of the deployed functions and the enabled
+/// scheduled rules, with their keys.
+async fn wanted(events: &EventBridge) -> Result<Vec<Wanted>, crate::ServiceError> {
     let mut out = Vec::new();
     for function in events.engine().functions() {
         for (i, source) in function.config.events.schedules.iter().enumerate() {
@@ -192,15 +246,45 @@ fn wanted(events: &EventBridge) -> Vec<(ScheduleKey, usize, Schedule, Option<Str
                 function: function.name.clone(),
                 expression: schedule.expression().to_string(),
             };
-            out.push((key, position, schedule, source.input.clone()));
+            let owner = Owner::Function {
+                function: function.name.clone(),
+                position,
+                input: source.input.clone(),
+            };
+            out.push((key, owner, schedule));
         }
     }
-    out
+    let rules = events
+        .blocking("listing scheduled rules", |s| s.event_schedule_rules())
+        .await?;
+    for rule in rules {
+        let Some(expression) = rule.schedule.as_deref() else {
+            continue;
+        };
+        let schedule = match Schedule::parse(expression, None) {
+            Ok(s) => s,
+            Err(e) => {
+                tracing::warn!(rule = %rule.name, error = %e, "ignoring a rule's invalid schedule");
+                continue;
+            }
+        };
+        let key = ScheduleKey {
+            key: rule_schedule_key(&rule.bus, &rule.name, schedule.expression()),
+            function: rule_arn(&rule.bus, &rule.name),
+            expression: schedule.expression().to_string(),
+        };
+        let owner = Owner::Rule {
+            bus: rule.bus,
+            name: rule.name,
+        };
+        out.push((key, owner, schedule));
+    }
+    Ok(out)
 }
 
-/// Syncs the store with the deployed schedules and returns the entries.
+/// Syncs the store with the schedules to follow and returns the entries.
 async fn load(events: &EventBridge) -> Result<Vec<Entry>, crate::ServiceError> {
-    let wanted = wanted(events);
+    let wanted = wanted(events).await?;
     let keys: Vec<ScheduleKey> = wanted.iter().map(|w| w.0.clone()).collect();
     // Anchored on a whole second, so rate ticks (whole seconds apart) fall
     // on whole seconds, as EventBridge's second-precision `time` reads.
@@ -211,12 +295,10 @@ async fn load(events: &EventBridge) -> Result<Vec<Entry>, crate::ServiceError> {
     let entries: Vec<Entry> = wanted
         .into_iter()
         .zip(states)
-        .map(|((key, position, schedule, input), state)| Entry {
+        .map(|((key, owner, schedule), state)| Entry {
             key: key.key,
-            function: key.function,
-            position,
+            owner,
             schedule,
-            input,
             anchor_ms: state.anchor_ms,
             last_tick_ms: state.last_tick_ms,
         })
@@ -266,6 +348,7 @@ async fn run(events: EventBridge) {
                 }
                 entries = None;
             }
+            _ = events.state.rules_changed.notified() => entries = None,
             _ = tokio::time::sleep_until(deadline) => {}
         }
     }
@@ -283,41 +366,20 @@ async fn fire_due(events: &EventBridge, entries: &mut [Entry]) -> Result<(), cra
     let mut fired_for = Vec::with_capacity(due.len());
     for d in &due {
         let entry = &entries[d.entry];
-        let id = uuid::Uuid::new_v4().to_string();
-        let payload = match &entry.input {
-            Some(input) => input.clone(),
-            None => envelope(&id, &entry.rule_name(), d.tick_ms, d.missed).to_string(),
+        let built = match &entry.owner {
+            Owner::Function {
+                function, input, ..
+            } => function_tick(events, entry, function, input.as_deref(), d).await,
+            Owner::Rule { bus, name } => rule_tick(events, entry, bus, name, d).await,
         };
-        let mut headers = vec![
-            ("ce-type".to_string(), "Scheduled Event".to_string()),
-            ("ce-source".to_string(), "aws.events".to_string()),
-            ("ce-id".to_string(), id.clone()),
-        ];
-        if d.missed > 0 {
-            headers.push(("ce-missed-ticks".to_string(), d.missed.to_string()));
-        }
-        match events
-            .engine()
-            .async_event(
-                &entry.function,
-                Qualifier::Latest,
-                Bytes::from(payload),
-                headers,
-                Some(id),
-            )
-            .await
-        {
-            Ok(event) => {
-                ticks.push(ScheduleTick {
-                    key: entry.key.clone(),
-                    tick_ms: d.tick_ms,
-                    event,
-                });
+        match built {
+            Ok(tick) => {
+                ticks.push(tick);
                 fired_for.push(*d);
             }
             Err(e) => {
                 // Skipped in memory only: after a restart it counts as missed.
-                tracing::warn!(function = %entry.function, tick_ms = d.tick_ms, error = %e,
+                tracing::warn!(schedule = %entry.describe(), tick_ms = d.tick_ms, error = %e,
                     "could not build a scheduled invocation; skipping the tick");
                 entries[d.entry].last_tick_ms = d.tick_ms;
             }
@@ -326,12 +388,16 @@ async fn fire_due(events: &EventBridge, entries: &mut [Entry]) -> Result<(), cra
     if ticks.is_empty() {
         return Ok(());
     }
+    let queued = ticks.iter().any(|t| !t.deliveries.is_empty());
     let fired = events
         .blocking("firing schedule ticks", move |s| {
             s.fire_schedule_ticks(&ticks, now)
         })
         .await?;
     events.engine().wake_async();
+    if queued {
+        events.state.deliveries.notify_one();
+    }
     let committed = crate::now_ms();
     for (d, fired) in fired_for.iter().zip(fired) {
         let entry = &mut entries[d.entry];
@@ -340,15 +406,140 @@ async fn fire_due(events: &EventBridge, entries: &mut [Entry]) -> Result<(), cra
             events
                 .metrics()
                 .delivered("schedule", &entry.rule_name(), 1);
-            tracing::debug!(function = %entry.function, tick_ms = d.tick_ms, missed = d.missed,
+            tracing::debug!(schedule = %entry.describe(), tick_ms = d.tick_ms, missed = d.missed,
                 lateness_ms = committed - d.tick_ms, "fired a schedule tick");
             if d.missed > 0 {
-                tracing::info!(function = %entry.function, schedule = %entry.schedule,
+                tracing::info!(schedule = %entry.describe(), expression = %entry.schedule,
                     missed = d.missed, "fired the latest of missed schedule ticks once");
             }
         }
     }
     Ok(())
+}
+
+/// A manifest schedule's tick: one invocation of its function.
+async fn function_tick(
+    events: &EventBridge,
+    entry: &Entry,
+    function: &str,
+    input: Option<&str>,
+    d: &Due,
+) -> Result<ScheduleTick, crate::ServiceError> {
+    let id = uuid::Uuid::new_v4().to_string();
+    let payload = match input {
+        Some(input) => input.to_string(),
+        None => envelope(&id, &entry.rule_name(), d.tick_ms, d.missed).to_string(),
+    };
+    let mut headers = vec![
+        ("ce-type".to_string(), "Scheduled Event".to_string()),
+        ("ce-source".to_string(), "aws.events".to_string()),
+        ("ce-id".to_string(), id.clone()),
+    ];
+    if d.missed > 0 {
+        headers.push(("ce-missed-ticks".to_string(), d.missed.to_string()));
+    }
+    let event = events
+        .engine()
+        .async_event(
+            function,
+            Qualifier::Latest,
+            Bytes::from(payload),
+            headers,
+            Some(id),
+        )
+        .await
+        .map_err(|e| crate::ServiceError::engine("building a scheduled invocation", e))?;
+    Ok(ScheduleTick {
+        key: entry.key.clone(),
+        tick_ms: d.tick_ms,
+        events: vec![event],
+        ..ScheduleTick::default()
+    })
+}
+
+/// A rule's tick: the envelope, through each target's input, to every
+/// target the rule has now. A function target that refuses (it does not
+/// exist) is skipped, as PutEvents skips it.
+async fn rule_tick(
+    events: &EventBridge,
+    entry: &Entry,
+    bus: &str,
+    name: &str,
+    d: &Due,
+) -> Result<ScheduleTick, crate::ServiceError> {
+    let (b, n) = (bus.to_string(), name.to_string());
+    let targets = events
+        .blocking("reading a rule's targets", move |s| s.event_targets(&b, &n))
+        .await?;
+    let id = uuid::Uuid::new_v4().to_string();
+    let event = envelope(&id, name, d.tick_ms, d.missed);
+    let arn = rule_arn(bus, name);
+    let ingestion_time = chrono::Utc::now()
+        .format("%Y-%m-%dT%H:%M:%S%.3fZ")
+        .to_string();
+    let context = RuleContext {
+        rule_arn: &arn,
+        rule_name: name,
+        ingestion_time: &ingestion_time,
+    };
+    let origin = EventOrigin {
+        kind: "Scheduled Event".into(),
+        source: "aws.events".into(),
+        id: Some(id.clone()),
+    };
+    let mut tick = ScheduleTick {
+        key: entry.key.clone(),
+        tick_ms: d.tick_ms,
+        rule: Some((bus.to_string(), name.to_string())),
+        ..ScheduleTick::default()
+    };
+    for target in route_targets(targets) {
+        let payload = target.input.render(&event, &context);
+        match &target.dest {
+            Dest::Function(function) => {
+                let mut headers = events.function_headers(&origin);
+                if d.missed > 0 {
+                    headers.push(("ce-missed-ticks".to_string(), d.missed.to_string()));
+                }
+                match events
+                    .engine()
+                    .async_event(
+                        function,
+                        Qualifier::Latest,
+                        Bytes::from(payload),
+                        headers,
+                        None,
+                    )
+                    .await
+                {
+                    Ok(invocation) => tick.events.push(invocation),
+                    Err(stratus_engine::EngineError::ShuttingDown) => {
+                        return Err(crate::ServiceError::engine(
+                            "building a scheduled invocation",
+                            stratus_engine::EngineError::ShuttingDown,
+                        ));
+                    }
+                    Err(error) => {
+                        events.metrics().failed("schedule", name, 1);
+                        tracing::warn!(rule = name, target = %target.id, %error,
+                            "a scheduled rule's function target refused its event");
+                    }
+                }
+            }
+            _ => tick.deliveries.push(NewEventDelivery {
+                target: target.arn.clone(),
+                payload,
+                kind: origin.kind.clone(),
+                source: origin.source.clone(),
+                event_id: origin.id.clone(),
+                params: target.params_text.clone(),
+                rule: arn.clone(),
+                max_attempts: target.params.max_attempts,
+                max_age_ms: target.params.max_age_ms,
+            }),
+        }
+    }
+    Ok(tick)
 }
 
 #[cfg(test)]
@@ -358,13 +549,34 @@ mod tests {
     fn entry(expr: &str, anchor: i64, last: i64) -> Entry {
         Entry {
             key: "k".into(),
-            function: "f".into(),
-            position: 1,
+            owner: Owner::Function {
+                function: "f".into(),
+                position: 1,
+                input: None,
+            },
             schedule: Schedule::parse(expr, None).expect("valid"),
-            input: None,
             anchor_ms: anchor,
             last_tick_ms: last,
         }
+    }
+
+    #[test]
+    fn rules_and_functions_have_distinct_keys_and_names() {
+        assert_eq!(
+            rule_schedule_key("default", "tick", "rate(1 minute)"),
+            "rule:default/tick/rate(1 minute)"
+        );
+        let mut e = entry("rate(1 minute)", 0, 0);
+        assert_eq!(e.rule_name(), "f-schedule-1");
+        e.owner = Owner::Rule {
+            bus: "default".into(),
+            name: "tick".into(),
+        };
+        assert_eq!(e.rule_name(), "tick");
+        assert_eq!(
+            envelope("i", &e.rule_name(), 0, 0)["resources"][0],
+            rule_arn("default", "tick")
+        );
     }
 
     #[test]

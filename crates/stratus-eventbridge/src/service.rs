@@ -3,7 +3,7 @@
 use crate::{EventBridge, Reply};
 use async_trait::async_trait;
 use stratus_aws::{AwsError, AwsRequest, Operation, Protocol, Service};
-use stratus_core::function::{bus_arn, rule_arn};
+use stratus_core::function::{ACCOUNT_ID, REGION, bus_arn, rule_arn};
 
 /// Largest request body (256 KiB per message, batch or PutEvents, 1 MiB
 /// SQS messages, and room for the JSON or form encoding around them).
@@ -12,6 +12,61 @@ const MAX_REQUEST_BYTES: usize = 4 * 1024 * 1024;
 /// A string member of a JSON body, if it is one.
 fn member<'a>(body: &'a serde_json::Value, name: &str) -> Option<&'a str> {
     body.get(name).and_then(serde_json::Value::as_str)
+}
+
+/// The bus a request names (by name or ARN), `default` when none.
+fn bus_of(body: &serde_json::Value, key: &str) -> String {
+    member(body, key)
+        .map(|b| crate::bus::bus_name(Some(b)).unwrap_or_else(|_| b.to_string()))
+        .unwrap_or_else(|| "default".to_string())
+}
+
+/// The ARN of `kind/name` in the default scope.
+fn events_arn(kind: &str, name: &str) -> String {
+    format!("arn:aws:events:{REGION}:{ACCOUNT_ID}:{kind}/{name}")
+}
+
+/// The resource an operation acts on, for the authorization hook (`*`
+/// for those on no one resource, such as the List operations).
+fn resource(operation: &str, body: &serde_json::Value) -> String {
+    let named = |key: &str, arn: &dyn Fn(&str) -> String| {
+        member(body, key).map_or_else(|| "*".to_string(), arn)
+    };
+    match operation {
+        "PutRule" | "DeleteRule" | "DescribeRule" | "EnableRule" | "DisableRule" => {
+            let bus = bus_of(body, "EventBusName");
+            named("Name", &|rule| rule_arn(&bus, rule))
+        }
+        "PutTargets" | "RemoveTargets" | "ListTargetsByRule" => {
+            let bus = bus_of(body, "EventBusName");
+            named("Rule", &|rule| rule_arn(&bus, rule))
+        }
+        "CreateEventBus" | "DeleteEventBus" | "DescribeEventBus" => bus_arn(&bus_of(body, "Name")),
+        "PutPermission" | "RemovePermission" => bus_arn(&bus_of(body, "EventBusName")),
+        "PutEvents" => {
+            let first = body.get("Entries").and_then(|e| e.get(0));
+            let bus = first.map_or_else(|| "default".to_string(), |e| bus_of(e, "EventBusName"));
+            bus_arn(&bus)
+        }
+        "TagResource" | "UntagResource" | "ListTagsForResource" => {
+            named("ResourceARN", &str::to_string)
+        }
+        "CreateArchive" | "DescribeArchive" | "UpdateArchive" | "DeleteArchive" => {
+            named("ArchiveName", &|a| events_arn("archive", a))
+        }
+        "StartReplay" | "DescribeReplay" | "CancelReplay" => {
+            named("ReplayName", &|r| events_arn("replay", r))
+        }
+        "CreateConnection" | "DescribeConnection" | "DeleteConnection" => {
+            named("Name", &|c| events_arn("connection", &format!("{c}/*")))
+        }
+        "CreateApiDestination" | "DescribeApiDestination" | "DeleteApiDestination" => {
+            named("Name", &|d| {
+                events_arn("api-destination", &format!("{d}/*"))
+            })
+        }
+        _ => "*".to_string(),
+    }
 }
 
 /// EventBridge on the AWS endpoint.
@@ -38,30 +93,7 @@ impl Service for EventBridgeService {
     fn operation(&self, request: &AwsRequest) -> Result<Operation, AwsError> {
         let name = request.target_operation().unwrap_or_default();
         let body = crate::json_body(&request.body).unwrap_or_default();
-        let bus = member(&body, "EventBusName")
-            .map(|b| b.rsplit('/').next().unwrap_or(b))
-            .unwrap_or("default");
-        let resource = match name {
-            "PutRule" | "DeleteRule" | "DescribeRule" | "EnableRule" | "DisableRule"
-            | "PutTargets" | "RemoveTargets" | "ListTargetsByRule" => member(&body, "Name")
-                .or_else(|| member(&body, "Rule"))
-                .map_or_else(|| "*".to_string(), |rule| rule_arn(bus, rule)),
-            "CreateEventBus" | "DeleteEventBus" | "DescribeEventBus" => member(&body, "Name")
-                .map_or_else(
-                    || bus_arn("default"),
-                    |b| bus_arn(b.rsplit('/').next().unwrap_or(b)),
-                ),
-            "PutEvents" => {
-                let first = body
-                    .get("Entries")
-                    .and_then(|e| e.get(0))
-                    .and_then(|e| member(e, "EventBusName"));
-                let bus = first.map_or("default", |b| b.rsplit('/').next().unwrap_or(b));
-                bus_arn(bus)
-            }
-            _ => "*".to_string(),
-        };
-        Ok(Operation::new("events", name, resource))
+        Ok(Operation::new("events", name, resource(name, &body)))
     }
 
     async fn call(&self, operation: &Operation, request: AwsRequest) -> Result<Reply, AwsError> {

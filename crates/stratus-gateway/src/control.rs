@@ -1,5 +1,6 @@
 //! The control API (`/v1`): artifacts, deployments, functions, invoke, logs,
-//! stats, and Prometheus `/metrics`, plus Lambda's Invoke API. Every `/v1`
+//! stats, the topics' local outbox, and Prometheus `/metrics`, plus
+//! Lambda's Invoke API. Every `/v1`
 //! route but `/v1/health` needs the bearer token.
 
 use crate::AppState;
@@ -44,6 +45,7 @@ pub fn router(state: AppState) -> Router {
             axum::routing::delete(delete_service),
         )
         .route("/v1/stats", get(stats))
+        .route("/v1/sns/outbox", get(sns_outbox))
         .route("/metrics", get(metrics))
         .layer(DefaultBodyLimit::max(MAX_ARTIFACT_BYTES))
         .route_layer(middleware::from_fn_with_state(state.clone(), require_token));
@@ -421,6 +423,56 @@ async fn stats(State(state): State<AppState>) -> Result<Json<serde_json::Value>,
         Err(error) => tracing::warn!(%error, "event figures unavailable for stats"),
     }
     Ok(Json(body))
+}
+
+#[derive(Deserialize)]
+struct OutboxQuery {
+    /// A topic's name or ARN.
+    topic: Option<String>,
+    limit: Option<usize>,
+}
+
+/// The newest messages of the topics' local outbox (what email and SMS
+/// subscriptions would have been sent), of one topic if asked.
+async fn sns_outbox(
+    State(state): State<AppState>,
+    Query(query): Query<OutboxQuery>,
+) -> Result<Json<api::OutboxResponse>, ApiFailure> {
+    let topic = match query.topic.as_deref() {
+        Some(arn) if arn.starts_with("arn:") => {
+            let parsed = arn
+                .parse::<stratus_core::arn::Arn>()
+                .map_err(|e| ApiFailure::bad_request(e.to_string()))?;
+            let name = parsed
+                .as_topic()
+                .map_err(|e| ApiFailure::bad_request(e.to_string()))?;
+            Some(name.to_string())
+        }
+        other => other.map(str::to_string),
+    };
+    let limit = query.limit.unwrap_or(20).clamp(1, 1000);
+    let messages = state
+        .services
+        .sns()
+        .local_outbox(topic.as_deref(), limit)
+        .await
+        .map_err(|e| ApiFailure::new(StatusCode::INTERNAL_SERVER_ERROR, "Internal", e.message))?;
+    let messages = messages
+        .into_iter()
+        .map(|m| api::OutboxMessage {
+            id: m.id,
+            ts_ms: m.created_ms,
+            topic: m.message.topic,
+            subscription_arn: m.message.subscription_arn,
+            protocol: m.message.protocol,
+            endpoint: m.message.endpoint,
+            kind: m.message.kind.as_str().to_string(),
+            message_id: m.message.message_id,
+            subject: m.message.subject,
+            body: m.message.body,
+        })
+        .collect();
+    Ok(Json(api::OutboxResponse { messages }))
 }
 
 async fn metrics(State(state): State<AppState>) -> Response {

@@ -1,12 +1,14 @@
 //! SNS: topics, subscriptions and fan-out, and its query protocol.
 //!
 //! - `topics.rs`: the semantics (publish with FIFO dedup, filter policies,
-//!   fan-out to functions, queues and HTTP endpoints, the HTTP delivery
-//!   loop) over the store; deliveries to queues go through the shared
+//!   fan-out to functions, queues, HTTP endpoints and the local outbox of
+//!   email and text messages, the HTTP delivery loop) over the store; deliveries to queues go through the shared
 //!   [`Deliver`](stratus_service_kit::Deliver) seam, not through SQS;
+//! - `policy.rs`: a topic's access and delivery policy documents;
 //! - `wire.rs`: the query protocol (`Action=<Op>`, XML answers);
 //! - `service.rs`: the service as the protocol layer's router sees it.
 
+pub mod policy;
 mod service;
 pub mod topics;
 pub mod wire;

@@ -39,13 +39,25 @@ impl Service for SnsService {
                 .is_some_and(|v| v.starts_with("application/x-www-form-urlencoded"))
     }
 
+    /// `SubscribeURL` and `UnsubscribeURL`: a GET of `/` whose query is
+    /// the operation, as AWS serves them to whoever holds the link.
+    fn claims(&self, parts: &Parts) -> bool {
+        self.allows_unsigned(parts)
+    }
+
+    fn allows_unsigned(&self, parts: &Parts) -> bool {
+        parts.method == http::Method::GET && parts.uri.path() == "/" && link_action(parts).is_some()
+    }
+
     fn body_limit(&self) -> usize {
         MAX_REQUEST_BYTES
     }
 
     fn operation(&self, request: &AwsRequest) -> Result<Operation, AwsError> {
         let params: std::collections::HashMap<String, String> =
-            form_urlencoded::parse(&request.body).into_owned().collect();
+            form_urlencoded::parse(&crate::wire::params_of(request))
+                .into_owned()
+                .collect();
         let Some(action) = params.get("Action") else {
             return Err(AwsError::sender(
                 "MissingAction",
@@ -54,6 +66,7 @@ impl Service for SnsService {
         };
         let resource = if let Some(arn) = params
             .get("TopicArn")
+            .or_else(|| params.get("TargetArn"))
             .or_else(|| params.get("SubscriptionArn"))
             .or_else(|| params.get("ResourceArn"))
         {
@@ -71,4 +84,13 @@ impl Service for SnsService {
     async fn call(&self, operation: &Operation, request: AwsRequest) -> Result<Reply, AwsError> {
         crate::wire::handle(&self.0, &operation.name, request).await
     }
+}
+
+/// The operation of a `SubscribeURL` or `UnsubscribeURL` link.
+fn link_action(parts: &Parts) -> Option<String> {
+    let query = parts.uri.query()?;
+    let action = form_urlencoded::parse(query.as_bytes())
+        .find(|(k, _)| k == "Action")
+        .map(|(_, v)| v.into_owned())?;
+    matches!(action.as_str(), "ConfirmSubscription" | "Unsubscribe").then_some(action)
 }

@@ -7,54 +7,108 @@
 //! A publication reaches every subscription whose filter policy matches:
 //! the subscriptions made through the API (`Subscribe`) and those of the
 //! current functions' manifests (`events: - sns: ...`, whose endpoint is
-//! the function). Before `publish` answers, each delivery is durable:
+//! the function). Each protocol gets its own message when the publisher
+//! sent `MessageStructure=json` (its key, else `default`). Before `publish`
+//! answers, each delivery is durable:
 //!
 //! - `lambda`: an asynchronous invocation (`Engine::invoke_async`) with
 //!   Lambda's SNS event (`{"Records":[{"EventSource":"aws:sns",...}]}`);
-//! - `sqs`: a message (`Events::send_message`) whose body is SNS's JSON
-//!   envelope, or the raw message and its attributes with
-//!   `RawMessageDelivery`;
+//! - `sqs`: a message (through the kit's [`Deliver`](stratus_service_kit::Deliver))
+//!   whose body is SNS's JSON envelope, or the raw message and its
+//!   attributes with `RawMessageDelivery`. A FIFO queue gets the
+//!   publisher's `MessageGroupId` and the publication's deduplication id
+//!   (the publisher's `MessageDeduplicationId`, or the body's SHA-256 with
+//!   `ContentBasedDeduplication`); a standard queue subscribed to a standard
+//!   topic gets the publisher's `MessageGroupId` (SQS's fair queues);
 //! - `http`/`https`: a row of the outbox, committed with the publication
 //!   (and its FIFO deduplication entry); the delivery loop POSTs it with
 //!   SNS's headers, retrying with backoff ([`RETRY_DELAYS_MS`]) and dropping
-//!   it with a warning after the last attempt.
+//!   it with a warning after the last attempt;
+//! - `email`, `email-json`, `sms`: a row of the local outbox, committed with
+//!   the publication: Stratus sends no email and no text message; `stratus
+//!   sns outbox` shows what would have been sent.
 //!
-//! HTTP subscriptions are confirmed at once: Stratus sends no
-//! `SubscriptionConfirmation` message (real SNS does, and waits for
-//! `ConfirmSubscription`).
+//! Subscriptions are confirmed at once. A new `http`/`https` subscription
+//! is still sent SNS's `SubscriptionConfirmation` message (and a new
+//! `email`/`email-json` one gets it in the local outbox), whose `Token`
+//! `ConfirmSubscription` accepts, answering the subscription's ARN as AWS
+//! does for a confirmed subscription. Its `SubscribeURL` names Stratus's
+//! endpoint, which takes only signed requests: a receiver must confirm with
+//! `ConfirmSubscription` (an SDK call), not by fetching the URL.
 //!
 //! Messages carry no real signature: `Signature` is a digest of the
 //! message and `SigningCertURL` names no certificate, so receivers must not
 //! verify SNS signatures against Stratus.
 
+use crate::policy;
 use crate::{ErrorKind, EventOrigin, MessageAttribute, SendMessage, ServiceError, Sns, now_ms};
 use base64::Engine as _;
 use bytes::Bytes;
+use rand::Rng as _;
 use sha2::Digest;
 use std::collections::{BTreeMap, HashMap};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
+use stratus_core::arn::Arn;
 use stratus_core::filter_policy::{FilterAttribute, FilterPolicy, FilterScope};
 use stratus_core::function::{ACCOUNT_ID, topic_arn};
+use stratus_core::names;
+use stratus_core::scope::ResourceScope;
 use stratus_engine::{EngineError, Qualifier};
 use stratus_store::{
-    NewSubscription, NewTopicDelivery, StoreError, SubscriptionRecord, TopicDelivery,
+    NewOutboxMessage, NewSubscription, NewTopicDelivery, OutboxKind, OutboxMessage,
+    SubscriptionRecord, TopicDelivery,
 };
 use tokio::sync::Notify;
 
 /// A message to publish.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct PublishMessage {
-    /// The message text.
+    /// The message text (with `MessageStructure=json`, the `default` one).
     pub message: String,
+    /// With `MessageStructure=json`: the message of each protocol that has
+    /// its own (`sqs`, `lambda`, `http`, `email`, ...); the others get
+    /// [`PublishMessage::message`].
+    pub per_protocol: BTreeMap<String, String>,
     /// The subject, if any.
     pub subject: Option<String>,
     /// Message attributes.
     pub attributes: BTreeMap<String, MessageAttribute>,
-    /// FIFO topics: the message group.
+    /// The message group: required on FIFO topics; on standard topics it
+    /// reaches standard SQS queues only (fair queues).
     pub group_id: Option<String>,
     /// FIFO topics: the deduplication id.
     pub dedup_id: Option<String>,
+}
+
+impl PublishMessage {
+    /// The message and the per-protocol messages of a `Message` sent with
+    /// `MessageStructure=json`: a JSON object whose string values are the
+    /// messages by protocol (other values are ignored, as on SNS), with a
+    /// `default` one.
+    pub fn structured(json: &str) -> Result<(String, BTreeMap<String, String>), ServiceError> {
+        let parsed: serde_json::Value = serde_json::from_str(json).map_err(|_| {
+            sns_invalid("Invalid parameter: Message Structure - JSON message body failed to parse")
+        })?;
+        let serde_json::Value::Object(map) = parsed else {
+            return Err(sns_invalid(
+                "Invalid parameter: Message Structure - JSON message body failed to parse",
+            ));
+        };
+        let mut per_protocol: BTreeMap<String, String> = map
+            .into_iter()
+            .filter_map(|(key, value)| match value {
+                serde_json::Value::String(text) => Some((key, text)),
+                _ => None,
+            })
+            .collect();
+        let default = per_protocol.remove("default").ok_or_else(|| {
+            sns_invalid(
+                "Invalid parameter: Message Structure - No default entry in JSON message body",
+            )
+        })?;
+        Ok((default, per_protocol))
+    }
 }
 
 /// Largest message, attributes included (SNS's limit).
@@ -69,7 +123,21 @@ pub const RETRY_DELAYS_MS: &[i64] = &[
 /// Time limit of one HTTP delivery attempt.
 pub const HTTP_TIMEOUT: Duration = Duration::from_secs(10);
 /// The protocols a subscription may use.
-pub const PROTOCOLS: &[&str] = &["lambda", "sqs", "http", "https"];
+pub const PROTOCOLS: &[&str] = &[
+    "lambda",
+    "sqs",
+    "http",
+    "https",
+    "email",
+    "email-json",
+    "sms",
+];
+/// The protocols whose messages go to the local outbox.
+pub const LOCAL_PROTOCOLS: &[&str] = &["email", "email-json", "sms"];
+/// Most tags on a topic (SNS's limit).
+pub const MAX_TAGS: usize = 50;
+/// The subject of emails of publications without one (SNS's).
+const DEFAULT_EMAIL_SUBJECT: &str = "AWS Notification Message";
 /// Page size of the list operations (SNS's).
 const PAGE: usize = 100;
 /// How often the delivery loop looks for due deliveries at the latest.
@@ -78,6 +146,8 @@ const DELIVERY_POLL: Duration = Duration::from_millis(250);
 const DELIVERY_BATCH: usize = 32;
 /// A claimed delivery runs again after this long if the process died.
 const DELIVERY_LEASE_MS: i64 = 60_000;
+/// Random bytes of a confirmation token (AWS's tokens are 288 hex digits).
+const TOKEN_BYTES: usize = 144;
 
 const TOPIC_ATTRIBUTES: &[&str] = &[
     "DisplayName",
@@ -132,53 +202,65 @@ fn sns_invalid(message: impl Into<String>) -> ServiceError {
     ServiceError::invalid("InvalidParameter", message)
 }
 
-fn topic_not_found(name: &str) -> ServiceError {
-    ServiceError::not_found("NotFound", format!("Topic does not exist: {name}"))
+fn topic_not_found() -> ServiceError {
+    ServiceError::not_found("NotFound", "Topic does not exist")
 }
 
-fn sns_store(context: &'static str, error: ServiceError) -> ServiceError {
+fn subscription_not_found() -> ServiceError {
+    ServiceError::not_found("NotFound", "Subscription does not exist")
+}
+
+/// A tagged resource that is not there (SNS's tagging operations).
+fn resource_not_found() -> ServiceError {
+    ServiceError::not_found("ResourceNotFound", "Resource does not exist")
+}
+
+/// A store error in SNS's codes.
+fn sns_store(error: ServiceError) -> ServiceError {
     match error.kind {
         ErrorKind::NotFound => ServiceError::not_found("NotFound", error.message),
         ErrorKind::Invalid => sns_invalid(error.message),
-        _ => {
-            let _ = context;
-            error
-        }
+        _ => error,
     }
 }
 
-/// The topic name of a topic ARN (`arn:aws:sns:REGION:ACCOUNT:NAME`).
-pub fn topic_name_from_arn(arn: &str) -> Result<&str, ServiceError> {
-    let parts: Vec<&str> = arn.splitn(6, ':').collect();
-    match parts.as_slice() {
-        ["arn", _, "sns", _, _, name] if !name.is_empty() && !name.contains(':') => Ok(name),
-        _ => Err(sns_invalid(format!(
-            "Invalid parameter: TopicArn: `{arn}` is not a topic ARN"
-        ))),
+/// The ARN in parameter `param`, with SNS's texts for a malformed one.
+pub fn parse_arn(param: &str, text: &str) -> Result<Arn, ServiceError> {
+    let elements = text.split(':').count();
+    if elements < 6 {
+        return Err(sns_invalid(format!(
+            "Invalid parameter: {param} Reason: An ARN must have at least 6 elements, not {elements}"
+        )));
     }
+    text.parse()
+        .map_err(|_| sns_invalid(format!("Invalid parameter: {param}")))
 }
 
-/// Checks a topic name (1-256 letters, digits, `-`, `_`; FIFO topics end
-/// with `.fifo`).
+/// The topic named by the topic ARN in parameter `param`.
+pub fn topic_of(param: &str, text: &str) -> Result<String, ServiceError> {
+    let arn = parse_arn(param, text)?;
+    arn.as_topic()
+        .map(str::to_string)
+        .map_err(|_| sns_invalid(format!("Invalid parameter: {param}")))
+}
+
+/// The topic of a subscription ARN (`arn:aws:sns:R:A:TOPIC:ID`), if it is
+/// one.
+fn topic_of_subscription(arn: &str) -> Option<String> {
+    let arn: Arn = arn.parse().ok()?;
+    arn.as_subscription()
+        .ok()
+        .map(|(topic, _)| topic.to_string())
+}
+
+/// A subscription's ARN.
+fn subscription_arn(topic: &str, id: &str) -> String {
+    Arn::subscription(&ResourceScope::DEFAULT, topic, id).to_string()
+}
+
+/// Checks a topic name (SNS's rule and texts).
 pub fn validate_topic_name(name: &str, fifo: bool) -> Result<(), ServiceError> {
-    let stem = if fifo {
-        name.strip_suffix(".fifo").ok_or_else(|| {
-            sns_invalid("Invalid parameter: Fifo Topic names must end with .fifo and must be made up of only uppercase and lowercase ASCII letters, numbers, underscores, and hyphens, and must be between 1 and 256 characters long.")
-        })?
-    } else {
-        name
-    };
-    let valid = !stem.is_empty()
-        && name.len() <= 256
-        && stem
-            .chars()
-            .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_');
-    if !valid {
-        return Err(sns_invalid(
-            "Invalid parameter: Topic Name must be made up of only uppercase and lowercase ASCII letters, numbers, underscores, and hyphens, and must be between 1 and 256 characters long.",
-        ));
-    }
-    Ok(())
+    names::topic_name(name, fifo).map_err(|e| sns_invalid(e.to_string()))
 }
 
 fn is_true(attributes: &BTreeMap<String, String>, key: &str) -> bool {
@@ -217,6 +299,10 @@ fn check_topic_attribute(key: &str, value: &str, fifo: bool) -> Result<(), Servi
         "DisplayName" if value.len() > 100 => Err(sns_invalid(
             "Invalid parameter: DisplayName: at most 100 characters",
         )),
+        "Policy" if !policy::is_policy(value) => Err(sns_invalid("Invalid parameter: Policy")),
+        "DeliveryPolicy" if !value.is_empty() && !policy::is_policy(value) => {
+            Err(sns_invalid("Invalid parameter: DeliveryPolicy"))
+        }
         _ => Ok(()),
     }
 }
@@ -240,7 +326,16 @@ fn check_subscription_attributes(
     Ok(())
 }
 
-/// The subscription's filter policy, if it has one.
+/// Whether `policy` is the empty policy `{}`, which SNS takes and which
+/// lets every message through.
+fn is_empty_policy(policy: &str) -> bool {
+    matches!(
+        serde_json::from_str::<serde_json::Value>(policy),
+        Ok(serde_json::Value::Object(map)) if map.is_empty()
+    )
+}
+
+/// The subscription's filter policy, if it has one that filters.
 fn filter_of(attributes: &BTreeMap<String, String>) -> Result<Option<FilterPolicy>, ServiceError> {
     let scope = match attributes.get("FilterPolicyScope") {
         Some(scope) => FilterScope::parse(scope)
@@ -251,6 +346,7 @@ fn filter_of(attributes: &BTreeMap<String, String>) -> Result<Option<FilterPolic
         .get("FilterPolicy")
         .filter(|p| !p.trim().is_empty())
     {
+        Some(policy) if is_empty_policy(policy) => Ok(None),
         Some(policy) => FilterPolicy::parse(policy, scope)
             .map(Some)
             .map_err(|e| sns_invalid(e.to_string())),
@@ -259,46 +355,80 @@ fn filter_of(attributes: &BTreeMap<String, String>) -> Result<Option<FilterPolic
 }
 
 /// The function name of a Lambda ARN or a plain name.
-fn function_of(endpoint: &str) -> Option<&str> {
+fn function_of(endpoint: &str) -> Option<String> {
     if !endpoint.starts_with("arn:") {
-        return Some(endpoint).filter(|e| !e.is_empty());
+        return names::function_name(endpoint)
+            .is_ok()
+            .then(|| endpoint.to_string());
     }
-    let parts: Vec<&str> = endpoint.split(':').collect();
-    match parts.as_slice() {
-        ["arn", _, "lambda", _, _, "function", name, ..] if !name.is_empty() => Some(name),
-        _ => None,
-    }
+    let arn: Arn = endpoint.parse().ok()?;
+    arn.as_function().ok().map(|(name, _)| name.to_string())
 }
 
 /// The queue name of an SQS ARN.
-fn queue_of(endpoint: &str) -> Option<&str> {
-    let parts: Vec<&str> = endpoint.splitn(6, ':').collect();
-    match parts.as_slice() {
-        ["arn", _, "sqs", _, _, name] if !name.is_empty() => Some(name),
-        _ => None,
+fn queue_of(endpoint: &str) -> Option<String> {
+    let arn: Arn = endpoint.parse().ok()?;
+    arn.as_queue().ok().map(str::to_string)
+}
+
+/// Whether `endpoint` looks like an email address (SNS takes
+/// `local@domain`).
+fn is_email(endpoint: &str) -> bool {
+    match endpoint.split_once('@') {
+        Some((local, domain)) => {
+            !local.is_empty()
+                && !domain.is_empty()
+                && !domain.contains('@')
+                && !endpoint
+                    .chars()
+                    .any(|c| c.is_whitespace() || c.is_control())
+        }
+        None => false,
     }
 }
 
+/// Whether `number` is an E.164 phone number (`+` and up to 15 digits).
+fn is_phone_number(number: &str) -> bool {
+    let digits = number.strip_prefix('+').unwrap_or(number);
+    (2..=15).contains(&digits.len())
+        && digits.bytes().all(|b| b.is_ascii_digit())
+        && !digits.starts_with('0')
+}
+
 fn check_endpoint(protocol: &str, endpoint: &str) -> Result<(), ServiceError> {
-    let ok = match protocol {
-        "lambda" => function_of(endpoint).is_some(),
-        "sqs" => queue_of(endpoint).is_some(),
-        "http" => endpoint.starts_with("http://") && endpoint.len() > 7,
-        "https" => endpoint.starts_with("https://") && endpoint.len() > 8,
-        _ => {
-            return Err(sns_invalid(format!(
-                "Invalid parameter: Amazon SNS does not support this protocol string: {protocol} (Stratus supports {})",
-                PROTOCOLS.join(", ")
-            )));
+    let refusal = match protocol {
+        "lambda" => function_of(endpoint)
+            .is_none()
+            .then(|| "Invalid parameter: Lambda endpoint ARN".to_string()),
+        "sqs" => queue_of(endpoint)
+            .is_none()
+            .then(|| "Invalid parameter: SQS endpoint ARN".to_string()),
+        "http" | "https" => {
+            let scheme = format!("{protocol}://");
+            (!endpoint.starts_with(&scheme) || endpoint.len() == scheme.len()).then(|| {
+                "Invalid parameter: Endpoint must match the specified protocol".to_string()
+            })
         }
+        "email" | "email-json" => {
+            (!is_email(endpoint)).then(|| "Invalid parameter: Email address".to_string())
+        }
+        "sms" => (!is_phone_number(endpoint)).then(|| format!("Invalid SMS endpoint: {endpoint}")),
+        _ => Some(format!(
+            "Invalid parameter: Amazon SNS does not support this protocol string: {protocol}"
+        )),
     };
-    if ok {
-        Ok(())
-    } else {
-        Err(sns_invalid(format!(
-            "Invalid parameter: Endpoint: `{endpoint}` is not a valid {protocol} endpoint"
-        )))
+    match refusal {
+        Some(message) => Err(sns_invalid(message)),
+        None => Ok(()),
     }
+}
+
+/// Checks a message group id (1 to 128 letters, digits and punctuation).
+fn check_group_id(group: &str) -> Result<(), ServiceError> {
+    if group.is_empty() || group.len() > 128 || !group.bytes().all(|b| b.is_ascii_graphic()) {
+        return Err(sns_invalid("Invalid parameter: MessageGroupId"));
+    }
+    Ok(())
 }
 
 /// Checks a message's attributes and returns their size in bytes.
@@ -357,6 +487,36 @@ fn check_attributes(
     Ok(size)
 }
 
+/// Checks what every publication must be: a message (at most
+/// [`MAX_MESSAGE_BYTES`] with its attributes) and a printable subject.
+fn check_message(message: &PublishMessage) -> Result<(), ServiceError> {
+    if message.message.is_empty() {
+        return Err(sns_invalid("Invalid parameter: Empty message"));
+    }
+    let texts = message.message.len()
+        + message
+            .per_protocol
+            .values()
+            .map(String::len)
+            .sum::<usize>();
+    if texts + check_attributes(&message.attributes)? > MAX_MESSAGE_BYTES {
+        return Err(sns_invalid("Invalid parameter: Message too long"));
+    }
+    if let Some(subject) = &message.subject
+        && (subject.is_empty() || subject.len() > 100 || subject.chars().any(|c| c.is_control()))
+    {
+        return Err(sns_invalid("Invalid parameter: Subject"));
+    }
+    Ok(())
+}
+
+/// A new confirmation token: 288 hex digits, like AWS's.
+fn new_token() -> String {
+    let mut bytes = [0u8; TOKEN_BYTES];
+    rand::rng().fill(&mut bytes[..]);
+    hex::encode(bytes)
+}
+
 /// `{"name": {"Type": ..., "Value": ...}}`, as SNS's envelopes carry them.
 fn attributes_json(attributes: &BTreeMap<String, MessageAttribute>) -> serde_json::Value {
     let map = attributes
@@ -376,44 +536,149 @@ fn attributes_json(attributes: &BTreeMap<String, MessageAttribute>) -> serde_jso
     serde_json::Value::Object(map)
 }
 
+/// The pseudo-signature of a message: a digest, not a certificate's
+/// signature.
+fn signature(message_id: &str, topic_arn: &str, text: &str) -> String {
+    let digest = sha2::Sha256::digest(format!("{message_id}\n{topic_arn}\n{text}").as_bytes());
+    base64::engine::general_purpose::STANDARD.encode(digest)
+}
+
+fn cert_url(endpoint_url: &str) -> String {
+    format!("{endpoint_url}/SimpleNotificationService-stratus.pem")
+}
+
+fn unsubscribe_url(endpoint_url: &str, subscription: &str) -> String {
+    format!("{endpoint_url}/?Action=Unsubscribe&SubscriptionArn={subscription}")
+}
+
+fn timestamp(ms: i64) -> String {
+    chrono::DateTime::from_timestamp_millis(ms)
+        .unwrap_or_default()
+        .format("%Y-%m-%dT%H:%M:%S%.3fZ")
+        .to_string()
+}
+
+/// The `SubscriptionConfirmation` message of a new subscription.
+struct Confirmation<'a> {
+    topic_arn: String,
+    subscription_arn: &'a str,
+    token: &'a str,
+    message_id: String,
+    timestamp: String,
+    endpoint_url: &'a str,
+}
+
+impl Confirmation<'_> {
+    fn subscribe_url(&self) -> String {
+        format!(
+            "{}/?Action=ConfirmSubscription&TopicArn={}&Token={}",
+            self.endpoint_url, self.topic_arn, self.token
+        )
+    }
+
+    fn text(&self) -> String {
+        format!(
+            "You have chosen to subscribe to the topic {}.\nTo confirm the subscription, visit the SubscribeURL included in this message.",
+            self.topic_arn
+        )
+    }
+
+    /// SNS's JSON confirmation, as HTTP endpoints and `email-json` get it.
+    fn json(&self) -> String {
+        let text = self.text();
+        serde_json::json!({
+            "Type": "SubscriptionConfirmation",
+            "MessageId": self.message_id,
+            "Token": self.token,
+            "TopicArn": self.topic_arn,
+            "Message": text,
+            "SubscribeURL": self.subscribe_url(),
+            "Timestamp": self.timestamp,
+            "SignatureVersion": "1",
+            "Signature": signature(&self.message_id, &self.topic_arn, &text),
+            "SigningCertURL": cert_url(self.endpoint_url),
+        })
+        .to_string()
+    }
+
+    /// The confirmation email's text.
+    fn email(&self) -> String {
+        format!(
+            "You have chosen to subscribe to the topic:\n{}\n\nTo confirm this subscription, click or visit the link below (If this was in error no action is necessary):\nConfirm subscription: {}\n",
+            self.topic_arn,
+            self.subscribe_url()
+        )
+    }
+
+    fn http_delivery(&self, url: &str) -> NewTopicDelivery {
+        NewTopicDelivery {
+            subscription_arn: self.subscription_arn.to_string(),
+            url: url.to_string(),
+            headers: vec![
+                (
+                    "content-type".to_string(),
+                    "text/plain; charset=UTF-8".to_string(),
+                ),
+                (
+                    "x-amz-sns-message-type".to_string(),
+                    "SubscriptionConfirmation".to_string(),
+                ),
+                ("x-amz-sns-message-id".to_string(), self.message_id.clone()),
+                ("x-amz-sns-topic-arn".to_string(), self.topic_arn.clone()),
+                (
+                    "user-agent".to_string(),
+                    "Amazon Simple Notification Service Agent".to_string(),
+                ),
+            ],
+            body: self.json(),
+        }
+    }
+
+    fn outbox(&self, topic: &str, protocol: &str, endpoint: &str) -> NewOutboxMessage {
+        let email = protocol == "email";
+        NewOutboxMessage {
+            topic: topic.to_string(),
+            subscription_arn: self.subscription_arn.to_string(),
+            protocol: protocol.to_string(),
+            endpoint: endpoint.to_string(),
+            kind: OutboxKind::SubscriptionConfirmation,
+            message_id: self.message_id.clone(),
+            subject: Some("AWS Notification - Subscription Confirmation".to_string()),
+            body: if email { self.email() } else { self.json() },
+        }
+    }
+}
+
 /// One publication being fanned out.
 struct Publication<'a> {
+    topic: String,
     topic_arn: String,
     message_id: String,
     timestamp: String,
     message: &'a PublishMessage,
     endpoint_url: &'a str,
+    /// FIFO topics: the sequence number.
     sequence_number: Option<String>,
+    /// Whether the topic is a FIFO topic.
+    fifo: bool,
+    /// FIFO topics: the publication's deduplication id.
+    dedup_id: Option<String>,
 }
 
 impl Publication<'_> {
-    fn signature(&self) -> String {
-        let digest = sha2::Sha256::digest(
-            format!(
-                "{}\n{}\n{}",
-                self.message_id, self.topic_arn, self.message.message
-            )
-            .as_bytes(),
-        );
-        base64::engine::general_purpose::STANDARD.encode(digest)
+    /// The message `protocol` gets: its own with `MessageStructure=json`,
+    /// else the default one.
+    fn text(&self, protocol: &str) -> &str {
+        self.message
+            .per_protocol
+            .get(protocol)
+            .map_or(self.message.message.as_str(), String::as_str)
     }
 
-    fn unsubscribe_url(&self, subscription: &str) -> String {
-        format!(
-            "{}/?Action=Unsubscribe&SubscriptionArn={subscription}",
-            self.endpoint_url
-        )
-    }
-
-    fn cert_url(&self) -> String {
-        format!(
-            "{}/SimpleNotificationService-stratus.pem",
-            self.endpoint_url
-        )
-    }
-
-    /// SNS's JSON envelope, as SQS queues and HTTP endpoints get it.
-    fn envelope(&self, subscription: &str) -> String {
+    /// SNS's JSON envelope, as SQS queues, HTTP endpoints and `email-json`
+    /// addresses get it.
+    fn envelope(&self, subscription: &str, protocol: &str) -> String {
+        let text = self.text(protocol);
         let mut doc = serde_json::Map::new();
         doc.insert("Type".into(), "Notification".into());
         doc.insert("MessageId".into(), self.message_id.clone().into());
@@ -424,14 +689,17 @@ impl Publication<'_> {
         if let Some(subject) = &self.message.subject {
             doc.insert("Subject".into(), subject.clone().into());
         }
-        doc.insert("Message".into(), self.message.message.clone().into());
+        doc.insert("Message".into(), text.into());
         doc.insert("Timestamp".into(), self.timestamp.clone().into());
         doc.insert("SignatureVersion".into(), "1".into());
-        doc.insert("Signature".into(), self.signature().into());
-        doc.insert("SigningCertURL".into(), self.cert_url().into());
+        doc.insert(
+            "Signature".into(),
+            signature(&self.message_id, &self.topic_arn, text).into(),
+        );
+        doc.insert("SigningCertURL".into(), cert_url(self.endpoint_url).into());
         doc.insert(
             "UnsubscribeURL".into(),
-            self.unsubscribe_url(subscription).into(),
+            unsubscribe_url(self.endpoint_url, subscription).into(),
         );
         if !self.message.attributes.is_empty() {
             doc.insert(
@@ -444,6 +712,7 @@ impl Publication<'_> {
 
     /// Lambda's SNS event.
     fn lambda_event(&self, subscription: &str) -> String {
+        let text = self.text("lambda");
         serde_json::json!({
             "Records": [{
                 "EventSource": "aws:sns",
@@ -454,17 +723,51 @@ impl Publication<'_> {
                     "MessageId": self.message_id,
                     "TopicArn": self.topic_arn,
                     "Subject": self.message.subject,
-                    "Message": self.message.message,
+                    "Message": text,
                     "Timestamp": self.timestamp,
                     "SignatureVersion": "1",
-                    "Signature": self.signature(),
-                    "SigningCertUrl": self.cert_url(),
-                    "UnsubscribeUrl": self.unsubscribe_url(subscription),
+                    "Signature": signature(&self.message_id, &self.topic_arn, text),
+                    "SigningCertUrl": cert_url(self.endpoint_url),
+                    "UnsubscribeUrl": unsubscribe_url(self.endpoint_url, subscription),
                     "MessageAttributes": attributes_json(&self.message.attributes),
                 }
             }]
         })
         .to_string()
+    }
+
+    /// What an `email`, `email-json` or `sms` subscription would be sent.
+    fn outbox(&self, target: &Target) -> NewOutboxMessage {
+        let subject = || {
+            Some(
+                self.message
+                    .subject
+                    .clone()
+                    .unwrap_or_else(|| DEFAULT_EMAIL_SUBJECT.to_string()),
+            )
+        };
+        let (subject, body) = match target.protocol.as_str() {
+            "email" => (
+                subject(),
+                format!(
+                    "{}\n\n--\nIf you wish to stop receiving notifications from this topic, please click or visit the link below to unsubscribe:\n{}\n",
+                    self.text("email"),
+                    unsubscribe_url(self.endpoint_url, &target.arn)
+                ),
+            ),
+            "email-json" => (subject(), self.envelope(&target.arn, "email-json")),
+            _ => (None, self.text(&target.protocol).to_string()),
+        };
+        NewOutboxMessage {
+            topic: self.topic.clone(),
+            subscription_arn: target.arn.clone(),
+            protocol: target.protocol.clone(),
+            endpoint: target.endpoint.clone(),
+            kind: OutboxKind::Notification,
+            message_id: self.message_id.clone(),
+            subject,
+            body,
+        }
     }
 
     fn matches(&self, policy: Option<&FilterPolicy>) -> bool {
@@ -495,16 +798,44 @@ pub(crate) fn spawn(events: &Sns) {
         .spawn(async move { deploys.manifest_topics_loop().await });
 }
 
+/// The subscription's attributes with the ones SNS shows for it: the filter
+/// policy's scope only with a filter policy.
+fn shown_subscription_attributes(
+    mut attributes: BTreeMap<String, String>,
+) -> BTreeMap<String, String> {
+    if attributes.contains_key("FilterPolicy") {
+        attributes
+            .entry("FilterPolicyScope".into())
+            .or_insert_with(|| FilterScope::MessageAttributes.as_str().to_string());
+    } else {
+        attributes.remove("FilterPolicyScope");
+    }
+    attributes
+}
+
 impl Sns {
     /// Creates a topic (idempotent: an existing one's ARN is returned).
     /// `FifoTopic=true` needs a name ending with `.fifo`.
     pub async fn create_topic(
         &self,
         name: &str,
+        attributes: BTreeMap<String, String>,
+    ) -> Result<String, ServiceError> {
+        self.create_tagged_topic(name, attributes, BTreeMap::new())
+            .await
+    }
+
+    /// Creates a topic with `tags` (idempotent: an existing one's ARN is
+    /// returned if `tags` are among its tags). `FifoTopic=true` needs a
+    /// name ending with `.fifo`.
+    pub async fn create_tagged_topic(
+        &self,
+        name: &str,
         mut attributes: BTreeMap<String, String>,
+        tags: BTreeMap<String, String>,
     ) -> Result<String, ServiceError> {
         let fifo = is_true(&attributes, "FifoTopic");
-        if name.ends_with(".fifo") && !fifo {
+        if names::is_fifo(name) && !fifo {
             return Err(sns_invalid(
                 "Invalid parameter: Topic Name: a topic name ending with .fifo needs the attribute FifoTopic=true",
             ));
@@ -513,11 +844,15 @@ impl Sns {
         for (key, value) in &attributes {
             check_topic_attribute(key, value, fifo)?;
         }
+        if tags.len() > MAX_TAGS {
+            return Err(tag_limit_exceeded());
+        }
         attributes.remove("FifoTopic");
         let owned = name.to_string();
-        let (record, _) = self
+        let wanted = tags.clone();
+        let (record, created) = self
             .blocking("creating a topic", move |store| {
-                store.create_topic(&owned, fifo, &attributes, now_ms())
+                store.create_topic(&owned, fifo, &attributes, &wanted, now_ms())
             })
             .await?;
         if record.fifo != fifo {
@@ -525,11 +860,20 @@ impl Sns {
                 "Invalid parameter: Attributes Reason: Topic already exists with different attributes",
             ));
         }
+        if !created
+            && tags
+                .iter()
+                .any(|(key, value)| record.tags.get(key) != Some(value))
+        {
+            return Err(sns_invalid(
+                "Invalid parameter: Tags Reason: Topic already exists with different tags",
+            ));
+        }
         Ok(topic_arn(name))
     }
 
-    /// Deletes a topic and its subscriptions (no error if there is none,
-    /// as on SNS).
+    /// Deletes a topic, its subscriptions and their pending HTTP deliveries
+    /// (no error if there is none, as on SNS).
     pub async fn delete_topic(&self, name: &str) -> Result<(), ServiceError> {
         let owned = name.to_string();
         self.blocking("deleting a topic", move |store| store.delete_topic(&owned))
@@ -553,7 +897,7 @@ impl Sns {
                 Ok((topic, count))
             })
             .await?;
-        let topic = topic.ok_or_else(|| topic_not_found(name))?;
+        let topic = topic.ok_or_else(topic_not_found)?;
         let manifest = self.manifest_subscriptions().get(name).map_or(0, Vec::len);
         let arn = topic_arn(name);
         let mut out = BTreeMap::from([
@@ -568,18 +912,13 @@ impl Sns {
             ("SubscriptionsDeleted".to_string(), "0".to_string()),
             (
                 "Policy".to_string(),
-                serde_json::json!({
-                    "Version": "2008-10-17",
-                    "Id": "__default_policy_ID",
-                    "Statement": [{
-                        "Sid": "__default_statement_ID",
-                        "Effect": "Allow",
-                        "Principal": {"AWS": "*"},
-                        "Action": ["SNS:Publish", "SNS:Subscribe", "SNS:GetTopicAttributes"],
-                        "Resource": arn,
-                    }]
-                })
-                .to_string(),
+                policy::default_policy(&arn, ACCOUNT_ID),
+            ),
+            (
+                "EffectiveDeliveryPolicy".to_string(),
+                policy::effective_delivery_policy(
+                    topic.attributes.get("DeliveryPolicy").map(String::as_str),
+                ),
             ),
         ]);
         if topic.fifo {
@@ -597,25 +936,109 @@ impl Sns {
         key: &str,
         value: &str,
     ) -> Result<(), ServiceError> {
-        let owned = name.to_string();
-        let topic = self
-            .blocking("reading a topic", move |store| store.topic(&owned))
-            .await?
-            .ok_or_else(|| topic_not_found(name))?;
         if key == "FifoTopic" {
-            return Err(sns_invalid(
-                "Invalid parameter: AttributeName: FifoTopic cannot be changed",
-            ));
+            return Err(sns_invalid("Invalid parameter: AttributeName"));
         }
-        check_topic_attribute(key, value, topic.fifo)?;
-        let mut attributes = topic.attributes;
-        attributes.insert(key.to_string(), value.to_string());
-        let owned = name.to_string();
+        let (owned, key, value) = (name.to_string(), key.to_string(), value.to_string());
         self.blocking("setting a topic's attributes", move |store| {
-            store.set_topic_attributes(&owned, &attributes)
+            store.update_topic(&owned, |topic| {
+                check_topic_attribute(&key, &value, topic.fifo)?;
+                if key == "DeliveryPolicy" && value.is_empty() {
+                    topic.attributes.remove(&key);
+                } else {
+                    topic.attributes.insert(key, value);
+                }
+                Ok(())
+            })
+        })
+        .await?
+        .ok_or_else(topic_not_found)?
+    }
+
+    /// Adds the statement `label` to a topic's access policy, allowing
+    /// `accounts` the SNS `actions` (AddPermission).
+    pub async fn add_permission(
+        &self,
+        name: &str,
+        label: &str,
+        accounts: Vec<String>,
+        actions: Vec<String>,
+    ) -> Result<(), ServiceError> {
+        let label = label.to_string();
+        self.change_policy(name, move |current, arn| {
+            policy::add_permission(current, arn, &label, &accounts, &actions)
         })
         .await
-        .map_err(|e| sns_store("setting a topic's attributes", e))
+    }
+
+    /// Removes the statement `label` from a topic's access policy
+    /// (RemovePermission).
+    pub async fn remove_permission(&self, name: &str, label: &str) -> Result<(), ServiceError> {
+        let label = label.to_string();
+        self.change_policy(name, move |current, _| {
+            policy::remove_permission(current, &label)
+        })
+        .await
+    }
+
+    /// Changes a topic's access policy (its default one until it has one).
+    async fn change_policy(
+        &self,
+        name: &str,
+        change: impl FnOnce(&str, &str) -> Result<String, policy::PolicyError> + Send + 'static,
+    ) -> Result<(), ServiceError> {
+        let owned = name.to_string();
+        self.blocking("changing a topic's policy", move |store| {
+            store.update_topic(&owned, |topic| {
+                let arn = topic_arn(&topic.name);
+                let current = topic
+                    .attributes
+                    .get("Policy")
+                    .cloned()
+                    .unwrap_or_else(|| policy::default_policy(&arn, ACCOUNT_ID));
+                let changed = change(&current, &arn).map_err(|e| sns_invalid(e.0))?;
+                topic.attributes.insert("Policy".into(), changed);
+                Ok(())
+            })
+        })
+        .await?
+        .ok_or_else(topic_not_found)?
+    }
+
+    /// A topic's tags (ListTagsForResource).
+    pub async fn tags(&self, name: &str) -> Result<BTreeMap<String, String>, ServiceError> {
+        let owned = name.to_string();
+        self.blocking("reading a topic's tags", move |store| store.topic(&owned))
+            .await?
+            .map(|topic| topic.tags)
+            .ok_or_else(resource_not_found)
+    }
+
+    /// Adds or replaces tags of a topic (TagResource) and removes the tags
+    /// `remove` (UntagResource).
+    pub async fn tag(
+        &self,
+        name: &str,
+        add: BTreeMap<String, String>,
+        remove: Vec<String>,
+    ) -> Result<(), ServiceError> {
+        let owned = name.to_string();
+        self.blocking("tagging a topic", move |store| {
+            store.update_topic(&owned, |topic| {
+                let mut tags = topic.tags.clone();
+                tags.extend(add);
+                for key in &remove {
+                    tags.remove(key);
+                }
+                if tags.len() > MAX_TAGS {
+                    return Err(tag_limit_exceeded());
+                }
+                topic.tags = tags;
+                Ok(())
+            })
+        })
+        .await?
+        .ok_or_else(resource_not_found)?
     }
 
     /// A page of topic ARNs and the token of the next page.
@@ -636,7 +1059,9 @@ impl Sns {
     }
 
     /// Subscribes `endpoint` over `protocol` to topic `topic`; confirmed at
-    /// once (idempotent for the same protocol and endpoint).
+    /// once (idempotent for the same protocol and endpoint). A new HTTP
+    /// subscription is sent SNS's confirmation message; a new email one
+    /// gets it in the local outbox.
     pub async fn subscribe(
         &self,
         topic: &str,
@@ -644,34 +1069,113 @@ impl Sns {
         endpoint: &str,
         attributes: BTreeMap<String, String>,
     ) -> Result<SubscriptionRecord, ServiceError> {
+        let owned = topic.to_string();
+        let record = self
+            .blocking("reading a topic", move |store| store.topic(&owned))
+            .await?
+            .ok_or_else(topic_not_found)?;
         check_endpoint(protocol, endpoint)?;
+        if record.fifo && LOCAL_PROTOCOLS.contains(&protocol) {
+            return Err(sns_invalid(format!(
+                "Invalid parameter: Invalid protocol type: {protocol}"
+            )));
+        }
+        if !record.fifo
+            && protocol == "sqs"
+            && queue_of(endpoint).is_some_and(|queue| names::is_fifo(&queue))
+        {
+            return Err(sns_invalid(
+                "Invalid parameter: Invalid parameter: Endpoint Reason: FIFO SQS Queues can not be subscribed to standard SNS topics",
+            ));
+        }
         check_subscription_attributes(&attributes)?;
         let new = NewSubscription {
-            arn: format!("{}:{}", topic_arn(topic), uuid::Uuid::new_v4()),
+            arn: subscription_arn(topic, &uuid::Uuid::new_v4().to_string()),
             topic: topic.to_string(),
             protocol: protocol.to_string(),
             endpoint: endpoint.to_string(),
             attributes,
+            token: Some(new_token()),
         };
-        let (record, _) = self
+        let (record, created) = self
             .blocking("subscribing", move |store| store.subscribe(&new, now_ms()))
             .await
-            .map_err(|e| sns_store("subscribing", e))?;
-        tracing::info!(topic, protocol, endpoint, arn = %record.arn, "subscribed");
+            .map_err(sns_store)?;
+        if created {
+            tracing::info!(topic, protocol, endpoint, arn = %record.arn, "subscribed");
+            self.send_confirmation(&record).await?;
+        }
         Ok(record)
     }
 
-    /// Deletes a subscription. `NotFound` if there is none.
+    /// Sends a new subscription SNS's `SubscriptionConfirmation`: POSTed to
+    /// an HTTP endpoint, recorded in the local outbox for an email address.
+    async fn send_confirmation(&self, record: &SubscriptionRecord) -> Result<(), ServiceError> {
+        let Some(token) = &record.token else {
+            return Ok(());
+        };
+        let now = now_ms();
+        let confirmation = Confirmation {
+            topic_arn: topic_arn(&record.topic),
+            subscription_arn: &record.arn,
+            token,
+            message_id: uuid::Uuid::new_v4().to_string(),
+            timestamp: timestamp(now),
+            endpoint_url: &self.config().endpoint_url,
+        };
+        let (http, outbox) = match record.protocol.as_str() {
+            "http" | "https" => (vec![confirmation.http_delivery(&record.endpoint)], vec![]),
+            "email" | "email-json" => (
+                vec![],
+                vec![confirmation.outbox(&record.topic, &record.protocol, &record.endpoint)],
+            ),
+            _ => return Ok(()),
+        };
+        let wake = !http.is_empty();
+        let topic = record.topic.clone();
+        self.blocking("sending a subscription confirmation", move |store| {
+            store.commit_publication(&topic, None, &http, &outbox, now)
+        })
+        .await?;
+        if wake {
+            self.state.wake.notify_one();
+        }
+        Ok(())
+    }
+
+    /// Confirms a subscription with the token of its confirmation message
+    /// (ConfirmSubscription); answers its ARN. Subscriptions are confirmed
+    /// when they are made, so this changes nothing.
+    pub async fn confirm_subscription(
+        &self,
+        topic: &str,
+        token: &str,
+    ) -> Result<String, ServiceError> {
+        if token.is_empty() || !token.bytes().all(|b| b.is_ascii_hexdigit()) {
+            return Err(sns_invalid("Invalid token"));
+        }
+        let owned = token.to_ascii_lowercase();
+        let record = self
+            .blocking("reading a subscription", move |store| {
+                store.subscription_by_token(&owned)
+            })
+            .await?;
+        match record {
+            Some(record) if record.topic == topic => Ok(record.arn),
+            _ => Err(sns_invalid("Invalid parameter: Token")),
+        }
+    }
+
+    /// Deletes a subscription and its pending HTTP deliveries; nothing if
+    /// there is none (SNS's Unsubscribe is idempotent, and a deleted
+    /// topic's subscriptions are gone with it).
     pub async fn unsubscribe(&self, arn: &str) -> Result<(), ServiceError> {
         let owned = arn.to_string();
         let deleted = self
             .blocking("unsubscribing", move |store| store.unsubscribe(&owned))
             .await?;
-        if !deleted {
-            return Err(ServiceError::not_found(
-                "NotFound",
-                format!("Subscription does not exist: {arn}"),
-            ));
+        if deleted {
+            tracing::info!(arn, "unsubscribed");
         }
         Ok(())
     }
@@ -685,23 +1189,19 @@ impl Sns {
     ) -> Result<(Vec<SubscriptionRecord>, Option<String>), ServiceError> {
         let topic = topic.map(str::to_string);
         let after = next_token.map(str::to_string);
-        let missing = topic.clone();
         let subscriptions = self
             .blocking("listing subscriptions", move |store| {
                 if let Some(name) = &topic
                     && store.topic(name)?.is_none()
                 {
-                    return Err(StoreError::NotFound(format!(
-                        "Topic does not exist: {name}"
-                    )));
+                    return Ok(None);
                 }
-                store.list_subscriptions(topic.as_deref(), after.as_deref(), PAGE + 1)
+                store
+                    .list_subscriptions(topic.as_deref(), after.as_deref(), PAGE + 1)
+                    .map(Some)
             })
-            .await
-            .map_err(|e| match (e.kind, &missing) {
-                (ErrorKind::NotFound, Some(name)) => topic_not_found(name),
-                _ => e,
-            })?;
+            .await?
+            .ok_or_else(topic_not_found)?;
         let more = subscriptions.len() > PAGE;
         let page: Vec<_> = subscriptions.into_iter().take(PAGE).collect();
         let token = more.then(|| page.last().map(|s| s.arn.clone())).flatten();
@@ -720,9 +1220,7 @@ impl Sns {
                 store.subscription(&owned)
             })
             .await?
-            .ok_or_else(|| {
-                ServiceError::not_found("NotFound", format!("Subscription does not exist: {arn}"))
-            })?;
+            .ok_or_else(subscription_not_found)?;
         let mut out = BTreeMap::from([
             ("SubscriptionArn".to_string(), record.arn.clone()),
             ("TopicArn".to_string(), topic_arn(&record.topic)),
@@ -736,15 +1234,12 @@ impl Sns {
             ("PendingConfirmation".to_string(), "false".to_string()),
             ("RawMessageDelivery".to_string(), "false".to_string()),
         ]);
-        if record.attributes.contains_key("FilterPolicy") {
-            out.insert("FilterPolicyScope".into(), "MessageAttributes".into());
-        }
-        out.extend(record.attributes);
+        out.extend(shown_subscription_attributes(record.attributes));
         Ok(out)
     }
 
     /// Sets one attribute of a subscription (an empty `FilterPolicy`
-    /// removes the policy).
+    /// removes the policy and its scope).
     pub async fn set_subscription_attribute(
         &self,
         arn: &str,
@@ -757,12 +1252,11 @@ impl Sns {
                 store.subscription(&owned)
             })
             .await?
-            .ok_or_else(|| {
-                ServiceError::not_found("NotFound", format!("Subscription does not exist: {arn}"))
-            })?;
+            .ok_or_else(subscription_not_found)?;
         let mut attributes = record.attributes;
         if key == "FilterPolicy" && value.trim().is_empty() {
             attributes.remove("FilterPolicy");
+            attributes.remove("FilterPolicyScope");
         } else {
             attributes.insert(key.to_string(), value.to_string());
         }
@@ -772,7 +1266,92 @@ impl Sns {
             store.set_subscription_attributes(&owned, &attributes)
         })
         .await
-        .map_err(|e| sns_store("setting a subscription's attributes", e))
+        .map_err(sns_store)
+    }
+
+    /// The newest `limit` messages of the local outbox (of topic `topic` if
+    /// given), oldest first: what `email`, `email-json` and `sms`
+    /// subscriptions would have been sent.
+    pub async fn local_outbox(
+        &self,
+        topic: Option<&str>,
+        limit: usize,
+    ) -> Result<Vec<OutboxMessage>, ServiceError> {
+        let topic = topic.map(str::to_string);
+        self.blocking("reading the local outbox", move |store| {
+            store.local_outbox(topic.as_deref(), limit)
+        })
+        .await
+    }
+
+    /// Publishes straight to a phone number (Publish with `PhoneNumber`):
+    /// the text message is recorded in the local outbox.
+    pub async fn publish_to_phone(
+        &self,
+        number: &str,
+        message: PublishMessage,
+    ) -> Result<String, ServiceError> {
+        if !is_phone_number(number) {
+            return Err(sns_invalid(format!(
+                "Invalid parameter: PhoneNumber Reason: {number} is not valid to publish to"
+            )));
+        }
+        check_message(&message)?;
+        let message_id = uuid::Uuid::new_v4().to_string();
+        let text = NewOutboxMessage {
+            topic: String::new(),
+            subscription_arn: String::new(),
+            protocol: "sms".into(),
+            endpoint: number.to_string(),
+            kind: OutboxKind::Notification,
+            message_id: message_id.clone(),
+            subject: None,
+            body: message
+                .per_protocol
+                .get("sms")
+                .cloned()
+                .unwrap_or(message.message),
+        };
+        self.blocking("recording a text message", move |store| {
+            store.commit_publication("", None, &[], &[text], now_ms())
+        })
+        .await?;
+        Ok(message_id)
+    }
+
+    /// Checks a batch's entries against topic `topic` before any of them is
+    /// published: on a FIFO topic each needs its message group, and its
+    /// deduplication id unless the topic has `ContentBasedDeduplication`.
+    /// `NotFound` for an unknown topic.
+    pub async fn check_batch(
+        &self,
+        topic: &str,
+        messages: &[&PublishMessage],
+    ) -> Result<(), ServiceError> {
+        let owned = topic.to_string();
+        let record = self
+            .blocking("reading a topic", move |store| store.topic(&owned))
+            .await?
+            .ok_or_else(topic_not_found)?;
+        if !record.fifo {
+            return Ok(());
+        }
+        if messages
+            .iter()
+            .any(|m| m.group_id.as_deref().is_none_or(str::is_empty))
+        {
+            return Err(sns_invalid(
+                "Invalid parameter: The MessageGroupId parameter is required for FIFO topics",
+            ));
+        }
+        if !is_true(&record.attributes, "ContentBasedDeduplication")
+            && messages.iter().any(|m| m.dedup_id.is_none())
+        {
+            return Err(sns_invalid(
+                "Invalid parameter: The topic should either have ContentBasedDeduplication enabled or MessageDeduplicationId provided explicitly",
+            ));
+        }
+        Ok(())
     }
 
     /// Publishes to topic `topic` (by name) and returns the message id; every
@@ -783,24 +1362,7 @@ impl Sns {
         topic: &str,
         message: PublishMessage,
     ) -> Result<String, ServiceError> {
-        if message.message.is_empty() {
-            return Err(sns_invalid("Invalid parameter: Empty message"));
-        }
-        let size = message.message.len() + check_attributes(&message.attributes)?;
-        if size > MAX_MESSAGE_BYTES {
-            return Err(sns_invalid(format!(
-                "Invalid parameter: Message too long: {size} bytes with attributes; the limit is {MAX_MESSAGE_BYTES}"
-            )));
-        }
-        if let Some(subject) = &message.subject
-            && (subject.is_empty()
-                || subject.len() > 100
-                || subject.chars().any(|c| c.is_control()))
-        {
-            return Err(sns_invalid(
-                "Invalid parameter: Subject: must be 1-100 printable characters without line breaks",
-            ));
-        }
+        check_message(&message)?;
         let owned = topic.to_string();
         let (record, subscriptions) = self
             .blocking("reading a topic", move |store| {
@@ -810,15 +1372,16 @@ impl Sns {
                 Ok((Some(record), store.topic_subscriptions(&owned)?))
             })
             .await?;
-        let record = record.ok_or_else(|| topic_not_found(topic))?;
+        let record = record.ok_or_else(topic_not_found)?;
 
         let mut dedup = None;
         if record.fifo {
-            if message.group_id.as_deref().is_none_or(str::is_empty) {
+            let Some(group) = message.group_id.as_deref().filter(|g| !g.is_empty()) else {
                 return Err(sns_invalid(
                     "Invalid parameter: The MessageGroupId parameter is required for FIFO topics",
                 ));
-            }
+            };
+            check_group_id(group)?;
             let id = match &message.dedup_id {
                 Some(id) => id.clone(),
                 None if is_true(&record.attributes, "ContentBasedDeduplication") => {
@@ -840,25 +1403,30 @@ impl Sns {
                 return Ok(earlier);
             }
             dedup = Some(id);
-        } else if message.group_id.is_some() || message.dedup_id.is_some() {
-            return Err(sns_invalid(
-                "Invalid parameter: MessageGroupId and MessageDeduplicationId are only for FIFO topics",
-            ));
+        } else {
+            if message.dedup_id.is_some() {
+                return Err(sns_invalid(
+                    "Invalid parameter: MessageDeduplicationId Reason: The request includes MessageDeduplicationId parameter that is not valid for this topic type",
+                ));
+            }
+            if let Some(group) = &message.group_id {
+                check_group_id(group)?;
+            }
         }
 
         let now = now_ms();
         let publication = Publication {
+            topic: topic.to_string(),
             topic_arn: topic_arn(topic),
             message_id: uuid::Uuid::new_v4().to_string(),
-            timestamp: chrono::DateTime::from_timestamp_millis(now)
-                .unwrap_or_default()
-                .format("%Y-%m-%dT%H:%M:%S%.3fZ")
-                .to_string(),
+            timestamp: timestamp(now),
             message: &message,
             endpoint_url: &self.config().endpoint_url,
             sequence_number: record
                 .fifo
                 .then(|| format!("{:020}", now.max(0) as u64 * 1000)),
+            fifo: record.fifo,
+            dedup_id: dedup.clone(),
         };
 
         let mut targets = Vec::new();
@@ -891,6 +1459,7 @@ impl Sns {
         }
 
         let mut http = Vec::new();
+        let mut outbox = Vec::new();
         for target in targets {
             if !publication.matches(target.policy.as_ref()) {
                 continue;
@@ -898,7 +1467,8 @@ impl Sns {
             match target.protocol.as_str() {
                 "lambda" => self.deliver_to_function(&publication, &target).await?,
                 "sqs" => self.deliver_to_queue(&publication, &target).await?,
-                _ => http.push(http_delivery(&publication, &target)),
+                "http" | "https" => http.push(http_delivery(&publication, &target)),
+                _ => outbox.push(publication.outbox(&target)),
             }
             self.metrics().delivered("sns", topic, 1);
         }
@@ -909,7 +1479,7 @@ impl Sns {
                 let dedup = dedup
                     .as_deref()
                     .map(|id| (id, message_id.as_str(), now + DEDUP_WINDOW_MS));
-                store.commit_publication(&owned, dedup, &http, now)
+                store.commit_publication(&owned, dedup, &http, &outbox, now)
             })
             .await?;
         if wake {
@@ -935,7 +1505,7 @@ impl Sns {
         let payload = Bytes::from(publication.lambda_event(&target.arn));
         match self
             .engine()
-            .invoke_async(function, Qualifier::Latest, payload, origin.headers())
+            .invoke_async(&function, Qualifier::Latest, payload, origin.headers())
             .await
         {
             Ok(_) => Ok(()),
@@ -963,29 +1533,46 @@ impl Sns {
             tracing::warn!(subscription = %target.arn, endpoint = %target.endpoint, "dropping a delivery to a bad SQS endpoint");
             return Ok(());
         };
-        let fifo = queue.ends_with(".fifo");
+        let (group_id, dedup_id) = if names::is_fifo(&queue) {
+            // A FIFO topic's own ids; a standard topic's queue (subscribed
+            // before such subscriptions were refused) gets the topic as
+            // its group and the message id as its deduplication id.
+            (
+                Some(
+                    publication
+                        .message
+                        .group_id
+                        .clone()
+                        .unwrap_or_else(|| publication.topic_arn.clone()),
+                ),
+                Some(
+                    publication
+                        .dedup_id
+                        .clone()
+                        .unwrap_or_else(|| publication.message_id.clone()),
+                ),
+            )
+        } else if publication.fifo {
+            (None, None)
+        } else {
+            (publication.message.group_id.clone(), None)
+        };
         let message = SendMessage {
             body: if target.raw {
-                publication.message.message.clone()
+                publication.text("sqs").to_string()
             } else {
-                publication.envelope(&target.arn)
+                publication.envelope(&target.arn, "sqs")
             },
             attributes: if target.raw {
                 publication.message.attributes.clone()
             } else {
                 BTreeMap::new()
             },
-            group_id: fifo.then(|| {
-                publication
-                    .message
-                    .group_id
-                    .clone()
-                    .unwrap_or_else(|| publication.topic_arn.clone())
-            }),
-            dedup_id: fifo.then(|| publication.message_id.clone()),
+            group_id,
+            dedup_id,
             ..SendMessage::default()
         };
-        match self.deliverer()?.send_to_queue(queue, message).await {
+        match self.deliverer()?.send_to_queue(&queue, message).await {
             Ok(_) => Ok(()),
             Err(error) if error.kind == ErrorKind::Internal => Err(error),
             Err(error) => {
@@ -1023,22 +1610,21 @@ impl Sns {
                         continue;
                     }
                 };
-                let policy = match source
-                    .filter_policy
-                    .as_deref()
-                    .map(|p| FilterPolicy::parse(p, scope))
-                {
+                let policy = match source.filter_policy.as_deref() {
                     None => None,
-                    Some(Ok(policy)) => Some(policy),
-                    Some(Err(error)) => {
-                        tracing::warn!(function = %function.name, topic = %source.topic, %error, "ignoring a manifest subscription");
-                        continue;
-                    }
+                    Some(policy) if is_empty_policy(policy) => None,
+                    Some(policy) => match FilterPolicy::parse(policy, scope) {
+                        Ok(policy) => Some(policy),
+                        Err(error) => {
+                            tracing::warn!(function = %function.name, topic = %source.topic, %error, "ignoring a manifest subscription");
+                            continue;
+                        }
+                    },
                 };
                 subs.entry(source.topic.clone())
                     .or_default()
                     .push(ManifestSubscription {
-                        arn: format!("{}:{}", topic_arn(&source.topic), function.name),
+                        arn: subscription_arn(&source.topic, &function.name),
                         function: function.name.clone(),
                         policy,
                     });
@@ -1056,7 +1642,7 @@ impl Sns {
         loop {
             let topics: Vec<String> = self.manifest_subscriptions().keys().cloned().collect();
             for topic in topics {
-                let fifo = topic.ends_with(".fifo");
+                let fifo = names::is_fifo(&topic);
                 if validate_topic_name(&topic, fifo).is_err() {
                     tracing::warn!(
                         topic,
@@ -1154,13 +1740,8 @@ impl Sns {
                 match RETRY_DELAYS_MS.get(attempt) {
                     Some(delay) => {
                         tracing::debug!(url = %delivery.url, attempt = attempt + 1, %why, "an HTTP delivery failed; retrying");
-                        // arn:aws:sns:REGION:ACCOUNT:TOPIC:ID
-                        let topic = delivery
-                            .subscription_arn
-                            .rsplit(':')
-                            .nth(1)
-                            .unwrap_or_default()
-                            .to_string();
+                        let topic =
+                            topic_of_subscription(&delivery.subscription_arn).unwrap_or_default();
                         self.metrics().retried("sns", &topic, 1);
                         let due = now_ms() + delay;
                         self.blocking("rescheduling an HTTP delivery", move |store| {
@@ -1210,9 +1791,9 @@ fn http_delivery(publication: &Publication<'_>, target: &Target) -> NewTopicDeli
     ];
     let body = if target.raw {
         headers.push(("x-amz-sns-rawdelivery".to_string(), "true".to_string()));
-        publication.message.message.clone()
+        publication.text(&target.protocol).to_string()
     } else {
-        publication.envelope(&target.arn)
+        publication.envelope(&target.arn, &target.protocol)
     };
     NewTopicDelivery {
         subscription_arn: target.arn.clone(),
@@ -1222,6 +1803,13 @@ fn http_delivery(publication: &Publication<'_>, target: &Target) -> NewTopicDeli
     }
 }
 
+fn tag_limit_exceeded() -> ServiceError {
+    ServiceError::invalid(
+        "TagLimitExceeded",
+        "Could not complete request: tag quota of per resource exceeded",
+    )
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -1229,11 +1817,34 @@ mod tests {
     #[test]
     fn names_and_endpoints() {
         assert_eq!(
-            topic_name_from_arn("arn:aws:sns:us-east-1:000000000000:t").unwrap(),
+            topic_of("TopicArn", "arn:aws:sns:us-east-1:000000000000:t").unwrap(),
             "t"
         );
-        assert!(topic_name_from_arn("arn:aws:sqs:us-east-1:000000000000:t").is_err());
-        assert!(topic_name_from_arn("t").is_err());
+        let message = |r: Result<String, ServiceError>| r.err().map(|e| e.message);
+        assert_eq!(
+            message(topic_of("TopicArn", "t")).as_deref(),
+            Some("Invalid parameter: TopicArn Reason: An ARN must have at least 6 elements, not 1")
+        );
+        assert_eq!(
+            message(topic_of(
+                "TargetArn",
+                "arn:aws:sqs:us-east-1:000000000000:t"
+            ))
+            .as_deref(),
+            Some("Invalid parameter: TargetArn")
+        );
+        assert_eq!(
+            message(topic_of(
+                "TopicArn",
+                "arn:aws:sns:us-east-1:000000000000:t:sub"
+            ))
+            .as_deref(),
+            Some("Invalid parameter: TopicArn")
+        );
+        assert_eq!(
+            topic_of_subscription("arn:aws:sns:us-east-1:000000000000:t:abc").as_deref(),
+            Some("t")
+        );
         assert!(validate_topic_name("ok-name_1", false).is_ok());
         assert!(validate_topic_name("bad name", false).is_err());
         assert!(validate_topic_name("", false).is_err());
@@ -1241,14 +1852,55 @@ mod tests {
         assert!(validate_topic_name("x", true).is_err());
         assert!(validate_topic_name(&"a".repeat(257), false).is_err());
         assert_eq!(
-            function_of("arn:aws:lambda:us-east-1:000000000000:function:f:3"),
+            function_of("arn:aws:lambda:us-east-1:000000000000:function:f:3").as_deref(),
             Some("f")
         );
-        assert_eq!(function_of("f"), Some("f"));
-        assert_eq!(queue_of("arn:aws:sqs:us-east-1:000000000000:q"), Some("q"));
-        assert!(check_endpoint("email", "a@b").is_err());
-        assert!(check_endpoint("http", "ftp://x").is_err());
-        assert!(check_endpoint("https", "https://x").is_ok());
+        assert_eq!(function_of("f").as_deref(), Some("f"));
+        assert_eq!(function_of("arn:aws:sqs:us-east-1:000000000000:q"), None);
+        assert_eq!(
+            queue_of("arn:aws:sqs:us-east-1:000000000000:q").as_deref(),
+            Some("q")
+        );
+        let refusal = |protocol: &str, endpoint: &str| {
+            check_endpoint(protocol, endpoint).err().map(|e| e.message)
+        };
+        assert_eq!(refusal("email", "a@b.c"), None);
+        assert_eq!(refusal("email-json", "first.last@example.com"), None);
+        assert_eq!(refusal("sms", "+15555550100"), None);
+        assert_eq!(refusal("https", "https://x"), None);
+        assert_eq!(
+            refusal("email", "not an address").as_deref(),
+            Some("Invalid parameter: Email address")
+        );
+        assert_eq!(
+            refusal("email", "a@b@c").as_deref(),
+            Some("Invalid parameter: Email address")
+        );
+        assert_eq!(
+            refusal("sms", "+1-555").as_deref(),
+            Some("Invalid SMS endpoint: +1-555")
+        );
+        assert_eq!(
+            refusal("http", "ftp://x").as_deref(),
+            Some("Invalid parameter: Endpoint must match the specified protocol")
+        );
+        assert_eq!(
+            refusal("sqs", "q").as_deref(),
+            Some("Invalid parameter: SQS endpoint ARN")
+        );
+        assert_eq!(
+            refusal("lambda", "arn:aws:sqs:us-east-1:000000000000:q").as_deref(),
+            Some("Invalid parameter: Lambda endpoint ARN")
+        );
+        assert_eq!(
+            refusal("firehose", "x").as_deref(),
+            Some("Invalid parameter: Amazon SNS does not support this protocol string: firehose")
+        );
+        assert!(is_phone_number("15555550100") && !is_phone_number("+0123"));
+        let token = new_token();
+        assert_eq!(token.len(), 2 * TOKEN_BYTES);
+        assert!(token.bytes().all(|b| b.is_ascii_hexdigit()));
+        assert_ne!(token, new_token());
     }
 
     #[test]
@@ -1273,5 +1925,119 @@ mod tests {
             let map = BTreeMap::from([("a".to_string(), attribute.clone())]);
             assert_eq!(check_attributes(&map).is_ok(), ok, "{attribute:?}");
         }
+    }
+
+    #[test]
+    fn structured_messages() {
+        let (default, per_protocol) = PublishMessage::structured(
+            r#"{"default":"d","sqs":"q","email":"e","lambda":{"not":"a string"}}"#,
+        )
+        .unwrap();
+        assert_eq!(default, "d");
+        assert_eq!(
+            per_protocol,
+            BTreeMap::from([
+                ("email".to_string(), "e".to_string()),
+                ("sqs".to_string(), "q".to_string())
+            ])
+        );
+        let refusal = |json: &str| PublishMessage::structured(json).err().map(|e| e.message);
+        assert_eq!(
+            refusal(r#"{"sqs":"q"}"#).as_deref(),
+            Some("Invalid parameter: Message Structure - No default entry in JSON message body")
+        );
+        assert_eq!(
+            refusal(r#"{"default":1}"#).as_deref(),
+            Some("Invalid parameter: Message Structure - No default entry in JSON message body")
+        );
+        assert_eq!(
+            refusal("not json").as_deref(),
+            Some("Invalid parameter: Message Structure - JSON message body failed to parse")
+        );
+        assert_eq!(
+            refusal(r#"["default"]"#).as_deref(),
+            Some("Invalid parameter: Message Structure - JSON message body failed to parse")
+        );
+
+        let message = PublishMessage {
+            message: "d".into(),
+            per_protocol: BTreeMap::from([("sqs".to_string(), "q".to_string())]),
+            subject: Some("s".into()),
+            ..PublishMessage::default()
+        };
+        let publication = Publication {
+            topic: "t".into(),
+            topic_arn: topic_arn("t"),
+            message_id: "m".into(),
+            timestamp: timestamp(0),
+            message: &message,
+            endpoint_url: "http://127.0.0.1:9070",
+            sequence_number: None,
+            fifo: false,
+            dedup_id: None,
+        };
+        assert_eq!(publication.text("sqs"), "q");
+        assert_eq!(publication.text("http"), "d");
+        let envelope: serde_json::Value =
+            serde_json::from_str(&publication.envelope("arn:s", "sqs")).unwrap();
+        assert_eq!(envelope["Message"], "q");
+        let event: serde_json::Value =
+            serde_json::from_str(&publication.lambda_event("arn:s")).unwrap();
+        assert_eq!(event["Records"][0]["Sns"]["Message"], "d");
+        let target = |protocol: &str, endpoint: &str| Target {
+            arn: "arn:s".into(),
+            protocol: protocol.into(),
+            endpoint: endpoint.into(),
+            raw: false,
+            policy: None,
+        };
+        let email = publication.outbox(&target("email", "a@b.c"));
+        assert_eq!(email.subject.as_deref(), Some("s"));
+        assert!(email.body.starts_with("d\n\n--\n"), "{}", email.body);
+        assert!(
+            email
+                .body
+                .contains("Action=Unsubscribe&SubscriptionArn=arn:s")
+        );
+        let sms = publication.outbox(&target("sms", "+15555550100"));
+        assert_eq!((sms.subject, sms.body.as_str()), (None, "d"));
+        let json = publication.outbox(&target("email-json", "a@b.c"));
+        let json: serde_json::Value = serde_json::from_str(&json.body).unwrap();
+        assert_eq!(json["Type"], "Notification");
+        assert_eq!(json["Message"], "d");
+    }
+
+    #[test]
+    fn filter_policies_of_subscriptions() {
+        let attributes = |pairs: &[(&str, &str)]| -> BTreeMap<String, String> {
+            pairs
+                .iter()
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .collect()
+        };
+        // `{}` and no policy let everything through.
+        assert!(
+            filter_of(&attributes(&[("FilterPolicy", "{}")]))
+                .unwrap()
+                .is_none()
+        );
+        assert!(
+            filter_of(&attributes(&[("FilterPolicy", " { } ")]))
+                .unwrap()
+                .is_none()
+        );
+        assert!(filter_of(&attributes(&[])).unwrap().is_none());
+        assert!(
+            filter_of(&attributes(&[("FilterPolicy", r#"{"a":["b"]}"#)]))
+                .unwrap()
+                .is_some()
+        );
+        assert!(filter_of(&attributes(&[("FilterPolicy", "[]")])).is_err());
+        // The scope shows only with a policy.
+        let shown =
+            shown_subscription_attributes(attributes(&[("FilterPolicyScope", "MessageBody")]));
+        assert!(!shown.contains_key("FilterPolicyScope"));
+        let shown = shown_subscription_attributes(attributes(&[("FilterPolicy", "{}")]));
+        assert_eq!(shown["FilterPolicyScope"], "MessageAttributes");
     }
 }

@@ -6,13 +6,16 @@
 //! which boto3 reports as `e.response['Error']['Code']`.
 //!
 //! Operations: CreateTopic, DeleteTopic, ListTopics, GetTopicAttributes,
-//! SetTopicAttributes, Subscribe, ConfirmSubscription (a no-op: subscriptions
-//! are confirmed at once), Unsubscribe, ListSubscriptions,
+//! SetTopicAttributes, AddPermission, RemovePermission, TagResource,
+//! UntagResource, ListTagsForResource, Subscribe, ConfirmSubscription
+//! (subscriptions are confirmed at once; the token of their confirmation
+//! message is accepted), Unsubscribe, ListSubscriptions,
 //! ListSubscriptionsByTopic, GetSubscriptionAttributes,
-//! SetSubscriptionAttributes, Publish, PublishBatch.
+//! SetSubscriptionAttributes, Publish (to a topic, or to a phone number:
+//! recorded in the local outbox), PublishBatch.
 
 use crate::Reply;
-use crate::topics::{MAX_MESSAGE_BYTES, PublishMessage, topic_name_from_arn};
+use crate::topics::{MAX_MESSAGE_BYTES, PublishMessage, parse_arn, topic_of};
 use crate::{ErrorKind, ServiceError, Sns as Events};
 use base64::Engine as _;
 use http::StatusCode;
@@ -66,7 +69,6 @@ impl From<ServiceError> for SnsError {
             ErrorKind::Internal => StatusCode::INTERNAL_SERVER_ERROR,
         };
         let code = match (error.kind, error.code) {
-            (ErrorKind::NotFound, "ResourceNotFound") => "NotFound",
             (ErrorKind::Invalid, "InvalidParameterValue") => "InvalidParameter",
             (ErrorKind::Internal, _) => "InternalError",
             (_, code) => code,
@@ -93,6 +95,34 @@ impl Params {
 
     fn required(&self, name: &str) -> Result<&str, SnsError> {
         self.get(name).ok_or_else(|| SnsError::missing(name))
+    }
+
+    /// `{prefix}.member.N` values (N from 1).
+    fn members(&self, prefix: &str) -> Vec<String> {
+        (1..)
+            .map_while(|n| self.get(&format!("{prefix}.member.{n}")))
+            .map(str::to_string)
+            .collect()
+    }
+
+    /// `{prefix}.member.N.Key` / `.Value` tags (N from 1); a key given
+    /// twice is refused, as on SNS.
+    fn tags(&self, prefix: &str) -> Result<BTreeMap<String, String>, SnsError> {
+        let mut out = BTreeMap::new();
+        for n in 1.. {
+            let Some(key) = self.get(&format!("{prefix}.member.{n}.Key")) else {
+                break;
+            };
+            let value = self
+                .get(&format!("{prefix}.member.{n}.Value"))
+                .unwrap_or_default();
+            if out.insert(key.to_string(), value.to_string()).is_some() {
+                return Err(SnsError::invalid(
+                    "Invalid parameter: Duplicated keys are not allowed.",
+                ));
+            }
+        }
+        Ok(out)
     }
 
     /// `{prefix}.entry.N.key` / `.value` pairs (N from 1).
@@ -154,8 +184,43 @@ impl Params {
     }
 }
 
-fn topic_of(arn: &str) -> Result<&str, SnsError> {
-    topic_name_from_arn(arn).map_err(SnsError::from)
+/// The topic of the topic ARN in parameter `name` (required).
+fn topic_param(params: &Params, name: &str) -> Result<String, SnsError> {
+    Ok(topic_of(name, params.required(name)?)?)
+}
+
+/// The subscription ARN in parameter `SubscriptionArn`, with SNS's texts
+/// for a missing or malformed one.
+fn subscription_param(params: &Params) -> Result<&str, SnsError> {
+    let Some(text) = params.get("SubscriptionArn") else {
+        return Err(SnsError::invalid(
+            "Invalid parameter: SubscriptionArn Reason: no value for required parameter",
+        ));
+    };
+    let arn = parse_arn("SubscriptionArn", text)?;
+    if arn.as_subscription().is_ok() {
+        Ok(text)
+    } else if arn.as_topic().is_ok() {
+        Err(SnsError::invalid("Invalid parameter: SubscriptionId"))
+    } else {
+        Err(SnsError::invalid("Invalid parameter: SubscriptionArn"))
+    }
+}
+
+/// Where a request's parameters are: the form body, or the query of a
+/// `SubscribeURL`/`UnsubscribeURL` GET.
+pub(crate) fn params_of(request: &AwsRequest) -> Vec<u8> {
+    if request.parts.method == http::Method::GET {
+        request
+            .parts
+            .uri
+            .query()
+            .unwrap_or_default()
+            .as_bytes()
+            .to_vec()
+    } else {
+        request.body.to_vec()
+    }
 }
 
 pub(crate) async fn handle(
@@ -163,7 +228,7 @@ pub(crate) async fn handle(
     action: &str,
     request: AwsRequest,
 ) -> Result<Reply, AwsError> {
-    let params = Params::parse(&request.body);
+    let params = Params::parse(&params_of(&request));
     match run(events, action, &params).await {
         Ok(result) => Ok(crate::service::SNS.query_ok(
             action,
@@ -183,12 +248,13 @@ async fn run(events: &Events, action: &str, params: &Params) -> Result<Option<St
             if let Some(policy) = params.get("DataProtectionPolicy") {
                 attributes.insert("DataProtectionPolicy".into(), policy.into());
             }
-            let arn = events.create_topic(name, attributes).await?;
+            let tags = params.tags("Tags")?;
+            let arn = events.create_tagged_topic(name, attributes, tags).await?;
             Ok(Some(format!("<TopicArn>{}</TopicArn>", esc(&arn))))
         }
         "DeleteTopic" => {
-            let topic = topic_of(params.required("TopicArn")?)?;
-            events.delete_topic(topic).await?;
+            let topic = topic_param(params, "TopicArn")?;
+            events.delete_topic(&topic).await?;
             Ok(None)
         }
         "ListTopics" => {
@@ -204,26 +270,75 @@ async fn run(events: &Events, action: &str, params: &Params) -> Result<Option<St
             Ok(Some(out))
         }
         "GetTopicAttributes" => {
-            let topic = topic_of(params.required("TopicArn")?)?;
-            let attributes = events.topic_attributes(topic).await?;
+            let topic = topic_param(params, "TopicArn")?;
+            let attributes = events.topic_attributes(&topic).await?;
             Ok(Some(attributes_xml(&attributes)))
         }
         "SetTopicAttributes" => {
-            let topic = topic_of(params.required("TopicArn")?)?;
+            let topic = topic_param(params, "TopicArn")?;
             let name = params.required("AttributeName")?;
             let value = params.get("AttributeValue").unwrap_or("");
-            events.set_topic_attribute(topic, name, value).await?;
+            events.set_topic_attribute(&topic, name, value).await?;
             Ok(None)
         }
+        "AddPermission" => {
+            let topic = topic_param(params, "TopicArn")?;
+            let label = params.required("Label")?;
+            let accounts = params.members("AWSAccountId");
+            if accounts.is_empty() {
+                return Err(SnsError::missing("AWSAccountId"));
+            }
+            let actions = params.members("ActionName");
+            if actions.is_empty() {
+                return Err(SnsError::missing("ActionName"));
+            }
+            events
+                .add_permission(&topic, label, accounts, actions)
+                .await?;
+            Ok(None)
+        }
+        "RemovePermission" => {
+            let topic = topic_param(params, "TopicArn")?;
+            let label = params.required("Label")?;
+            events.remove_permission(&topic, label).await?;
+            Ok(None)
+        }
+        "TagResource" => {
+            let topic = topic_param(params, "ResourceArn")?;
+            let tags = params.tags("Tags")?;
+            events.tag(&topic, tags, Vec::new()).await?;
+            // An empty result element, which SDKs expect.
+            Ok(Some(String::new()))
+        }
+        "UntagResource" => {
+            let topic = topic_param(params, "ResourceArn")?;
+            let keys = params.members("TagKeys");
+            events.tag(&topic, BTreeMap::new(), keys).await?;
+            Ok(Some(String::new()))
+        }
+        "ListTagsForResource" => {
+            let topic = topic_param(params, "ResourceArn")?;
+            let mut out = String::from("<Tags>");
+            for (key, value) in events.tags(&topic).await? {
+                let _ = write!(
+                    out,
+                    "<member><Key>{}</Key><Value>{}</Value></member>",
+                    esc(&key),
+                    esc(&value)
+                );
+            }
+            out.push_str("</Tags>");
+            Ok(Some(out))
+        }
         "Subscribe" => {
-            let topic = topic_of(params.required("TopicArn")?)?;
+            let topic = topic_param(params, "TopicArn")?;
             let protocol = params.required("Protocol")?;
             let endpoint = params
                 .get("Endpoint")
                 .ok_or_else(|| SnsError::invalid("Invalid parameter: Endpoint"))?;
             let attributes = params.entries("Attributes")?;
             let record = events
-                .subscribe(topic, protocol, endpoint, attributes)
+                .subscribe(&topic, protocol, endpoint, attributes)
                 .await?;
             // Subscriptions are confirmed at once, so the ARN is always
             // returned (ReturnSubscriptionArn changes nothing).
@@ -233,27 +348,26 @@ async fn run(events: &Events, action: &str, params: &Params) -> Result<Option<St
             )))
         }
         "ConfirmSubscription" => {
-            let topic_arn = params.required("TopicArn")?;
-            topic_of(topic_arn)?;
-            params.required("Token")?;
-            Err(SnsError::invalid(
-                "Invalid parameter: Token: Stratus confirms subscriptions when they are made; there is nothing to confirm",
-            ))
+            let topic = topic_param(params, "TopicArn")?;
+            let token = params.required("Token")?;
+            let arn = events.confirm_subscription(&topic, token).await?;
+            Ok(Some(format!(
+                "<SubscriptionArn>{}</SubscriptionArn>",
+                esc(&arn)
+            )))
         }
         "Unsubscribe" => {
-            events
-                .unsubscribe(params.required("SubscriptionArn")?)
-                .await?;
+            events.unsubscribe(subscription_param(params)?).await?;
             Ok(None)
         }
         "ListSubscriptions" | "ListSubscriptionsByTopic" => {
             let topic = if action == "ListSubscriptionsByTopic" {
-                Some(topic_of(params.required("TopicArn")?)?)
+                Some(topic_param(params, "TopicArn")?)
             } else {
                 None
             };
             let (subscriptions, token) = events
-                .list_subscriptions(topic, params.get("NextToken"))
+                .list_subscriptions(topic.as_deref(), params.get("NextToken"))
                 .await?;
             let mut out = String::from("<Subscriptions>");
             for s in subscriptions {
@@ -275,30 +389,35 @@ async fn run(events: &Events, action: &str, params: &Params) -> Result<Option<St
         }
         "GetSubscriptionAttributes" => {
             let attributes = events
-                .subscription_attributes(params.required("SubscriptionArn")?)
+                .subscription_attributes(subscription_param(params)?)
                 .await?;
             Ok(Some(attributes_xml(&attributes)))
         }
         "SetSubscriptionAttributes" => {
-            let arn = params.required("SubscriptionArn")?;
+            let arn = subscription_param(params)?;
             let name = params.required("AttributeName")?;
             let value = params.get("AttributeValue").unwrap_or("");
             events.set_subscription_attribute(arn, name, value).await?;
             Ok(None)
         }
         "Publish" => {
-            let arn = match (params.get("TopicArn"), params.get("TargetArn")) {
-                (Some(arn), _) | (None, Some(arn)) => arn,
-                (None, None) if params.get("PhoneNumber").is_some() => {
-                    return Err(SnsError::invalid(
-                        "Invalid parameter: PhoneNumber: Stratus does not send SMS",
-                    ));
-                }
-                (None, None) => return Err(SnsError::missing("TopicArn")),
-            };
-            let topic = topic_of(arn)?;
             let message = publish_message(params, "")?;
-            let id = events.publish(topic, message).await?;
+            let id = match (
+                params.get("TopicArn"),
+                params.get("TargetArn"),
+                params.get("PhoneNumber"),
+            ) {
+                (Some(arn), _, _) => {
+                    let topic = topic_of("TopicArn", arn)?;
+                    events.publish(&topic, message).await?
+                }
+                (None, Some(arn), _) => {
+                    let topic = topic_of("TargetArn", arn)?;
+                    events.publish(&topic, message).await?
+                }
+                (None, None, Some(number)) => events.publish_to_phone(number, message).await?,
+                (None, None, None) => return Err(SnsError::missing("TopicArn")),
+            };
             Ok(Some(format!("<MessageId>{}</MessageId>", esc(&id))))
         }
         "PublishBatch" => publish_batch(events, params).await.map(Some),
@@ -314,25 +433,15 @@ async fn run(events: &Events, action: &str, params: &Params) -> Result<Option<St
 /// (`prefix` = `PublishBatchRequestEntries.member.N.`).
 fn publish_message(params: &Params, prefix: &str) -> Result<PublishMessage, SnsError> {
     let field = |name: &str| params.get(&format!("{prefix}{name}")).map(str::to_string);
-    let mut message =
-        field("Message").ok_or_else(|| SnsError::missing(&format!("{prefix}Message")))?;
-    if field("MessageStructure").as_deref() == Some("json") {
-        let parsed: serde_json::Value = serde_json::from_str(&message).map_err(|_| {
-            SnsError::invalid(
-                "Invalid parameter: Message Structure - JSON message body failed to parse",
-            )
-        })?;
-        message = match parsed.get("default") {
-            Some(serde_json::Value::String(text)) => text.clone(),
-            _ => {
-                return Err(SnsError::invalid(
-                    "Invalid parameter: Message Structure - No default entry in JSON message body",
-                ));
-            }
-        };
-    }
+    let message = field("Message").ok_or_else(|| SnsError::missing(&format!("{prefix}Message")))?;
+    let (message, per_protocol) = if field("MessageStructure").as_deref() == Some("json") {
+        PublishMessage::structured(&message)?
+    } else {
+        (message, BTreeMap::new())
+    };
     Ok(PublishMessage {
         message,
+        per_protocol,
         subject: field("Subject"),
         attributes: params.message_attributes(&format!("{prefix}MessageAttributes"))?,
         group_id: field("MessageGroupId"),
@@ -340,8 +449,11 @@ fn publish_message(params: &Params, prefix: &str) -> Result<PublishMessage, SnsE
     })
 }
 
+/// Longest id of a batch entry.
+const MAX_BATCH_ID: usize = 80;
+
 async fn publish_batch(events: &Events, params: &Params) -> Result<String, SnsError> {
-    let topic = topic_of(params.required("TopicArn")?)?;
+    let topic = topic_param(params, "TopicArn")?;
     let prefix = "PublishBatchRequestEntries.member";
     let mut ids = Vec::new();
     for n in 1.. {
@@ -361,7 +473,7 @@ async fn publish_batch(events: &Events, params: &Params) -> Result<String, SnsEr
         return Err(SnsError::new(
             StatusCode::BAD_REQUEST,
             "TooManyEntriesInBatchRequest",
-            format!("The batch request contains more entries than permissible ({MAX_BATCH})."),
+            "The batch request contains more entries than permissible.",
         ));
     }
     let distinct: HashSet<&str> = ids.iter().map(|(_, id)| id.as_str()).collect();
@@ -370,6 +482,23 @@ async fn publish_batch(events: &Events, params: &Params) -> Result<String, SnsEr
             StatusCode::BAD_REQUEST,
             "BatchEntryIdsNotDistinct",
             "Two or more batch entries in the request have the same Id.",
+        ));
+    }
+    for (_, id) in &ids {
+        let why = if id.len() > MAX_BATCH_ID {
+            "is too long"
+        } else if !id
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+        {
+            "contains an impermissible character"
+        } else {
+            continue;
+        };
+        return Err(SnsError::new(
+            StatusCode::BAD_REQUEST,
+            "InvalidBatchEntryId",
+            format!("The Id of a batch entry in the batch request {why}: {id}"),
         ));
     }
     let total: usize = ids
@@ -381,16 +510,36 @@ async fn publish_batch(events: &Events, params: &Params) -> Result<String, SnsEr
         return Err(SnsError::new(
             StatusCode::BAD_REQUEST,
             "BatchRequestTooLong",
-            format!(
-                "The length of all the messages put together is more than the limit ({MAX_MESSAGE_BYTES} bytes)."
-            ),
+            "The length of all the messages put together is more than the limit.",
         ));
     }
+    // A malformed structured message, or a FIFO entry without its ids,
+    // fails the whole batch (as on SNS); an entry SNS refuses when
+    // publishing it fails alone.
+    let mut entries = Vec::new();
+    for (n, id) in ids {
+        let entry_prefix = format!("{prefix}.{n}.");
+        let field = |name: &str| params.get(&format!("{entry_prefix}{name}"));
+        if field("MessageStructure") == Some("json")
+            && let Some(message) = field("Message")
+        {
+            PublishMessage::structured(message)?;
+        }
+        entries.push((id, publish_message(params, &entry_prefix)));
+    }
+    let messages: Vec<&PublishMessage> = entries
+        .iter()
+        .filter_map(|(_, entry)| entry.as_ref().ok())
+        .collect();
+    events.check_batch(&topic, &messages).await?;
     let mut successful = String::new();
     let mut failed = String::new();
-    for (n, id) in ids {
-        let outcome = match publish_message(params, &format!("{prefix}.{n}.")) {
-            Ok(message) => events.publish(topic, message).await.map_err(SnsError::from),
+    for (id, entry) in entries {
+        let outcome = match entry {
+            Ok(message) => events
+                .publish(&topic, message)
+                .await
+                .map_err(SnsError::from),
             Err(error) => Err(error),
         };
         match outcome {

@@ -1,13 +1,19 @@
 //! SQS: queues with AWS's semantics and its JSON 1.0 protocol.
 //!
-//! - `queues.rs`: the semantics (attributes, validation, MD5 digests, long
-//!   polling on a `Notify` per queue, the retention sweep) over the store;
+//! - `queues.rs`: the semantics (attributes, tags, validation, MD5 digests,
+//!   long polling on a `Notify` per queue, the retention sweep) over the
+//!   store;
+//! - `moves.rs`: message move tasks (DLQ redrives) run in the background;
+//! - `policy.rs`: the `Policy` documents permissions edit, and the
+//!   `RedriveAllowPolicy` of dead-letter queues;
 //! - `wire.rs`: the protocol (`X-Amz-Target: AmazonSQS.<Op>`), each
 //!   operation mapped to the semantics and errors to SQS's codes;
 //! - `service.rs`: the service as the protocol layer's router sees it:
 //!   signing name, target prefix, IAM action and resource per operation,
 //!   and SQS's error shape.
 
+pub mod moves;
+pub mod policy;
 pub mod queues;
 mod service;
 pub mod wire;
@@ -38,13 +44,15 @@ impl std::ops::Deref for Sqs {
 }
 
 impl Sqs {
-    /// The service over `kit`, with its retention sweep running.
+    /// The service over `kit`, with its retention sweep running and the
+    /// message move tasks of an earlier run resumed.
     pub fn start(kit: Kit) -> Sqs {
         let sqs = Sqs {
             kit,
             state: Arc::default(),
         };
         queues::spawn(&sqs);
+        sqs.resume_move_tasks();
         sqs
     }
 }

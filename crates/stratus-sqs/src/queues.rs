@@ -1,26 +1,61 @@
 //! Queues (SQS semantics): standard and FIFO, visibility, delay,
-//! attributes, retention, redrive; long polling.
+//! attributes, tags, policies, retention, redrive; long polling.
 //!
 //! The rules that need state live in the store (`stratus_store::queues`);
 //! this module validates attributes and messages as SQS does, computes the
 //! MD5 digests, wakes long polls when messages arrive (an in-memory
-//! `Notify` per queue) and runs the retention sweep.
+//! `Notify` per queue) and runs the retention sweep. Message move tasks
+//! are in `moves.rs`, policy documents in `policy.rs`.
 //!
 //! The types and the signature of [`Sqs::send_message`] are used by
 //! topics, the bus and destinations; keep them (add fields if needed, with
 //! defaults).
 
+use crate::policy::{self, RedriveAllow};
 pub use crate::{MessageAttribute, SendMessage};
 use crate::{ServiceError, Sqs, now_ms};
 use md5::{Digest, Md5};
 use std::collections::{BTreeMap, HashMap};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
+use stratus_core::arn::Arn;
 use stratus_core::function::{ACCOUNT_ID, queue_arn};
+use stratus_core::names;
 use stratus_store::{
     HandleOutcome, NewQueueMessage, QueueInfo, QueueSettings, Redrive, StoredMessage,
 };
-use tokio::sync::Notify;
+use tokio::sync::{Notify, watch};
+
+/// A message to send with what only SQS's own API gives: its message
+/// system attributes.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct OutgoingMessage {
+    /// The message.
+    pub message: SendMessage,
+    /// The `AWSTraceHeader` message system attribute (an X-Ray trace
+    /// header).
+    pub trace_header: Option<String>,
+}
+
+impl From<SendMessage> for OutgoingMessage {
+    fn from(message: SendMessage) -> Self {
+        OutgoingMessage {
+            message,
+            trace_header: None,
+        }
+    }
+}
+
+/// How a send was asked for: SQS words some refusals differently in a
+/// batch.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SendMode {
+    /// `SendMessage`.
+    Single,
+    /// `SendMessageBatch`: a FIFO entry without its group or deduplication
+    /// id refuses the whole batch.
+    Batch,
+}
 
 /// What a send answers.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -31,6 +66,9 @@ pub struct SentMessage {
     pub md5_of_body: String,
     /// MD5 (hex) of the attributes, SQS's encoding; None without attributes.
     pub md5_of_attributes: Option<String>,
+    /// MD5 (hex) of the message system attributes, the same encoding; None
+    /// without them.
+    pub md5_of_system_attributes: Option<String>,
     /// FIFO: the sequence number.
     pub sequence_number: Option<String>,
 }
@@ -41,8 +79,8 @@ pub struct SentMessage {
 pub struct ReceivedMessage {
     /// The message id.
     pub message_id: String,
-    /// The handle for deleting it or changing its visibility; outdated
-    /// once the message is received again.
+    /// The handle for deleting it or changing its visibility (on a FIFO
+    /// queue, until its visibility timeout ends or it is received again).
     pub receipt_handle: String,
     /// The body.
     pub body: String,
@@ -54,8 +92,10 @@ pub struct ReceivedMessage {
     pub message_attributes: BTreeMap<String, MessageAttribute>,
     /// System attributes by SQS's names: `SentTimestamp`,
     /// `ApproximateReceiveCount`, `ApproximateFirstReceiveTimestamp`,
-    /// `SenderId`, and for FIFO `MessageGroupId`, `MessageDeduplicationId`,
-    /// `SequenceNumber` (timestamps in epoch milliseconds, as text).
+    /// `SenderId`, `AWSTraceHeader` and `DeadLetterQueueSourceArn` when
+    /// the message has them, and for FIFO `MessageGroupId`,
+    /// `MessageDeduplicationId`, `SequenceNumber` (timestamps in epoch
+    /// milliseconds, as text).
     pub attributes: BTreeMap<String, String>,
     /// Receives so far, this one included.
     pub receive_count: u32,
@@ -118,22 +158,31 @@ pub struct QueueStats {
 }
 
 /// SQS's largest message (body and attributes), and the default
-/// `MaximumMessageSize`.
-pub const MAX_MESSAGE_BYTES: usize = 262_144;
+/// `MaximumMessageSize`: 1 MiB since August 2025.
+pub const MAX_MESSAGE_BYTES: usize = 1_048_576;
+/// The largest batch: the messages of a `SendMessageBatch` together.
+pub const MAX_BATCH_BYTES: usize = 1_048_576;
+/// The smallest `MaximumMessageSize`.
+const MIN_MESSAGE_BYTES: u32 = 1024;
 /// Most entries in one batch request.
 pub const MAX_BATCH_ENTRIES: usize = 10;
+/// Most tags of a queue.
+pub const MAX_TAGS: usize = 50;
+/// Longest tag key.
+const MAX_TAG_KEY: usize = 128;
+/// Longest tag value.
+const MAX_TAG_VALUE: usize = 256;
 /// How often the retention sweep runs.
 const SWEEP_INTERVAL: Duration = Duration::from_secs(5);
 /// A long poll also looks again this often (delays and visibility
 /// timeouts that end wake no one).
 const POLL_RECHECK: Duration = Duration::from_millis(250);
-/// Messages moved per transaction by a redrive.
-const MOVE_CHUNK: usize = 1000;
-
-/// In-memory state of the queues (long-polling waiters).
+/// In-memory state of the queues: long-polling waiters, and a way to
+/// cancel each running message move task.
 #[derive(Default)]
 pub(crate) struct QueueState {
     waiters: Mutex<HashMap<String, Arc<Notify>>>,
+    pub(crate) moves: Mutex<HashMap<String, watch::Sender<bool>>>,
 }
 
 impl QueueState {
@@ -148,7 +197,7 @@ impl QueueState {
             .clone()
     }
 
-    fn wake(&self, queue: &str) {
+    pub(crate) fn wake(&self, queue: &str) {
         let waiters = self
             .waiters
             .lock()
@@ -203,7 +252,7 @@ fn queue_missing(name: &str) -> impl FnOnce(ServiceError) -> ServiceError + '_ {
     }
 }
 
-fn invalid(message: impl Into<String>) -> ServiceError {
+pub(crate) fn invalid(message: impl Into<String>) -> ServiceError {
     ServiceError::invalid("InvalidParameterValue", message)
 }
 
@@ -214,32 +263,32 @@ fn invalid_attribute(name: &str) -> ServiceError {
     )
 }
 
-/// Checks a queue name: 1 to 80 letters, digits, `-` and `_`, with a
-/// `.fifo` suffix for FIFO queues.
-pub fn validate_queue_name(name: &str) -> Result<(), ServiceError> {
-    let base = name.strip_suffix(".fifo").unwrap_or(name);
-    let ok = !base.is_empty()
-        && name.len() <= 80
-        && base
-            .chars()
-            .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_');
-    if ok {
-        Ok(())
-    } else {
-        Err(invalid(
-            "Can only include alphanumeric characters, hyphens, or underscores. 1 to 80 in length",
-        ))
-    }
+fn unknown_attribute(name: &str) -> ServiceError {
+    ServiceError::invalid("InvalidAttributeName", format!("Unknown Attribute {name}."))
 }
 
-/// The queue name in a queue URL (`http://host/000000000000/jobs`), an ARN,
-/// or a bare name.
+/// Checks a queue name with SQS's rule (`stratus_core::names`): a FIFO
+/// queue's ends with `.fifo`, a standard queue's cannot.
+pub fn validate_queue_name(name: &str, fifo: bool) -> Result<(), ServiceError> {
+    names::queue_name(name, fifo).map_err(|e| invalid(e.to_string()))
+}
+
+/// The queue name in a queue URL (`http://host/000000000000/jobs`), a
+/// queue ARN, or a bare name.
 pub fn queue_name_of(url_or_name: &str) -> &str {
     let trimmed = url_or_name.trim_end_matches('/');
     if trimmed.starts_with("arn:") {
-        return trimmed.rsplit(':').next().unwrap_or(trimmed);
+        return queue_of_arn(trimmed).unwrap_or_default();
     }
     trimmed.rsplit('/').next().unwrap_or(trimmed)
+}
+
+/// The queue a queue ARN names, if `text` is one.
+pub fn queue_of_arn(text: &str) -> Option<&str> {
+    let arn: Arn = text.parse().ok()?;
+    arn.as_queue().ok()?;
+    // The name is the ARN's last part: borrow it from `text`.
+    text.rsplit(':').next()
 }
 
 fn parse_bounded(name: &str, value: &str, min: u32, max: u32) -> Result<u32, ServiceError> {
@@ -273,9 +322,9 @@ pub fn parse_redrive_policy(value: &str) -> Result<Redrive, ServiceError> {
         .ok_or_else(|| {
             bad("Redrive policy does not contain mandatory attribute: deadLetterTargetArn.")
         })?;
-    if !arn.starts_with("arn:aws:sqs:") || arn.split(':').count() != 6 {
+    let Some(dlq) = queue_of_arn(arn) else {
         return Err(bad("Invalid value for deadLetterTargetArn."));
-    }
+    };
     let count = match doc.get("maxReceiveCount") {
         Some(serde_json::Value::Number(n)) => n.as_u64(),
         Some(serde_json::Value::String(s)) => s.trim().parse::<u64>().ok(),
@@ -287,10 +336,16 @@ pub fn parse_redrive_policy(value: &str) -> Result<Redrive, ServiceError> {
         _ => None,
     };
     let count = count.filter(|n| (1..=1000).contains(n)).ok_or_else(|| {
-        bad("Invalid value for maxReceiveCount: must be an integer from 1 to 1000.")
+        let given = doc.get("maxReceiveCount").map_or_else(String::new, |v| match v {
+            serde_json::Value::String(s) => s.clone(),
+            other => other.to_string(),
+        });
+        bad(&format!(
+            "Invalid value for maxReceiveCount: {given}, valid values are from 1 to 1000 both inclusive."
+        ))
     })?;
     Ok(Redrive {
-        dlq: queue_name_of(arn).to_string(),
+        dlq: dlq.to_string(),
         max_receive_count: count as u32,
     })
 }
@@ -317,8 +372,24 @@ fn default_attributes(fifo: bool) -> BTreeMap<String, String> {
     attributes
 }
 
+/// Whether `CreateQueue` of `name` with `attributes` makes a FIFO queue
+/// (`FifoQueue` is true), after checking the name against the kind.
+pub fn queue_kind(name: &str, attributes: &BTreeMap<String, String>) -> Result<bool, ServiceError> {
+    let fifo = match attributes.get("FifoQueue") {
+        None => false,
+        Some(value) => parse_bool("FifoQueue", value)?,
+    };
+    validate_queue_name(name, fifo)?;
+    if !fifo && attributes.contains_key("FifoQueue") {
+        // A standard queue has no such attribute, even false.
+        return Err(unknown_attribute("FifoQueue"));
+    }
+    Ok(fifo)
+}
+
 /// Checks and normalises attributes given to `CreateQueue` or
-/// `SetQueueAttributes`. Returns them with canonical spellings.
+/// `SetQueueAttributes` of a queue of the kind `fifo`. Returns them with
+/// canonical spellings.
 pub fn normalize_attributes(
     given: &BTreeMap<String, String>,
     fifo: bool,
@@ -329,7 +400,7 @@ pub fn normalize_attributes(
         let canonical = match name.as_str() {
             "DelaySeconds" => parse_bounded(name, value, 0, 900)?.to_string(),
             "MaximumMessageSize" => {
-                parse_bounded(name, value, 1024, MAX_MESSAGE_BYTES as u32)?.to_string()
+                parse_bounded(name, value, MIN_MESSAGE_BYTES, MAX_MESSAGE_BYTES as u32)?.to_string()
             }
             "MessageRetentionPeriod" => parse_bounded(name, value, 60, 1_209_600)?.to_string(),
             "ReceiveMessageWaitTimeSeconds" => parse_bounded(name, value, 0, 20)?.to_string(),
@@ -346,8 +417,12 @@ pub fn normalize_attributes(
                     .to_string()
                 }
             }
-            "RedriveAllowPolicy" | "Policy" => {
-                if !value.is_empty() && serde_json::from_str::<serde_json::Value>(value).is_err() {
+            "RedriveAllowPolicy" => {
+                policy::parse_redrive_allow_policy(value)?;
+                value.clone()
+            }
+            "Policy" => {
+                if !value.is_empty() && !policy::is_policy_document(value) {
                     return Err(invalid_attribute(name));
                 }
                 value.clone()
@@ -356,53 +431,39 @@ pub fn normalize_attributes(
             "KmsDataKeyReusePeriodSeconds" => parse_bounded(name, value, 60, 86_400)?.to_string(),
             "SqsManagedSseEnabled" => parse_bool(name, value)?.to_string(),
             "FifoQueue" => {
-                let wanted = parse_bool(name, value)?;
-                if !creating {
-                    return Err(ServiceError::invalid(
-                        "InvalidAttributeName",
-                        "Attribute FifoQueue can only be set when creating a queue.",
-                    ));
-                }
-                if wanted != fifo {
-                    return Err(invalid(
-                        "The name of a FIFO queue can only include alphanumeric characters, hyphens, or underscores, must end with .fifo suffix and be 1 to 80 in length.",
-                    ));
-                }
-                wanted.to_string()
-            }
-            "ContentBasedDeduplication" | "DeduplicationScope" | "FifoThroughputLimit" => {
                 if !fifo {
+                    return Err(unknown_attribute(name));
+                }
+                if !parse_bool(name, value)? {
                     return Err(ServiceError::invalid(
-                        "InvalidAttributeName",
-                        format!("Unknown Attribute {name}."),
+                        "InvalidAttributeValue",
+                        "Invalid value for the parameter FifoQueue. Reason: Modifying queue type is not supported.",
                     ));
                 }
-                match name.as_str() {
-                    "ContentBasedDeduplication" => parse_bool(name, value)?.to_string(),
-                    "DeduplicationScope" if matches!(value.as_str(), "queue" | "messageGroup") => {
-                        value.clone()
-                    }
-                    "FifoThroughputLimit"
-                        if matches!(value.as_str(), "perQueue" | "perMessageGroupId") =>
-                    {
-                        value.clone()
-                    }
-                    _ => return Err(invalid_attribute(name)),
+                if !creating {
+                    // Already true: nothing to change.
+                    continue;
                 }
+                "true".to_string()
             }
-            _ => {
+            "ContentBasedDeduplication" if !fifo => return Err(unknown_attribute(name)),
+            "DeduplicationScope" | "FifoThroughputLimit" if !fifo => {
                 return Err(ServiceError::invalid(
                     "InvalidAttributeName",
-                    format!("Unknown Attribute {name}."),
+                    format!("You can specify the {name} only when FifoQueue is set to true."),
                 ));
             }
+            "ContentBasedDeduplication" => parse_bool(name, value)?.to_string(),
+            "DeduplicationScope" if matches!(value.as_str(), "queue" | "messageGroup") => {
+                value.clone()
+            }
+            "FifoThroughputLimit" if matches!(value.as_str(), "perQueue" | "perMessageGroupId") => {
+                value.clone()
+            }
+            "DeduplicationScope" | "FifoThroughputLimit" => return Err(invalid_attribute(name)),
+            _ => return Err(unknown_attribute(name)),
         };
         out.insert(name.clone(), canonical);
-    }
-    if creating && fifo && !out.contains_key("FifoQueue") {
-        return Err(invalid(
-            "The name of a FIFO queue can only include alphanumeric characters, hyphens, or underscores, must end with .fifo suffix and be 1 to 80 in length (and FifoQueue must be true).",
-        ));
     }
     Ok(out)
 }
@@ -484,9 +545,29 @@ pub fn md5_of_attributes(attributes: &BTreeMap<String, MessageAttribute>) -> Opt
     Some(md5_hex(&buffer))
 }
 
+/// The size SQS counts of a message: its body, and each attribute's name,
+/// type and value.
+pub fn message_size(message: &SendMessage) -> usize {
+    message.body.len()
+        + message
+            .attributes
+            .iter()
+            .map(|(name, attribute)| {
+                name.len()
+                    + attribute.data_type.len()
+                    + attribute.string_value.as_ref().map_or(0, String::len)
+                    + attribute.binary_value.as_ref().map_or(0, Vec::len)
+            })
+            .sum::<usize>()
+}
+
 /// Checks a message as SQS does (body characters, attribute names, types
 /// and values, size against `max_size`).
-pub fn validate_message(message: &SendMessage, max_size: usize) -> Result<(), ServiceError> {
+pub fn validate_message(
+    message: &SendMessage,
+    max_size: usize,
+    mode: SendMode,
+) -> Result<(), ServiceError> {
     if message.body.is_empty() {
         return Err(ServiceError::invalid(
             "MissingParameter",
@@ -508,17 +589,17 @@ pub fn validate_message(message: &SendMessage, max_size: usize) -> Result<(), Se
             message.attributes.len()
         )));
     }
-    let mut size = message.body.len();
     for (name, attribute) in &message.attributes {
         validate_attribute(name, attribute)?;
-        size += name.len()
-            + attribute.data_type.len()
-            + attribute.string_value.as_ref().map_or(0, String::len)
-            + attribute.binary_value.as_ref().map_or(0, Vec::len);
     }
-    if size > max_size {
+    if message_size(message) > max_size {
+        // SQS's words differ between a send and a batch entry.
+        let verb = match mode {
+            SendMode::Single => "are invalid",
+            SendMode::Batch => "cannot be validated",
+        };
         return Err(invalid(format!(
-            "One or more parameters are invalid. Reason: Message must be shorter than {max_size} bytes."
+            "One or more parameters {verb}. Reason: Message must be shorter than {max_size} bytes."
         )));
     }
     Ok(())
@@ -550,7 +631,7 @@ fn validate_attribute(name: &str, attribute: &MessageAttribute) -> Result<(), Se
         .map_or(attribute.data_type.as_str(), |(base, _)| base);
     let empty = |kind: &str| {
         invalid(format!(
-            "The message attribute '{name}' must contain non-empty message attribute value for message attribute type '{kind}'."
+            "Message (user) attribute '{name}' must contain a non-empty value of type '{kind}'."
         ))
     };
     match base {
@@ -650,6 +731,12 @@ fn received_from(stored: StoredMessage) -> Result<ReceivedMessage, ServiceError>
     if let Some(sequence) = &stored.sequence_number {
         attributes.insert("SequenceNumber".into(), sequence.clone());
     }
+    if let Some(trace) = &stored.trace_header {
+        attributes.insert("AWSTraceHeader".into(), trace.clone());
+    }
+    if let Some(source) = &stored.dead_letter_source {
+        attributes.insert("DeadLetterQueueSourceArn".into(), queue_arn(source));
+    }
     Ok(ReceivedMessage {
         message_id: stored.message_id,
         receipt_handle: stored.receipt_handle,
@@ -669,17 +756,42 @@ fn received_from(stored: StoredMessage) -> Result<ReceivedMessage, ServiceError>
 }
 
 fn handle_result(outcome: HandleOutcome, handle: &str) -> Result<(), ServiceError> {
+    let invalid_handle = |why: &str| {
+        invalid(format!(
+            "Value {handle} for parameter ReceiptHandle is invalid. Reason: {why}"
+        ))
+    };
     match outcome {
         HandleOutcome::Done => Ok(()),
         HandleOutcome::InvalidHandle => Err(ServiceError::invalid(
             "ReceiptHandleIsInvalid",
             format!("The input receipt handle \"{handle}\" is not a valid receipt handle."),
         )),
-        HandleOutcome::NotInFlight => Err(ServiceError::invalid(
-            "MessageNotInflight",
+        HandleOutcome::Gone => Err(invalid_handle(
             "Message does not exist or is not available for visibility timeout change.",
         )),
+        HandleOutcome::Expired => Err(invalid_handle("The receipt handle has expired.")),
     }
+}
+
+/// Checks a tag key and value (SQS's limits: 1 to 128 and 0 to 256
+/// characters).
+fn validate_tag(key: &str, value: &str) -> Result<(), ServiceError> {
+    if key.is_empty() || key.chars().count() > MAX_TAG_KEY {
+        return Err(invalid(format!(
+            "Tag keys must be between 1 and {MAX_TAG_KEY} characters in length."
+        )));
+    }
+    if value.chars().count() > MAX_TAG_VALUE {
+        return Err(invalid(format!(
+            "Tag values must be between 0 and {MAX_TAG_VALUE} characters in length."
+        )));
+    }
+    Ok(())
+}
+
+fn too_many_tags(queue: &str) -> ServiceError {
+    invalid(format!("Too many tags added for queue {queue}."))
 }
 
 impl Sqs {
@@ -691,6 +803,14 @@ impl Sqs {
         )
     }
 
+    /// Queue `name`, or `QueueDoesNotExist`.
+    pub(crate) async fn queue_info(&self, name: &str) -> Result<QueueInfo, ServiceError> {
+        let owned = name.to_string();
+        self.blocking("reading a queue", move |store| store.queue(&owned))
+            .await?
+            .ok_or_else(|| no_such_queue(name))
+    }
+
     /// Creates queue `name` with `attributes` (SQS names and values).
     /// Idempotent when an existing queue has the same values for the given
     /// attributes; `QueueNameExists` if they differ.
@@ -699,30 +819,53 @@ impl Sqs {
         name: &str,
         attributes: &BTreeMap<String, String>,
     ) -> Result<(), ServiceError> {
-        validate_queue_name(name)?;
-        let fifo = name.ends_with(".fifo");
+        self.create_queue_tagged(name, attributes, &BTreeMap::new())
+            .await
+    }
+
+    /// [`Sqs::create_queue`] with the new queue's tags (an existing queue
+    /// keeps its own, as on SQS).
+    pub async fn create_queue_tagged(
+        &self,
+        name: &str,
+        attributes: &BTreeMap<String, String>,
+        tags: &BTreeMap<String, String>,
+    ) -> Result<(), ServiceError> {
+        let fifo = queue_kind(name, attributes)?;
         let given = normalize_attributes(attributes, fifo, true)?;
+        for (key, value) in tags {
+            validate_tag(key, value)?;
+        }
+        if tags.len() > MAX_TAGS {
+            return Err(too_many_tags(name));
+        }
         let mut full = default_attributes(fifo);
         full.extend(given.clone());
+        full.retain(|_, v| !v.is_empty());
         let settings = settings_from(full)?;
-        self.check_redrive(name, fifo, settings.redrive.as_ref())
+        self.check_redrive(name, fifo, settings.redrive.as_ref(), attributes)
             .await?;
         let owned = name.to_string();
+        let tags = tags.clone();
         let (existing, created) = self
             .blocking("creating a queue", move |store| {
-                store.create_queue(&owned, fifo, &settings, now_ms())
+                store.create_queue_tagged(&owned, fifo, &settings, &tags, now_ms())
             })
             .await?;
         if !created {
-            let differs = given.iter().any(|(key, value)| {
-                existing.settings.attributes.get(key).map(String::as_str) != Some(value.as_str())
+            let differs = given.iter().find(|(key, value)| {
+                existing
+                    .settings
+                    .attributes
+                    .get(*key)
+                    .map_or(!value.is_empty(), |have| have != *value)
             });
-            if differs {
+            if let Some((key, _)) = differs {
                 return Err(ServiceError::new(
                     crate::ErrorKind::Conflict,
                     "QueueNameExists",
                     format!(
-                        "A queue already exists with the same name ({name}) and a different value for attribute(s)."
+                        "A queue already exists with the same name and a different value for attribute {key}"
                     ),
                 ));
             }
@@ -730,18 +873,29 @@ impl Sqs {
         Ok(())
     }
 
+    /// Checks a redrive policy of queue `name`: its DLQ exists, is of the
+    /// same kind, and its `RedriveAllowPolicy` allows `name` as a source.
+    /// `given` are the attributes of the request, for SQS's messages.
     async fn check_redrive(
         &self,
         name: &str,
         fifo: bool,
         redrive: Option<&Redrive>,
+        given: &BTreeMap<String, String>,
     ) -> Result<(), ServiceError> {
         let Some(redrive) = redrive else {
             return Ok(());
         };
+        let value = given.get("RedrivePolicy").cloned().unwrap_or_else(|| {
+            serde_json::json!({
+                "deadLetterTargetArn": queue_arn(&redrive.dlq),
+                "maxReceiveCount": redrive.max_receive_count,
+            })
+            .to_string()
+        });
         let bad = |why: &str| {
             invalid(format!(
-                "Value for parameter RedrivePolicy is invalid. Reason: {why}"
+                "Value {value} for parameter RedrivePolicy is invalid. Reason: {why}"
             ))
         };
         if redrive.dlq == name {
@@ -754,7 +908,16 @@ impl Sqs {
             .ok_or_else(|| bad("Dead letter target does not exist."))?;
         if dlq.fifo != fifo {
             return Err(bad(
-                "The dead-letter queue of a FIFO queue must also be a FIFO queue (and of a standard queue a standard queue).",
+                "Dead-letter queue must be same type of queue as the source..",
+            ));
+        }
+        let allow = match dlq.settings.attributes.get("RedriveAllowPolicy") {
+            Some(text) => policy::parse_redrive_allow_policy(text)?,
+            None => RedriveAllow::AllowAll,
+        };
+        if !allow.allows(name) {
+            return Err(bad(
+                "The RedriveAllowPolicy of the dead-letter queue does not allow this queue as a source queue.",
             ));
         }
         Ok(())
@@ -763,8 +926,8 @@ impl Sqs {
     /// Creates queue `name` with default attributes unless it exists (FIFO
     /// if the name ends in `.fifo`).
     pub async fn ensure_queue(&self, name: &str) -> Result<(), ServiceError> {
-        validate_queue_name(name)?;
-        let fifo = name.ends_with(".fifo");
+        let fifo = names::is_fifo(name);
+        validate_queue_name(name, fifo)?;
         let settings = settings_from(default_attributes(fifo))?;
         let owned = name.to_string();
         self.blocking("creating a queue", move |store| {
@@ -774,7 +937,7 @@ impl Sqs {
         Ok(())
     }
 
-    /// Deletes queue `name` and its messages.
+    /// Deletes queue `name`, its messages, tags and move tasks.
     pub async fn delete_queue(&self, name: &str) -> Result<(), ServiceError> {
         let owned = name.to_string();
         self.blocking("deleting a queue", move |store| store.delete_queue(&owned))
@@ -807,31 +970,129 @@ impl Sqs {
         Ok(queue_attributes_of(&queue, &counts))
     }
 
-    /// Changes attributes of queue `name`.
+    /// Changes attributes of queue `name`; an empty value removes an
+    /// optional attribute (`RedrivePolicy`, `Policy`, ...).
     pub async fn set_queue_attributes(
         &self,
         name: &str,
         attributes: &BTreeMap<String, String>,
     ) -> Result<(), ServiceError> {
-        let owned = name.to_string();
-        let queue = self
-            .blocking("reading a queue", move |store| store.queue(&owned))
-            .await?
-            .ok_or_else(|| no_such_queue(name))?;
+        let queue = self.queue_info(name).await?;
         let given = normalize_attributes(attributes, queue.fifo, false)?;
+        // The redrive policy as it will be, checked against its DLQ first.
         let mut full = queue.settings.attributes.clone();
-        full.extend(given);
+        full.extend(given.clone());
         full.retain(|_, v| !v.is_empty());
-        let settings = settings_from(full)?;
-        self.check_redrive(name, queue.fifo, settings.redrive.as_ref())
+        let redrive = settings_from(full)?.redrive;
+        self.check_redrive(name, queue.fifo, redrive.as_ref(), attributes)
             .await?;
-        let owned = name.to_string();
-        self.blocking("changing a queue", move |store| {
-            store.set_queue_settings(&owned, &settings, now_ms())
+        self.update_settings(name, move |settings| {
+            settings.extend(given);
+            Ok(())
         })
         .await
-        .map_err(queue_missing(name))?;
-        Ok(())
+    }
+
+    /// Changes the attributes of queue `name` by `change`, in one store
+    /// transaction (so that concurrent changes are not lost).
+    async fn update_settings(
+        &self,
+        name: &str,
+        change: impl FnOnce(&mut BTreeMap<String, String>) -> Result<(), ServiceError> + Send + 'static,
+    ) -> Result<(), ServiceError> {
+        let owned = name.to_string();
+        self.blocking("changing a queue", move |store| {
+            store.update_queue_settings(&owned, now_ms(), |queue| {
+                let mut attributes = queue.settings.attributes.clone();
+                change(&mut attributes)?;
+                attributes.retain(|_, v| !v.is_empty());
+                settings_from(attributes)
+            })
+        })
+        .await
+        .map_err(queue_missing(name))?
+        .map(|_| ())
+    }
+
+    /// Grants `actions` on queue `name` to the accounts `account_ids`: a
+    /// statement `label` of the queue's `Policy`.
+    pub async fn add_permission(
+        &self,
+        name: &str,
+        label: &str,
+        account_ids: &[String],
+        actions: &[String],
+    ) -> Result<(), ServiceError> {
+        let (label, account_ids, actions) =
+            (label.to_string(), account_ids.to_vec(), actions.to_vec());
+        let arn = queue_arn(name);
+        self.update_settings(name, move |attributes| {
+            let current = attributes.get("Policy").map(String::as_str);
+            let next = policy::add_permission(current, &arn, &label, &account_ids, &actions)?;
+            attributes.insert("Policy".into(), next);
+            Ok(())
+        })
+        .await
+    }
+
+    /// Removes the permission `label` of queue `name`.
+    pub async fn remove_permission(&self, name: &str, label: &str) -> Result<(), ServiceError> {
+        let label = label.to_string();
+        self.update_settings(name, move |attributes| {
+            let current = attributes.get("Policy").map(String::as_str);
+            match policy::remove_permission(current, &label)? {
+                Some(next) => attributes.insert("Policy".into(), next),
+                None => attributes.remove("Policy"),
+            };
+            Ok(())
+        })
+        .await
+    }
+
+    /// The tags of queue `name`.
+    pub async fn queue_tags(&self, name: &str) -> Result<BTreeMap<String, String>, ServiceError> {
+        let owned = name.to_string();
+        self.blocking("reading queue tags", move |store| store.queue_tags(&owned))
+            .await
+            .map_err(queue_missing(name))
+    }
+
+    /// Adds `tags` to queue `name` (at most [`MAX_TAGS`] in all).
+    pub async fn tag_queue(
+        &self,
+        name: &str,
+        tags: &BTreeMap<String, String>,
+    ) -> Result<(), ServiceError> {
+        for (key, value) in tags {
+            validate_tag(key, value)?;
+        }
+        let owned = name.to_string();
+        let tags = tags.clone();
+        let fits = self
+            .blocking("tagging a queue", move |store| {
+                store.tag_queue(&owned, &tags, MAX_TAGS)
+            })
+            .await
+            .map_err(queue_missing(name))?;
+        if fits {
+            Ok(())
+        } else {
+            Err(too_many_tags(name))
+        }
+    }
+
+    /// Removes the tags `keys` of queue `name`.
+    pub async fn untag_queue(&self, name: &str, keys: &[String]) -> Result<(), ServiceError> {
+        for key in keys {
+            validate_tag(key, "")?;
+        }
+        let owned = name.to_string();
+        let keys = keys.to_vec();
+        self.blocking("untagging a queue", move |store| {
+            store.untag_queue(&owned, &keys)
+        })
+        .await
+        .map_err(queue_missing(name))
     }
 
     /// Sends one message to queue `queue` (by name); durable when it
@@ -870,16 +1131,34 @@ impl Sqs {
         messages: Vec<SendMessage>,
         sender: &str,
     ) -> Result<Vec<Result<SentMessage, ServiceError>>, ServiceError> {
-        let owned = queue.to_string();
-        let info = self
-            .blocking("reading a queue", move |store| store.queue(&owned))
-            .await?
-            .ok_or_else(|| no_such_queue(queue))?;
+        let messages = messages.into_iter().map(OutgoingMessage::from).collect();
+        self.send_outgoing(queue, messages, sender, SendMode::Single)
+            .await
+    }
+
+    /// Sends messages of SQS's API (with their system attributes) to queue
+    /// `queue` in one transaction, as `sender`. One result per message
+    /// (invalid ones fail alone); in [`SendMode::Batch`] on a FIFO queue,
+    /// an entry without its group (or deduplication) id refuses them all,
+    /// as SQS does.
+    pub async fn send_outgoing(
+        &self,
+        queue: &str,
+        messages: Vec<OutgoingMessage>,
+        sender: &str,
+        mode: SendMode,
+    ) -> Result<Vec<Result<SentMessage, ServiceError>>, ServiceError> {
+        let info = self.queue_info(queue).await?;
+        if mode == SendMode::Batch && info.fifo {
+            for outgoing in &messages {
+                check_fifo_ids(&info, &outgoing.message, mode)?;
+            }
+        }
         let max_size = max_message_size(&info);
         let mut results: Vec<Option<Result<SentMessage, ServiceError>>> = Vec::new();
         let mut valid = Vec::new();
-        for message in messages {
-            match prepare(&info, &message, max_size, sender) {
+        for outgoing in &messages {
+            match prepare(&info, outgoing, max_size, sender, mode) {
                 Ok((new, sent)) => {
                     valid.push((results.len(), new, sent));
                     results.push(None);
@@ -1011,7 +1290,8 @@ impl Sqs {
     }
 
     /// Deletes messages of queue `queue` by receipt handle, in one
-    /// transaction; one result per handle (`ReceiptHandleIsInvalid`).
+    /// transaction; one result per handle (`ReceiptHandleIsInvalid`, or on
+    /// a FIFO queue an expired handle).
     pub async fn delete_messages(
         &self,
         queue: &str,
@@ -1022,7 +1302,7 @@ impl Sqs {
         let outcomes = self
             .blocking("deleting messages", move |store| {
                 let refs: Vec<&str> = list.iter().map(String::as_str).collect();
-                store.delete_messages(&owned, &refs)
+                store.delete_messages(&owned, &refs, now_ms())
             })
             .await
             .map_err(queue_missing(queue))?;
@@ -1091,62 +1371,12 @@ impl Sqs {
 
     /// The queues whose redrive policy names `dlq`.
     pub async fn dead_letter_sources(&self, dlq: &str) -> Result<Vec<String>, ServiceError> {
-        let owned = dlq.to_string();
-        let exists = self
-            .blocking("reading a queue", move |store| store.queue(&owned))
-            .await?;
-        if exists.is_none() {
-            return Err(no_such_queue(dlq));
-        }
+        self.queue_info(dlq).await?;
         let owned = dlq.to_string();
         self.blocking("listing dead-letter sources", move |store| {
             store.dead_letter_sources(&owned)
         })
         .await
-    }
-
-    /// Moves the messages of dead-letter queue `dlq` back to the queues
-    /// they came from, or to `destination`. Returns how many moved.
-    pub async fn redrive(&self, dlq: &str, destination: Option<&str>) -> Result<u64, ServiceError> {
-        let sources = self.dead_letter_sources(dlq).await?;
-        if sources.is_empty() {
-            return Err(invalid(format!(
-                "Source queue {dlq} must be configured as a Dead Letter Queue."
-            )));
-        }
-        if let Some(to) = destination {
-            let owned = to.to_string();
-            let found = self
-                .blocking("reading a queue", move |store| store.queue(&owned))
-                .await?;
-            if found.is_none() {
-                return Err(no_such_queue(to));
-            }
-        }
-        let mut total = 0;
-        loop {
-            let from = dlq.to_string();
-            let to = destination.map(str::to_string);
-            let outcome = self
-                .blocking("moving messages", move |store| {
-                    store.move_messages(&from, to.as_deref(), MOVE_CHUNK, now_ms())
-                })
-                .await
-                .map_err(queue_missing(dlq))?;
-            total += outcome.moved;
-            for queue in &outcome.destinations {
-                self.state.wake(queue);
-            }
-            if (outcome.moved as usize) < MOVE_CHUNK {
-                break;
-            }
-        }
-        tracing::info!(
-            dlq,
-            moved = total,
-            "redrove messages from a dead-letter queue"
-        );
-        Ok(total)
     }
 
     /// Depth, messages in flight, delayed, age of the oldest message and the
@@ -1174,53 +1404,92 @@ impl Sqs {
     }
 }
 
+/// FIFO: checks that `message` has its group id, and a deduplication id
+/// unless the queue derives one from the body. SQS words the missing group
+/// differently in a batch (where it refuses the whole batch).
+fn check_fifo_ids(
+    queue: &QueueInfo,
+    message: &SendMessage,
+    mode: SendMode,
+) -> Result<(), ServiceError> {
+    if message.group_id.is_none() {
+        let text = "The request must contain the parameter MessageGroupId.";
+        return Err(match mode {
+            SendMode::Single => ServiceError::invalid("MissingParameter", text),
+            SendMode::Batch => invalid(text),
+        });
+    }
+    if message.dedup_id.is_none() && !queue.settings.content_based_dedup {
+        return Err(invalid(
+            "The queue should either have ContentBasedDeduplication enabled or MessageDeduplicationId provided explicitly",
+        ));
+    }
+    Ok(())
+}
+
+/// Checks a `MessageGroupId` or `MessageDeduplicationId`: 1 to 128
+/// printable ASCII characters.
+fn check_fifo_id(name: &str, value: &str) -> Result<(), ServiceError> {
+    let ok = !value.is_empty() && value.len() <= 128 && value.bytes().all(|b| b.is_ascii_graphic());
+    if ok {
+        Ok(())
+    } else {
+        Err(invalid(format!(
+            "Value {value} for parameter {name} is invalid. Reason: {name} can only include alphanumeric and punctuation characters. 1 to 128 in length."
+        )))
+    }
+}
+
+/// The message system attributes of a message, for their MD5.
+fn system_attributes(trace_header: Option<&str>) -> BTreeMap<String, MessageAttribute> {
+    trace_header
+        .map(|trace| {
+            (
+                "AWSTraceHeader".to_string(),
+                MessageAttribute {
+                    data_type: "String".into(),
+                    string_value: Some(trace.to_string()),
+                    binary_value: None,
+                },
+            )
+        })
+        .into_iter()
+        .collect()
+}
+
 /// Validates one message for `queue` and makes its row and its answer.
 fn prepare(
     queue: &QueueInfo,
-    message: &SendMessage,
+    outgoing: &OutgoingMessage,
     max_size: usize,
     sender: &str,
+    mode: SendMode,
 ) -> Result<(NewQueueMessage, SentMessage), ServiceError> {
-    validate_message(message, max_size)?;
+    let message = &outgoing.message;
+    validate_message(message, max_size, mode)?;
+    for (name, value) in [
+        ("MessageGroupId", &message.group_id),
+        ("MessageDeduplicationId", &message.dedup_id),
+    ] {
+        if let Some(value) = value {
+            check_fifo_id(name, value)?;
+        }
+    }
     let (group_id, dedup_id) = if queue.fifo {
-        let group = message.group_id.clone().ok_or_else(|| {
-            ServiceError::invalid(
-                "MissingParameter",
-                "The request must contain the parameter MessageGroupId.",
-            )
-        })?;
-        if message.delay_seconds.is_some_and(|d| d > 0) {
+        check_fifo_ids(queue, message, mode)?;
+        if let Some(delay) = message.delay_seconds.filter(|d| *d > 0) {
             return Err(invalid(format!(
-                "Value {} for parameter DelaySeconds is invalid. Reason: The request include parameter that is not valid for this queue type.",
-                message.delay_seconds.unwrap_or(0)
+                "Value {delay} for parameter DelaySeconds is invalid. Reason: The request include parameter that is not valid for this queue type."
             )));
         }
         let dedup = match &message.dedup_id {
             Some(id) => id.clone(),
-            None if queue.settings.content_based_dedup => {
+            None => {
                 use sha2::Digest as _;
                 hex::encode(sha2::Sha256::digest(message.body.as_bytes()))
             }
-            None => {
-                return Err(invalid(
-                    "The queue should either have ContentBasedDeduplication enabled or MessageDeduplicationId provided explicitly",
-                ));
-            }
         };
-        for (name, value) in [
-            ("MessageGroupId", &group),
-            ("MessageDeduplicationId", &dedup),
-        ] {
-            let ok = !value.is_empty()
-                && value.len() <= 128
-                && value.chars().all(|c| c.is_ascii_graphic());
-            if !ok {
-                return Err(invalid(format!(
-                    "Value {value} for parameter {name} is invalid. Reason: it must be 1 to 128 printable ASCII characters."
-                )));
-            }
-        }
-        (Some(group), Some(dedup))
+        (message.group_id.clone(), Some(dedup))
     } else {
         if let Some(delay) = message.delay_seconds
             && delay > 900
@@ -1232,6 +1501,8 @@ fn prepare(
         (None, None)
     };
     let md5_of_body = md5_hex(message.body.as_bytes());
+    let md5_of_system_attributes =
+        md5_of_attributes(&system_attributes(outgoing.trace_header.as_deref()));
     let md5_of_attributes = md5_of_attributes(&message.attributes);
     let attributes = if message.attributes.is_empty() {
         None
@@ -1257,12 +1528,178 @@ fn prepare(
             },
             group_id,
             dedup_id,
+            trace_header: outgoing.trace_header.clone(),
         },
         SentMessage {
             message_id,
             md5_of_body,
             md5_of_attributes,
+            md5_of_system_attributes,
             sequence_number: None,
         },
     ))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_md5_of_a_trace_header_is_sqs() {
+        // SQS's answer to this trace header (MD5OfMessageSystemAttributes).
+        let attributes = system_attributes(Some(
+            "Root=1-5759e988-bd862e3fe1be46a994272793;Parent=53995c3f42cd8ad8;Sampled=1",
+        ));
+        assert_eq!(
+            md5_of_attributes(&attributes).as_deref(),
+            Some("5ae4d5d7636402d80f4eb6d213245a88")
+        );
+        assert_eq!(md5_of_attributes(&system_attributes(None)), None);
+    }
+
+    #[test]
+    fn queue_names_come_from_urls_arns_and_names() {
+        assert_eq!(queue_name_of("http://h:1/000000000000/jobs"), "jobs");
+        assert_eq!(queue_name_of("http://h:1/000000000000/jobs/"), "jobs");
+        assert_eq!(
+            queue_name_of("arn:aws:sqs:eu-west-1:123456789012:jobs.fifo"),
+            "jobs.fifo"
+        );
+        assert_eq!(queue_name_of("arn:aws:sns:us-east-1:123456789012:t"), "");
+        assert_eq!(queue_name_of("jobs"), "jobs");
+    }
+
+    #[test]
+    fn the_kind_of_a_queue_follows_fifo_queue_and_its_name() {
+        let attrs = |pairs: &[(&str, &str)]| -> BTreeMap<String, String> {
+            pairs
+                .iter()
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .collect()
+        };
+        assert_eq!(queue_kind("jobs", &attrs(&[])).ok(), Some(false));
+        assert_eq!(
+            queue_kind("jobs.fifo", &attrs(&[("FifoQueue", "true")])).ok(),
+            Some(true)
+        );
+        let code = |name: &str, pairs: &[(&str, &str)]| {
+            queue_kind(name, &attrs(pairs)).map_err(|e| e.code).err()
+        };
+        assert_eq!(code("jobs.fifo", &[]), Some("InvalidParameterValue"));
+        assert_eq!(
+            code("jobs", &[("FifoQueue", "true")]),
+            Some("InvalidParameterValue")
+        );
+        assert_eq!(
+            code("jobs", &[("FifoQueue", "false")]),
+            Some("InvalidAttributeName")
+        );
+        assert_eq!(
+            code("jobs", &[("FifoQueue", "maybe")]),
+            Some("InvalidAttributeValue")
+        );
+        assert_eq!(code(&"x".repeat(81), &[]), Some("InvalidParameterValue"));
+    }
+
+    #[test]
+    fn attributes_follow_the_kind_of_the_queue() {
+        let one = |name: &str, value: &str, fifo: bool, creating: bool| {
+            normalize_attributes(
+                &BTreeMap::from([(name.to_string(), value.to_string())]),
+                fifo,
+                creating,
+            )
+            .map_err(|e| (e.code, e.message))
+        };
+        assert_eq!(
+            one("MaximumMessageSize", "1048576", false, true)
+                .ok()
+                .and_then(|m| m.get("MaximumMessageSize").cloned())
+                .as_deref(),
+            Some("1048576")
+        );
+        assert_eq!(
+            one("MaximumMessageSize", "1048577", false, true).err(),
+            Some((
+                "InvalidAttributeValue",
+                "Invalid value for the parameter MaximumMessageSize.".to_string()
+            ))
+        );
+        assert_eq!(
+            one("MaximumMessageSize", "1023", false, true)
+                .map_err(|e| e.0)
+                .err(),
+            Some("InvalidAttributeValue")
+        );
+        assert_eq!(
+            one("FifoQueue", "true", false, false).err(),
+            Some((
+                "InvalidAttributeName",
+                "Unknown Attribute FifoQueue.".into()
+            ))
+        );
+        assert_eq!(
+            one("FifoQueue", "false", true, false).err(),
+            Some((
+                "InvalidAttributeValue",
+                "Invalid value for the parameter FifoQueue. Reason: Modifying queue type is not supported.".into()
+            ))
+        );
+        assert_eq!(
+            one("FifoQueue", "true", true, false).ok(),
+            Some(BTreeMap::new())
+        );
+        assert_eq!(
+            one("ContentBasedDeduplication", "true", false, true).err(),
+            Some((
+                "InvalidAttributeName",
+                "Unknown Attribute ContentBasedDeduplication.".into()
+            ))
+        );
+        assert_eq!(
+            one("DeduplicationScope", "queue", false, true).err(),
+            Some((
+                "InvalidAttributeName",
+                "You can specify the DeduplicationScope only when FifoQueue is set to true.".into()
+            ))
+        );
+        assert_eq!(
+            one("Policy", "[]", false, false).map_err(|e| e.0).err(),
+            Some("InvalidAttributeValue")
+        );
+        assert_eq!(
+            one(
+                "RedriveAllowPolicy",
+                r#"{"redrivePermission":"never"}"#,
+                false,
+                false
+            )
+            .map_err(|e| e.0)
+            .err(),
+            Some("InvalidAttributeValue")
+        );
+    }
+
+    #[test]
+    fn messages_over_the_limit_get_sqs_words() {
+        let message = SendMessage {
+            body: "x".repeat(1025),
+            ..SendMessage::default()
+        };
+        let single = validate_message(&message, 1024, SendMode::Single).map_err(|e| e.message);
+        assert_eq!(
+            single.err().as_deref(),
+            Some(
+                "One or more parameters are invalid. Reason: Message must be shorter than 1024 bytes."
+            )
+        );
+        let batch = validate_message(&message, 1024, SendMode::Batch).map_err(|e| e.message);
+        assert_eq!(
+            batch.err().as_deref(),
+            Some(
+                "One or more parameters cannot be validated. Reason: Message must be shorter than 1024 bytes."
+            )
+        );
+        assert!(validate_message(&message, 1025, SendMode::Single).is_ok());
+    }
 }

@@ -5,9 +5,11 @@ use async_trait::async_trait;
 use stratus_aws::{AwsError, AwsRequest, Operation, Protocol, Service};
 use stratus_core::function::queue_arn;
 
-/// Largest request body (256 KiB per message, batch or PutEvents, 1 MiB
-/// SQS messages, and room for the JSON or form encoding around them).
-const MAX_REQUEST_BYTES: usize = 4 * 1024 * 1024;
+/// Largest request body: a batch of 1 MiB of messages in JSON, where SDKs
+/// may escape each non-ASCII character as `\uXXXX` (up to three times its
+/// UTF-8 size, e.g. botocore's `ensure_ascii`), and room for the rest of the
+/// request.
+const MAX_REQUEST_BYTES: usize = 3 * crate::queues::MAX_BATCH_BYTES + 1024 * 1024;
 
 /// A string member of a JSON body, if it is one.
 fn member<'a>(body: &'a serde_json::Value, name: &str) -> Option<&'a str> {
@@ -57,6 +59,12 @@ impl Service for SqsService {
         let body = crate::json_body(&request.body).unwrap_or_default();
         let queue = match name {
             "CreateQueue" | "GetQueueUrl" => member(&body, "QueueName").map(str::to_string),
+            "StartMessageMoveTask" | "ListMessageMoveTasks" => member(&body, "SourceArn")
+                .and_then(crate::queues::queue_of_arn)
+                .map(str::to_string),
+            "CancelMessageMoveTask" => member(&body, "TaskHandle")
+                .and_then(crate::moves::handle_source)
+                .and_then(|arn| crate::queues::queue_of_arn(&arn).map(str::to_string)),
             _ => member(&body, "QueueUrl").map(|url| crate::queues::queue_name_of(url).to_string()),
         };
         let resource = match queue {
@@ -80,6 +88,13 @@ impl Service for SqsService {
         if error.query_code.is_none() {
             error.query_code = Some(crate::wire::query_code(&error.code).to_string());
         }
+        // The JSON protocol's `__type` names SQS's shape, which for two
+        // codes of the query protocol is another name.
+        error.code = match error.code.as_str() {
+            "InvalidParameterValue" => "InvalidParameterValueException".into(),
+            "MissingParameter" => "MissingRequiredParameterException".into(),
+            _ => error.code,
+        };
         Protocol::Json10.error(&error, request_id, Some(namespace))
     }
 }

@@ -8,9 +8,10 @@
 //! may be a queue URL, an ARN or a bare queue name.
 
 use crate::Reply;
+use crate::moves::{MAX_LISTED_TASKS, MAX_MESSAGES_PER_SECOND, MoveTask};
 use crate::queues::{
-    MAX_BATCH_ENTRIES, MAX_MESSAGE_BYTES, MessageAttribute, ReceivedMessage, SendMessage,
-    md5_of_attributes, queue_name_of,
+    MAX_BATCH_BYTES, MAX_BATCH_ENTRIES, MessageAttribute, OutgoingMessage, ReceivedMessage,
+    SendMessage, SendMode, md5_of_attributes, message_size, queue_name_of,
 };
 use crate::{ErrorKind, ServiceError, Sqs as Events};
 use base64::Engine as _;
@@ -38,9 +39,14 @@ pub(crate) async fn handle(
             "The request body is not a valid JSON object.".to_string(),
         )));
     };
-    let sender = match &request.context.caller {
-        Caller::Admin => ACCOUNT_ID.to_string(),
-        Caller::Function(name) => format!("AROASTRATUS:{name}"),
+    let sender = Sender {
+        id: match &request.context.caller {
+            Caller::Admin => ACCOUNT_ID.to_string(),
+            Caller::Function(name) => format!("AROASTRATUS:{name}"),
+            Caller::Anonymous => "anonymous".to_string(),
+        },
+        // SQS takes a message's AWSTraceHeader from X-Ray's header too.
+        trace_header: request.header("x-amzn-trace-id").map(str::to_string),
     };
     let reply = match operation {
         "CreateQueue" => create_queue(events, &body).await,
@@ -59,8 +65,13 @@ pub(crate) async fn handle(
         "PurgeQueue" => purge_queue(events, &body).await,
         "ListDeadLetterSourceQueues" => list_dead_letter_sources(events, &body).await,
         "StartMessageMoveTask" => start_message_move_task(events, &body).await,
-        "ListQueueTags" => queue_of(&body).map(|_| json!({"Tags": {}})),
-        "TagQueue" | "UntagQueue" => queue_of(&body).map(|_| json!({})),
+        "ListMessageMoveTasks" => list_message_move_tasks(events, &body).await,
+        "CancelMessageMoveTask" => cancel_message_move_task(events, &body).await,
+        "ListQueueTags" => list_queue_tags(events, &body).await,
+        "TagQueue" => tag_queue(events, &body).await,
+        "UntagQueue" => untag_queue(events, &body).await,
+        "AddPermission" => add_permission(events, &body).await,
+        "RemovePermission" => remove_permission(events, &body).await,
         other => Err(ServiceError::invalid(
             "UnsupportedOperation",
             format!("The operation {other} is not supported."),
@@ -87,17 +98,27 @@ pub(crate) fn query_code(code: &str) -> &str {
     }
 }
 
-/// An event service's error in SQS's codes.
+/// Who sends, as the request says.
+struct Sender {
+    /// `SenderId`.
+    id: String,
+    /// The request's `X-Amzn-Trace-Id`.
+    trace_header: Option<String>,
+}
+
+/// An event service's error in SQS's codes and statuses.
 fn to_aws(error: &ServiceError) -> AwsError {
-    let status = match error.kind {
-        ErrorKind::Internal => StatusCode::INTERNAL_SERVER_ERROR,
-        _ => StatusCode::BAD_REQUEST,
-    };
     // Errors of other services' origins (store, engine) get SQS's codes.
     let code = match error.code {
         "ResourceNotFound" => "QueueDoesNotExist",
         "Conflict" => "QueueNameExists",
         other => other,
+    };
+    let status = match (error.kind, code) {
+        (ErrorKind::Internal, _) => StatusCode::INTERNAL_SERVER_ERROR,
+        (_, "ReceiptHandleIsInvalid" | "ResourceNotFoundException") => StatusCode::NOT_FOUND,
+        (_, "OverLimit") => StatusCode::FORBIDDEN,
+        _ => StatusCode::BAD_REQUEST,
     };
     AwsError::new(status, code, error.message.clone()).with_query_code(query_code(code))
 }
@@ -144,6 +165,10 @@ fn bounded(body: &Value, name: &str, min: i64, max: i64) -> Result<Option<u32>, 
     match opt_int(body, name)? {
         None => Ok(None),
         Some(n) if (min..=max).contains(&n) => Ok(Some(n as u32)),
+        // SQS's words differ by parameter.
+        Some(n) if name == "WaitTimeSeconds" => Err(invalid(format!(
+            "Value {n} for parameter {name} is invalid. Reason: Must be >= {min} and <= {max}, if provided."
+        ))),
         Some(n) => Err(invalid(format!(
             "Value {n} for parameter {name} is invalid. Reason: Must be between {min} and {max}, if provided."
         ))),
@@ -192,8 +217,63 @@ fn queue_of(body: &Value) -> Result<String, ServiceError> {
 async fn create_queue(events: &Events, body: &Value) -> Outcome {
     let name = req_str(body, "QueueName")?;
     let attributes = string_map(body, "Attributes")?;
-    events.create_queue(name, &attributes).await?;
+    let tags = string_map(body, "tags")?;
+    events.create_queue_tagged(name, &attributes, &tags).await?;
     Ok(json!({"QueueUrl": events.queue_url(name)}))
+}
+
+async fn list_queue_tags(events: &Events, body: &Value) -> Outcome {
+    let tags = events.queue_tags(&queue_of(body)?).await?;
+    if tags.is_empty() {
+        return Ok(json!({}));
+    }
+    Ok(json!({"Tags": tags}))
+}
+
+async fn tag_queue(events: &Events, body: &Value) -> Outcome {
+    let queue = queue_of(body)?;
+    let tags = string_map(body, "Tags")?;
+    if tags.is_empty() {
+        return Err(missing("Tags"));
+    }
+    events.tag_queue(&queue, &tags).await?;
+    Ok(json!({}))
+}
+
+async fn untag_queue(events: &Events, body: &Value) -> Outcome {
+    let queue = queue_of(body)?;
+    let keys = string_list(body, "TagKeys")?;
+    if keys.is_empty() {
+        return Err(invalid(
+            "Tag keys must be between 1 and 128 characters in length.".to_string(),
+        ));
+    }
+    events.untag_queue(&queue, &keys).await?;
+    Ok(json!({}))
+}
+
+async fn add_permission(events: &Events, body: &Value) -> Outcome {
+    let queue = queue_of(body)?;
+    let label = req_str(body, "Label")?;
+    if body.get("AWSAccountIds").is_none() {
+        return Err(missing("AWSAccountIds"));
+    }
+    if body.get("Actions").is_none() {
+        return Err(missing("Actions"));
+    }
+    let accounts = string_list(body, "AWSAccountIds")?;
+    let actions = string_list(body, "Actions")?;
+    events
+        .add_permission(&queue, label, &accounts, &actions)
+        .await?;
+    Ok(json!({}))
+}
+
+async fn remove_permission(events: &Events, body: &Value) -> Outcome {
+    let queue = queue_of(body)?;
+    let label = req_str(body, "Label")?;
+    events.remove_permission(&queue, label).await?;
+    Ok(json!({}))
 }
 
 async fn delete_queue(events: &Events, body: &Value) -> Outcome {
@@ -292,13 +372,57 @@ fn message_attributes(body: &Value) -> Result<BTreeMap<String, MessageAttribute>
     Ok(out)
 }
 
-fn send_entry(entry: &Value) -> Result<SendMessage, ServiceError> {
-    Ok(SendMessage {
-        body: req_str(entry, "MessageBody")?.to_string(),
-        delay_seconds: bounded(entry, "DelaySeconds", 0, 900)?,
-        attributes: message_attributes(entry)?,
-        group_id: opt_str(entry, "MessageGroupId")?.map(str::to_string),
-        dedup_id: opt_str(entry, "MessageDeduplicationId")?.map(str::to_string),
+/// Reads `MessageSystemAttributes` of a send: SQS has one, the
+/// `AWSTraceHeader` (a `String`); without it, the request's
+/// `X-Amzn-Trace-Id`.
+fn trace_header(entry: &Value, sender: &Sender) -> Result<Option<String>, ServiceError> {
+    let map = match entry.get("MessageSystemAttributes") {
+        None | Some(Value::Null) => return Ok(sender.trace_header.clone()),
+        Some(Value::Object(map)) => map,
+        Some(_) => return Err(wrong_type("MessageSystemAttributes", "a map")),
+    };
+    let mut trace = sender.trace_header.clone();
+    for (name, attribute) in map {
+        if name != "AWSTraceHeader" {
+            return Err(invalid(format!(
+                "Message system attribute name '{name}' is invalid."
+            )));
+        }
+        let data_type = opt_str(attribute, "DataType")?;
+        let value = opt_str(attribute, "StringValue")?.filter(|v| !v.is_empty());
+        match (data_type, value) {
+            (Some("String"), Some(value)) => trace = Some(value.to_string()),
+            _ => {
+                return Err(invalid(format!(
+                    "Message system attribute '{name}' must contain a non-empty value of type 'String'."
+                )));
+            }
+        }
+    }
+    Ok(trace)
+}
+
+fn send_entry(entry: &Value, sender: &Sender) -> Result<OutgoingMessage, ServiceError> {
+    let delay_seconds = match opt_int(entry, "DelaySeconds")? {
+        None => None,
+        // The queue's rules (and words) apply above 900; below 0 is never
+        // a delay.
+        Some(n) if n >= 0 => Some(u32::try_from(n).unwrap_or(u32::MAX)),
+        Some(n) => {
+            return Err(invalid(format!(
+                "Value {n} for parameter DelaySeconds is invalid. Reason: DelaySeconds must be >= 0 and <= 900."
+            )));
+        }
+    };
+    Ok(OutgoingMessage {
+        message: SendMessage {
+            body: req_str(entry, "MessageBody")?.to_string(),
+            delay_seconds,
+            attributes: message_attributes(entry)?,
+            group_id: opt_str(entry, "MessageGroupId")?.map(str::to_string),
+            dedup_id: opt_str(entry, "MessageDeduplicationId")?.map(str::to_string),
+        },
+        trace_header: trace_header(entry, sender)?,
     })
 }
 
@@ -309,35 +433,47 @@ fn sent_json(sent: &crate::queues::SentMessage) -> Map<String, Value> {
     if let Some(md5) = &sent.md5_of_attributes {
         reply.insert("MD5OfMessageAttributes".into(), json!(md5));
     }
+    if let Some(md5) = &sent.md5_of_system_attributes {
+        reply.insert("MD5OfMessageSystemAttributes".into(), json!(md5));
+    }
     if let Some(sequence) = &sent.sequence_number {
         reply.insert("SequenceNumber".into(), json!(sequence));
     }
     reply
 }
 
-async fn send_message(events: &Events, body: &Value, sender: &str) -> Outcome {
+async fn send_message(events: &Events, body: &Value, sender: &Sender) -> Outcome {
     let queue = queue_of(body)?;
-    let message = send_entry(body)?;
+    let message = send_entry(body, sender)?;
     let mut results = events
-        .send_messages_as(&queue, vec![message], sender)
+        .send_outgoing(&queue, vec![message], &sender.id, SendMode::Single)
         .await?;
-    let sent = results
-        .pop()
-        .unwrap_or_else(|| Err(invalid("nothing was sent".into())))?;
+    let sent = results.pop().unwrap_or_else(|| {
+        Err(ServiceError::new(
+            ErrorKind::Internal,
+            "InternalFailure",
+            "a send answered nothing",
+        ))
+    })?;
     Ok(Value::Object(sent_json(&sent)))
 }
 
-/// Reads and checks a batch's `Entries`: 1 to 10, distinct well-formed ids.
-fn batch_entries(body: &Value) -> Result<Vec<(String, &Value)>, ServiceError> {
-    let entries = match body.get("Entries") {
-        None | Some(Value::Null) => return Err(missing("Entries")),
+/// Reads and checks a batch's `Entries` of `kind` (`SendMessage`,
+/// `DeleteMessage`, `ChangeMessageVisibility`): 1 to 10, distinct
+/// well-formed ids.
+fn batch_entries<'a>(
+    body: &'a Value,
+    kind: &str,
+) -> Result<Vec<(String, &'a Value)>, ServiceError> {
+    let entries: &[Value] = match body.get("Entries") {
+        None | Some(Value::Null) => &[],
         Some(Value::Array(entries)) => entries,
         Some(_) => return Err(wrong_type("Entries", "a list")),
     };
     if entries.is_empty() {
         return Err(ServiceError::invalid(
             "EmptyBatchRequest",
-            "There should be at least one entry in the request.",
+            format!("There should be at least one {kind}BatchRequestEntry in the request."),
         ));
     }
     if entries.len() > MAX_BATCH_ENTRIES {
@@ -384,44 +520,53 @@ fn failed_json(id: &str, error: &ServiceError) -> Value {
     })
 }
 
-async fn send_message_batch(events: &Events, body: &Value, sender: &str) -> Outcome {
+async fn send_message_batch(events: &Events, body: &Value, sender: &Sender) -> Outcome {
     let queue = queue_of(body)?;
-    let entries = batch_entries(body)?;
+    let entries = batch_entries(body, "SendMessage")?;
     let mut failed = Vec::new();
     let mut ids = Vec::new();
     let mut messages = Vec::new();
     let mut total = 0usize;
-    for (id, entry) in &entries {
-        match send_entry(entry) {
+    for (n, (id, entry)) in entries.iter().enumerate() {
+        if opt_str(entry, "MessageBody")
+            .ok()
+            .flatten()
+            .is_none_or(str::is_empty)
+        {
+            failed.push(failed_json(
+                id,
+                &ServiceError::invalid(
+                    "EmptyValue",
+                    format!(
+                        "No Value Found for SendMessageBatchRequestEntry.{}.MessageBody.",
+                        n + 1
+                    ),
+                ),
+            ));
+            continue;
+        }
+        match send_entry(entry, sender) {
             Ok(message) => {
-                total += message.body.len()
-                    + message
-                        .attributes
-                        .iter()
-                        .map(|(k, v)| {
-                            k.len()
-                                + v.data_type.len()
-                                + v.string_value.as_ref().map_or(0, String::len)
-                                + v.binary_value.as_ref().map_or(0, Vec::len)
-                        })
-                        .sum::<usize>();
+                total += message_size(&message.message);
                 ids.push(id.clone());
                 messages.push(message);
             }
             Err(error) => failed.push(failed_json(id, &error)),
         }
     }
-    if total > MAX_MESSAGE_BYTES {
+    if total > MAX_BATCH_BYTES {
         return Err(ServiceError::invalid(
             "BatchRequestTooLong",
             format!(
-                "Batch requested message too long: the messages total {total} bytes, more than {MAX_MESSAGE_BYTES}."
+                "Batch requests cannot be longer than {MAX_BATCH_BYTES} bytes. You have sent {total} bytes."
             ),
         ));
     }
     let mut successful = Vec::new();
     if !messages.is_empty() {
-        let results = events.send_messages_as(&queue, messages, sender).await?;
+        let results = events
+            .send_outgoing(&queue, messages, &sender.id, SendMode::Batch)
+            .await?;
         for (id, result) in ids.iter().zip(results) {
             match result {
                 Ok(sent) => {
@@ -529,7 +674,7 @@ async fn delete_message(events: &Events, body: &Value) -> Outcome {
 
 async fn delete_message_batch(events: &Events, body: &Value) -> Outcome {
     let queue = queue_of(body)?;
-    let entries = batch_entries(body)?;
+    let entries = batch_entries(body, "DeleteMessage")?;
     let mut failed = Vec::new();
     let mut ids = Vec::new();
     let mut handles = Vec::new();
@@ -564,7 +709,7 @@ async fn change_visibility(events: &Events, body: &Value) -> Outcome {
 
 async fn change_visibility_batch(events: &Events, body: &Value) -> Outcome {
     let queue = queue_of(body)?;
-    let entries = batch_entries(body)?;
+    let entries = batch_entries(body, "ChangeMessageVisibility")?;
     let mut failed = Vec::new();
     let mut ids = Vec::new();
     let mut changes = Vec::new();
@@ -675,26 +820,52 @@ async fn list_dead_letter_sources(events: &Events, body: &Value) -> Outcome {
 
 async fn start_message_move_task(events: &Events, body: &Value) -> Outcome {
     let source = req_str(body, "SourceArn")?;
-    if !source.starts_with("arn:aws:sqs:") {
-        return Err(invalid(format!(
-            "Value {source} for parameter SourceArn is invalid."
-        )));
-    }
     let destination = opt_str(body, "DestinationArn")?;
-    if let Some(destination) = destination
-        && !destination.starts_with("arn:aws:sqs:")
-    {
-        return Err(invalid(format!(
-            "Value {destination} for parameter DestinationArn is invalid."
-        )));
-    }
-    bounded(body, "MaxNumberOfMessagesPerSecond", 1, 500)?;
-    let moved = events
-        .redrive(queue_name_of(source), destination.map(queue_name_of))
-        .await?;
-    let handle = base64::engine::general_purpose::STANDARD.encode(
-        json!({"taskId": uuid::Uuid::new_v4().to_string(), "sourceArn": source, "moved": moved})
-            .to_string(),
-    );
+    let rate = bounded(
+        body,
+        "MaxNumberOfMessagesPerSecond",
+        1,
+        i64::from(MAX_MESSAGES_PER_SECOND),
+    )?;
+    let handle = events.start_move_task(source, destination, rate).await?;
     Ok(json!({"TaskHandle": handle}))
+}
+
+fn move_task_json(task: &MoveTask) -> Value {
+    let mut entry = Map::new();
+    if task.status == crate::moves::MoveStatus::Running {
+        entry.insert("TaskHandle".into(), json!(task.handle()));
+    }
+    entry.insert("Status".into(), json!(task.status.as_str()));
+    entry.insert("SourceArn".into(), json!(task.source_arn));
+    if let Some(destination) = &task.destination_arn {
+        entry.insert("DestinationArn".into(), json!(destination));
+    }
+    if let Some(rate) = task.max_per_second {
+        entry.insert("MaxNumberOfMessagesPerSecond".into(), json!(rate));
+    }
+    entry.insert("ApproximateNumberOfMessagesMoved".into(), json!(task.moved));
+    entry.insert(
+        "ApproximateNumberOfMessagesToMove".into(),
+        json!(task.to_move),
+    );
+    if let Some(reason) = &task.failure_reason {
+        entry.insert("FailureReason".into(), json!(reason));
+    }
+    entry.insert("StartedTimestamp".into(), json!(task.started_ms));
+    Value::Object(entry)
+}
+
+async fn list_message_move_tasks(events: &Events, body: &Value) -> Outcome {
+    let source = req_str(body, "SourceArn")?;
+    let max = bounded(body, "MaxResults", 1, MAX_LISTED_TASKS as i64)?.unwrap_or(1);
+    let tasks = events.list_move_tasks(source, max as usize).await?;
+    let results: Vec<Value> = tasks.iter().map(move_task_json).collect();
+    Ok(json!({"Results": results}))
+}
+
+async fn cancel_message_move_task(events: &Events, body: &Value) -> Outcome {
+    let handle = req_str(body, "TaskHandle")?;
+    let moved = events.cancel_move_task(handle).await?;
+    Ok(json!({"ApproximateNumberOfMessagesMoved": moved}))
 }

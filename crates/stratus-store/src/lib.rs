@@ -46,7 +46,7 @@ use std::time::Duration;
 use rusqlite::Connection;
 
 pub use async_events::{AsyncEvent, AsyncQueueStats, NewAsyncEvent};
-pub use bus::{BusRecord, NewRule, RuleRecord, TargetRecord};
+pub use bus::{BusRecord, NewRule, RuleRecord, TagOwner, TargetRecord};
 pub use error::StoreError;
 pub use keys::{AccessKey, CREDENTIALS_FILE, KeyKind};
 pub use queues::{
@@ -58,8 +58,12 @@ pub use topics::{
     NewSubscription, NewTopicDelivery, SubscriptionRecord, TopicDelivery, TopicRecord,
 };
 pub use types::{
+    ApiDestinationRecord, ArchiveRecord, ArchivedEvent, ConnectionRecord, EventDelivery,
+    NewEventDelivery, ReplayRecord,
+};
+pub use types::{
     DeployResult, DeployStatus, FunctionRecord, FunctionStats, InvocationRecord, LogRecord,
-    LogStream, Outcome,
+    LogStream, NewOutboxMessage, OutboxKind, OutboxMessage, Outcome,
 };
 
 use error::{IoContext, SqlContext};

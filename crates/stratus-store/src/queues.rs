@@ -12,10 +12,17 @@
 //!   received next (send time + delay, or receive time + visibility
 //!   timeout); `receive_count` > 0 and `visible_ms` > now means in flight,
 //!   `receive_count` = 0 and `visible_ms` > now means delayed. `receipt` is
-//!   a random token replaced at each receive: a receipt handle names the
-//!   queue, the row and that token, so an earlier handle is invalid once the
-//!   message was received again.
+//!   a random token drawn at the first receive: a receipt handle names the
+//!   queue, the row, the receive (its count) and that token, so every
+//!   handle a message was received with stays valid, as on SQS: a standard
+//!   queue deletes by any of them and changes the visibility of the
+//!   message by any of them; a FIFO queue only by the handle of the
+//!   receive in flight (the others have expired).
 //! - `queue_dedup`: FIFO deduplication ids, each until its window ends.
+//! - `queue_tags`: the tags of each queue.
+//! - `queue_move_tasks`: message move tasks (DLQ redrives), each as a
+//!   document the caller writes and reads (the store only knows its
+//!   source queue, when it started and whether it runs).
 //!
 //! Receiving from a standard queue reads the `(queue_id, visible_ms, ...)`
 //! index from its start: O(batch). A FIFO receive first finds the head
@@ -30,6 +37,34 @@ use rusqlite::{OptionalExtension, Transaction, TransactionBehavior, params};
 
 use crate::error::SqlContext;
 use crate::{Store, StoreError};
+
+/// The second migration of the queues (schema version 8): the trace
+/// header of messages, queue tags and message move tasks.
+pub(crate) const MIGRATION_2: &str = r#"
+-- The AWSTraceHeader a message was sent with (SQS's message system
+-- attribute).
+ALTER TABLE queue_messages ADD COLUMN trace_header TEXT;
+
+CREATE TABLE queue_tags (
+    queue_id INTEGER NOT NULL,
+    key      TEXT NOT NULL,
+    value    TEXT NOT NULL,
+    PRIMARY KEY (queue_id, key)
+) WITHOUT ROWID;
+
+-- A message move task of a source queue (a DLQ): `document` is the task as
+-- the service describes it; `running` is 1 until it completes, fails or is
+-- cancelled (at most one running task per source queue).
+CREATE TABLE queue_move_tasks (
+    task_id    TEXT PRIMARY KEY,
+    queue_id   INTEGER NOT NULL,
+    started_ms INTEGER NOT NULL,
+    running    INTEGER NOT NULL,
+    document   TEXT NOT NULL
+);
+CREATE INDEX queue_move_tasks_by_queue ON queue_move_tasks (queue_id, started_ms);
+CREATE INDEX queue_move_tasks_running ON queue_move_tasks (running) WHERE running = 1;
+"#;
 
 /// The schema migration that creates this module's tables.
 pub(crate) const MIGRATION: &str = r#"
@@ -153,6 +188,8 @@ pub struct NewQueueMessage {
     /// FIFO: the deduplication id (already derived from the body for
     /// content-based deduplication).
     pub dedup_id: Option<String>,
+    /// The `AWSTraceHeader` message system attribute.
+    pub trace_header: Option<String>,
 }
 
 /// What storing a message answered.
@@ -195,6 +232,11 @@ pub struct StoredMessage {
     pub dedup_id: Option<String>,
     /// FIFO: the sequence number.
     pub sequence_number: Option<String>,
+    /// The `AWSTraceHeader` message system attribute.
+    pub trace_header: Option<String>,
+    /// The queue it was moved to this one (a DLQ) from, after too many
+    /// receives there.
+    pub dead_letter_source: Option<String>,
 }
 
 /// What a receive did.
@@ -211,12 +253,16 @@ pub struct ReceiveOutcome {
 /// The result of one entry of a delete or visibility change.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum HandleOutcome {
-    /// Done (or the message was already deleted).
+    /// Done (a delete of a message already gone is done too).
     Done,
-    /// The handle is malformed, of another queue, or outdated.
+    /// The handle is malformed, of another queue, or was never issued.
     InvalidHandle,
-    /// Changing visibility: the message is not in flight.
-    NotInFlight,
+    /// Changing visibility: the message is gone (deleted, expired or
+    /// moved).
+    Gone,
+    /// FIFO: the handle is not the one of the receive in flight (the
+    /// message became visible again, or was received again since).
+    Expired,
 }
 
 /// Counts of one queue.
@@ -232,13 +278,16 @@ pub struct QueueCounts {
     pub oldest_sent_ms: Option<i64>,
 }
 
-/// A message moved by [`Store::move_messages`].
+/// What [`Store::move_messages`] did.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct MoveOutcome {
     /// How many moved.
     pub moved: u64,
     /// The queues they moved to (to wake their receivers).
     pub destinations: Vec<String>,
+    /// The row id of the last message looked at (moved or left), to go on
+    /// after; None when there was none left to look at.
+    pub last_id: Option<i64>,
 }
 
 const QUEUE_COLUMNS: &str = "id, name, fifo, settings, created_ms, modified_ms";
@@ -301,24 +350,40 @@ fn sequence_of(id: i64) -> String {
     format!("{id:020}")
 }
 
-/// A receipt handle: opaque to clients, it names the queue, the row and
-/// the receive's token.
-fn receipt_handle(queue_id: i64, id: i64, token: i64) -> String {
-    hex::encode(format!("stratus:{queue_id}:{id}:{:016x}", token as u64))
+/// A receipt handle: opaque to clients, it names the queue, the row, the
+/// receive (the message's receive count then) and the message's token.
+fn receipt_handle(queue_id: i64, id: i64, receive: i64, token: i64) -> String {
+    hex::encode(format!(
+        "stratus:{queue_id}:{id}:{receive}:{:016x}",
+        token as u64
+    ))
 }
 
-/// Reads a receipt handle back: (queue id, row id, token).
-fn parse_handle(handle: &str) -> Option<(i64, i64, i64)> {
+/// A receipt handle read back.
+struct Handle {
+    queue_id: i64,
+    id: i64,
+    /// Which receive issued it; None for a handle of an earlier build,
+    /// which named only the latest receive's token.
+    receive: Option<i64>,
+    token: i64,
+}
+
+fn parse_handle(handle: &str) -> Option<Handle> {
     let raw = hex::decode(handle).ok()?;
     let text = std::str::from_utf8(&raw).ok()?;
-    let mut parts = text.strip_prefix("stratus:")?.split(':');
-    let queue_id = parts.next()?.parse().ok()?;
-    let id = parts.next()?.parse().ok()?;
-    let token = u64::from_str_radix(parts.next()?, 16).ok()? as i64;
-    if parts.next().is_some() {
-        return None;
-    }
-    Some((queue_id, id, token))
+    let parts: Vec<&str> = text.strip_prefix("stratus:")?.split(':').collect();
+    let (queue_id, id, receive, token) = match parts.as_slice() {
+        [queue_id, id, receive, token] => (queue_id, id, Some(receive.parse().ok()?), token),
+        [queue_id, id, token] => (queue_id, id, None, token),
+        _ => return None,
+    };
+    Some(Handle {
+        queue_id: queue_id.parse().ok()?,
+        id: id.parse().ok()?,
+        receive,
+        token: u64::from_str_radix(token, 16).ok()? as i64,
+    })
 }
 
 fn secs_ms(secs: u32) -> i64 {
@@ -333,6 +398,19 @@ impl Store {
         name: &str,
         fifo: bool,
         settings: &QueueSettings,
+        now_ms: i64,
+    ) -> Result<(QueueInfo, bool), StoreError> {
+        self.create_queue_tagged(name, fifo, settings, &BTreeMap::new(), now_ms)
+    }
+
+    /// [`Store::create_queue`] with the new queue's tags (an existing
+    /// queue keeps its own).
+    pub fn create_queue_tagged(
+        &self,
+        name: &str,
+        fifo: bool,
+        settings: &QueueSettings,
+        tags: &BTreeMap<String, String>,
         now_ms: i64,
     ) -> Result<(QueueInfo, bool), StoreError> {
         let mut conn = self.writer();
@@ -355,6 +433,7 @@ impl Store {
         )
         .sql("creating a queue")?;
         let created = require_queue(&tx, name)?;
+        put_tags(&tx, created.id, tags)?;
         tx.commit().sql("committing a new queue")?;
         Ok((created, true))
     }
@@ -397,7 +476,8 @@ impl Store {
         })
     }
 
-    /// Deletes queue `name` and its messages. `NotFound` if there is none.
+    /// Deletes queue `name` with its messages, tags and move tasks.
+    /// `NotFound` if there is none.
     pub fn delete_queue(&self, name: &str) -> Result<(), StoreError> {
         let mut conn = self.writer();
         let tx = conn
@@ -407,6 +487,8 @@ impl Store {
         for sql in [
             "DELETE FROM queue_messages WHERE queue_id = ?1",
             "DELETE FROM queue_dedup WHERE queue_id = ?1",
+            "DELETE FROM queue_tags WHERE queue_id = ?1",
+            "DELETE FROM queue_move_tasks WHERE queue_id = ?1",
             "DELETE FROM queues WHERE id = ?1",
         ] {
             tx.execute(sql, params![queue.id]).sql("deleting a queue")?;
@@ -421,27 +503,103 @@ impl Store {
         settings: &QueueSettings,
         now_ms: i64,
     ) -> Result<QueueInfo, StoreError> {
+        let settings = settings.clone();
+        self.update_queue_settings(name, now_ms, move |_| Ok::<_, StoreError>(settings))?
+    }
+
+    /// Changes queue `name`'s settings in one transaction: `change` gets
+    /// the queue as it is and answers its new settings, or an error of its
+    /// own that leaves the queue unchanged (the outer result).
+    pub fn update_queue_settings<E>(
+        &self,
+        name: &str,
+        now_ms: i64,
+        change: impl FnOnce(&QueueInfo) -> Result<QueueSettings, E>,
+    ) -> Result<Result<QueueInfo, E>, StoreError> {
         let mut conn = self.writer();
         let tx = conn
             .transaction_with_behavior(TransactionBehavior::Immediate)
             .sql("starting to change a queue")?;
-        let changed = tx
-            .execute(
-                "UPDATE queues SET settings = ?2, dlq = ?3, modified_ms = ?4 WHERE name = ?1",
-                params![
-                    name,
-                    settings_json(settings)?,
-                    settings.redrive.as_ref().map(|r| r.dlq.as_str()),
-                    now_ms
-                ],
-            )
-            .sql("changing a queue's settings")?;
-        if changed == 0 {
-            return Err(no_queue(name));
-        }
+        let queue = require_queue(&tx, name)?;
+        let settings = match change(&queue) {
+            Ok(settings) => settings,
+            Err(error) => return Ok(Err(error)),
+        };
+        tx.execute(
+            "UPDATE queues SET settings = ?2, dlq = ?3, modified_ms = ?4 WHERE id = ?1",
+            params![
+                queue.id,
+                settings_json(&settings)?,
+                settings.redrive.as_ref().map(|r| r.dlq.as_str()),
+                now_ms
+            ],
+        )
+        .sql("changing a queue's settings")?;
         let queue = require_queue(&tx, name)?;
         tx.commit().sql("committing a queue's settings")?;
-        Ok(queue)
+        Ok(Ok(queue))
+    }
+
+    /// The tags of queue `name`.
+    pub fn queue_tags(&self, name: &str) -> Result<BTreeMap<String, String>, StoreError> {
+        self.read(|conn| {
+            let queue = require_queue(conn, name)?;
+            let mut select = conn
+                .prepare_cached("SELECT key, value FROM queue_tags WHERE queue_id = ?1")
+                .sql("preparing to read queue tags")?;
+            let rows = select
+                .query_map(params![queue.id], |row| Ok((row.get(0)?, row.get(1)?)))
+                .sql("reading queue tags")?;
+            rows.collect::<Result<BTreeMap<_, _>, _>>()
+                .sql("reading a queue tag")
+        })
+    }
+
+    /// Adds `tags` to queue `name` (replacing the values of keys it has),
+    /// unless the queue would then have more than `max_tags`: then nothing
+    /// changes and the answer is false.
+    pub fn tag_queue(
+        &self,
+        name: &str,
+        tags: &BTreeMap<String, String>,
+        max_tags: usize,
+    ) -> Result<bool, StoreError> {
+        let mut conn = self.writer();
+        let tx = conn
+            .transaction_with_behavior(TransactionBehavior::Immediate)
+            .sql("starting to tag a queue")?;
+        let queue = require_queue(&tx, name)?;
+        put_tags(&tx, queue.id, tags)?;
+        let count: i64 = tx
+            .query_row(
+                "SELECT COUNT(*) FROM queue_tags WHERE queue_id = ?1",
+                params![queue.id],
+                |row| row.get(0),
+            )
+            .sql("counting queue tags")?;
+        if usize::try_from(count).unwrap_or(usize::MAX) > max_tags {
+            // Dropped without commit: rolled back.
+            return Ok(false);
+        }
+        tx.commit().sql("committing queue tags")?;
+        Ok(true)
+    }
+
+    /// Removes the tags `keys` of queue `name` (keys it does not have are
+    /// ignored).
+    pub fn untag_queue(&self, name: &str, keys: &[String]) -> Result<(), StoreError> {
+        let mut conn = self.writer();
+        let tx = conn
+            .transaction_with_behavior(TransactionBehavior::Immediate)
+            .sql("starting to untag a queue")?;
+        let queue = require_queue(&tx, name)?;
+        for key in keys {
+            tx.prepare_cached("DELETE FROM queue_tags WHERE queue_id = ?1 AND key = ?2")
+                .sql("preparing to remove a queue tag")?
+                .execute(params![queue.id, key])
+                .sql("removing a queue tag")?;
+        }
+        tx.commit().sql("committing removed queue tags")
     }
 
     /// Stores messages in queue `name`, in one transaction. A FIFO message
@@ -495,29 +653,36 @@ impl Store {
         let handles: Vec<String> = handles.iter().map(|h| h.to_string()).collect();
         self.grouped(move |tx| {
             let refs: Vec<&str> = handles.iter().map(String::as_str).collect();
-            let deleted = delete_in(tx, &name, &refs)?;
+            let deleted = delete_in(tx, &name, &refs, now_ms)?;
             let received = receive_in(tx, &name, max, visibility_timeout_s, now_ms)?;
             Ok((deleted, received))
         })
     }
 
     /// Deletes the messages of queue `name` named by receipt handles, in
-    /// one transaction. A handle of a message already deleted is `Done`.
+    /// one transaction. A standard queue deletes by any handle the message
+    /// was received with; a FIFO queue only by the handle of the receive in
+    /// flight at `now_ms` (`Expired` otherwise). A handle of a message
+    /// already gone is `Done`.
     pub fn delete_messages(
         &self,
         name: &str,
         handles: &[&str],
+        now_ms: i64,
     ) -> Result<Vec<HandleOutcome>, StoreError> {
         let name = name.to_string();
         let handles: Vec<String> = handles.iter().map(|h| h.to_string()).collect();
         self.grouped(move |tx| {
             let refs: Vec<&str> = handles.iter().map(String::as_str).collect();
-            delete_in(tx, &name, &refs)
+            delete_in(tx, &name, &refs, now_ms)
         })
     }
 
     /// Changes the visibility of received messages of queue `name`: each
-    /// becomes visible `secs` after `now_ms`. One transaction.
+    /// becomes visible `secs` after `now_ms`. On a standard queue any
+    /// handle the message was received with will do (the change applies
+    /// to the message as it is now); on a FIFO queue only the handle of the
+    /// receive in flight. One transaction.
     pub fn change_visibility(
         &self,
         name: &str,
@@ -531,23 +696,16 @@ impl Store {
         let queue = require_queue(&tx, name)?;
         let mut outcomes = Vec::with_capacity(entries.len());
         for (handle, secs) in entries {
-            let outcome = match check_handle(&tx, queue.id, handle)? {
-                Checked::Current(id) => {
-                    let changed = tx
-                        .prepare_cached(
-                            "UPDATE queue_messages SET visible_ms = ?2
-                             WHERE id = ?1 AND visible_ms > ?3",
-                        )
+            let outcome = match check_handle(&tx, &queue, handle, now_ms)? {
+                Checked::Usable(id) => {
+                    tx.prepare_cached("UPDATE queue_messages SET visible_ms = ?2 WHERE id = ?1")
                         .sql("preparing to change visibility")?
-                        .execute(params![id, now_ms + secs_ms(*secs), now_ms])
+                        .execute(params![id, now_ms + secs_ms(*secs)])
                         .sql("changing a message's visibility")?;
-                    if changed == 0 {
-                        HandleOutcome::NotInFlight
-                    } else {
-                        HandleOutcome::Done
-                    }
+                    HandleOutcome::Done
                 }
-                Checked::Gone => HandleOutcome::NotInFlight,
+                Checked::Expired => HandleOutcome::Expired,
+                Checked::Gone => HandleOutcome::Gone,
                 Checked::Invalid => HandleOutcome::InvalidHandle,
             };
             outcomes.push(outcome);
@@ -609,14 +767,31 @@ impl Store {
         })
     }
 
-    /// Moves the messages of queue `from` (a DLQ) that are not in flight:
-    /// to `to`, or else each back to the queue it was dead-lettered from
-    /// (messages sent to `from` directly stay). Up to `limit` messages, in
-    /// one transaction; their receive counts start over.
+    /// The row id of the newest message of queue `name`, if it has any: a
+    /// bound for [`Store::move_messages`], so that a move leaves alone the
+    /// messages that arrive while it runs.
+    pub fn newest_message_id(&self, name: &str) -> Result<Option<i64>, StoreError> {
+        self.read(|conn| {
+            let queue = require_queue(conn, name)?;
+            conn.prepare_cached("SELECT MAX(id) FROM queue_messages WHERE queue_id = ?1")
+                .sql("preparing to find the newest message")?
+                .query_row(params![queue.id], |row| row.get(0))
+                .sql("finding the newest message")
+        })
+    }
+
+    /// Moves messages of queue `from` (a DLQ) that are not in flight: to
+    /// `to`, or else each back to the queue it was dead-lettered from
+    /// (messages sent to `from` directly stay). Looks at up to `limit`
+    /// messages with row ids after `after_id` (and up to `until_id`), in
+    /// one transaction; their receive counts start over. `NotFound` when
+    /// `from` or `to` does not exist.
     pub fn move_messages(
         &self,
         from: &str,
         to: Option<&str>,
+        after_id: i64,
+        until_id: Option<i64>,
         limit: usize,
         now_ms: i64,
     ) -> Result<MoveOutcome, StoreError> {
@@ -629,17 +804,24 @@ impl Store {
             Some(name) => Some(require_queue(&tx, name)?),
             None => None,
         };
-        let candidates: Vec<(i64, Option<String>)> = {
+        let candidates: Vec<(i64, Option<String>, bool)> = {
             let mut select = tx
                 .prepare_cached(
-                    "SELECT id, source_queue FROM queue_messages
-                     WHERE queue_id = ?1 AND visible_ms <= ?2 ORDER BY id LIMIT ?3",
+                    "SELECT id, source_queue, visible_ms <= ?2 FROM queue_messages
+                     WHERE queue_id = ?1 AND id > ?3 AND id <= ?4 ORDER BY id LIMIT ?5",
                 )
                 .sql("preparing to read messages to move")?;
             let rows = select
-                .query_map(params![source.id, now_ms, limit as i64], |row| {
-                    Ok((row.get(0)?, row.get(1)?))
-                })
+                .query_map(
+                    params![
+                        source.id,
+                        now_ms,
+                        after_id,
+                        until_id.unwrap_or(i64::MAX),
+                        limit as i64
+                    ],
+                    |row| Ok((row.get(0)?, row.get(1)?, row.get(2)?)),
+                )
                 .sql("reading messages to move")?;
             rows.collect::<Result<_, _>>()
                 .sql("reading a message to move")?
@@ -647,9 +829,13 @@ impl Store {
         let mut outcome = MoveOutcome {
             moved: 0,
             destinations: Vec::new(),
+            last_id: candidates.last().map(|(id, _, _)| *id),
         };
         let mut destinations: BTreeMap<String, Option<QueueInfo>> = BTreeMap::new();
-        for (id, origin) in candidates {
+        for (id, origin, visible) in candidates {
+            if !visible {
+                continue;
+            }
             let target = match (&fixed, origin) {
                 (Some(queue), _) => Some(queue.clone()),
                 (None, Some(origin)) => {
@@ -675,6 +861,112 @@ impl Store {
         Ok(outcome)
     }
 
+    /// Records a new move task of queue `source`, running, unless one of
+    /// its tasks runs already (then nothing is stored and the answer is
+    /// false).
+    pub fn start_move_task(
+        &self,
+        source: &str,
+        task_id: &str,
+        started_ms: i64,
+        document: &str,
+    ) -> Result<bool, StoreError> {
+        let mut conn = self.writer();
+        let tx = conn
+            .transaction_with_behavior(TransactionBehavior::Immediate)
+            .sql("starting to record a move task")?;
+        let queue = require_queue(&tx, source)?;
+        let running: i64 = tx
+            .query_row(
+                "SELECT COUNT(*) FROM queue_move_tasks WHERE queue_id = ?1 AND running = 1",
+                params![queue.id],
+                |row| row.get(0),
+            )
+            .sql("looking for a running move task")?;
+        if running > 0 {
+            return Ok(false);
+        }
+        tx.execute(
+            "INSERT INTO queue_move_tasks (task_id, queue_id, started_ms, running, document)
+             VALUES (?1, ?2, ?3, 1, ?4)",
+            params![task_id, queue.id, started_ms, document],
+        )
+        .sql("recording a move task")?;
+        tx.commit().sql("committing a move task")?;
+        Ok(true)
+    }
+
+    /// Replaces the document of running move task `task_id`, and whether it
+    /// still runs. False (nothing changed) when the task does not run (it
+    /// ended, or its queue was deleted).
+    pub fn update_move_task(
+        &self,
+        task_id: &str,
+        running: bool,
+        document: &str,
+    ) -> Result<bool, StoreError> {
+        let conn = self.writer();
+        let changed = conn
+            .execute(
+                "UPDATE queue_move_tasks SET running = ?2, document = ?3
+                 WHERE task_id = ?1 AND running = 1",
+                params![task_id, running, document],
+            )
+            .sql("updating a move task")?;
+        Ok(changed > 0)
+    }
+
+    /// The documents of the newest `limit` move tasks of queue `source`,
+    /// newest first.
+    pub fn move_tasks(&self, source: &str, limit: usize) -> Result<Vec<String>, StoreError> {
+        self.read(|conn| {
+            let queue = require_queue(conn, source)?;
+            let mut select = conn
+                .prepare_cached(
+                    "SELECT document FROM queue_move_tasks WHERE queue_id = ?1
+                     ORDER BY started_ms DESC, rowid DESC LIMIT ?2",
+                )
+                .sql("preparing to list move tasks")?;
+            let rows = select
+                .query_map(params![queue.id, limit as i64], |row| row.get(0))
+                .sql("listing move tasks")?;
+            rows.collect::<Result<Vec<String>, _>>()
+                .sql("reading a move task")
+        })
+    }
+
+    /// The document of move task `task_id` of queue `source`, if it has
+    /// that task.
+    pub fn move_task(&self, source: &str, task_id: &str) -> Result<Option<String>, StoreError> {
+        self.read(|conn| {
+            let queue = require_queue(conn, source)?;
+            conn.prepare_cached(
+                "SELECT document FROM queue_move_tasks WHERE queue_id = ?1 AND task_id = ?2",
+            )
+            .sql("preparing to read a move task")?
+            .query_row(params![queue.id, task_id], |row| row.get(0))
+            .optional()
+            .sql("reading a move task")
+        })
+    }
+
+    /// The documents of every running move task (to resume them after a
+    /// restart).
+    pub fn running_move_tasks(&self) -> Result<Vec<String>, StoreError> {
+        self.read(|conn| {
+            let mut select = conn
+                .prepare_cached(
+                    "SELECT document FROM queue_move_tasks WHERE running = 1 ORDER BY started_ms",
+                )
+                .sql("preparing to list running move tasks")?;
+            let rows = select
+                .query_map([], |row| row.get(0))
+                .sql("listing running move tasks")?;
+            rows.collect::<Result<Vec<String>, _>>()
+                .sql("reading a running move task")
+        })
+    }
+
     /// Removes messages past their retention period and deduplication ids
     /// past their window. Returns how many messages were removed.
     pub fn sweep_queues(&self, now_ms: i64) -> Result<u64, StoreError> {
@@ -696,6 +988,24 @@ impl Store {
         tx.commit().sql("committing a sweep of queues")?;
         Ok(removed as u64)
     }
+}
+
+/// Inserts or replaces the tags `tags` of queue `queue_id`.
+fn put_tags(
+    tx: &Transaction<'_>,
+    queue_id: i64,
+    tags: &BTreeMap<String, String>,
+) -> Result<(), StoreError> {
+    for (key, value) in tags {
+        tx.prepare_cached(
+            "INSERT INTO queue_tags (queue_id, key, value) VALUES (?1, ?2, ?3)
+             ON CONFLICT (queue_id, key) DO UPDATE SET value = excluded.value",
+        )
+        .sql("preparing to tag a queue")?
+        .execute(params![queue_id, key, value])
+        .sql("tagging a queue")?;
+    }
+    Ok(())
 }
 
 fn counts(
@@ -767,8 +1077,8 @@ fn insert_message(
         .prepare_cached(
             "INSERT INTO queue_messages (queue_id, message_id, body, md5_of_body, attributes,
                  md5_of_attributes, sender, sent_ms, visible_ms, expires_ms, group_id, dedup_id,
-                 source_queue)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)
+                 source_queue, trace_header)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14)
              RETURNING id",
         )
         .sql("preparing to store a message")?
@@ -791,6 +1101,7 @@ fn insert_message(
                 },
                 dedup_id,
                 source_queue,
+                message.trace_header,
             ],
             |row| row.get(0),
         )
@@ -817,8 +1128,8 @@ fn insert_message(
     })
 }
 
-/// Moves message `id` from `from` to `to`: same id, body, attributes and
-/// send time, receive count from zero. `source_queue` is remembered with
+/// Moves message `id` from `from` to `to`: same id, body, attributes, trace
+/// header and send time, receive count from zero. `source_queue` is remembered with
 /// it: the queue a dead-lettered message came from, for redrive back.
 fn move_to(
     tx: &Transaction<'_>,
@@ -831,7 +1142,7 @@ fn move_to(
     let (message, sent_ms): (NewQueueMessage, i64) = tx
         .prepare_cached(
             "SELECT message_id, body, md5_of_body, attributes, md5_of_attributes, sender,
-                 group_id, sent_ms
+                 group_id, sent_ms, trace_header
              FROM queue_messages WHERE id = ?1",
         )
         .sql("preparing to read a message to move")?
@@ -849,6 +1160,7 @@ fn move_to(
                     // Not carried: a redriven message must not be dropped
                     // as a duplicate of itself.
                     dedup_id: None,
+                    trace_header: row.get(8)?,
                 },
                 row.get(7)?,
             ))
@@ -870,32 +1182,57 @@ fn move_to(
 }
 
 enum Checked {
-    /// The handle is the message's latest.
-    Current(i64),
+    /// A handle the message was received with, usable now: the row.
+    Usable(i64),
+    /// FIFO: a handle of the message, but not of its receive in flight.
+    Expired,
     /// Well-formed, but the message is gone.
     Gone,
-    /// Malformed, another queue's, or outdated.
+    /// Malformed, another queue's, or never issued.
     Invalid,
 }
 
-fn check_handle(tx: &Transaction<'_>, queue_id: i64, handle: &str) -> Result<Checked, StoreError> {
-    let Some((handle_queue, id, token)) = parse_handle(handle) else {
+/// What `handle` names in `queue` at `now_ms`. A handle is the message's if
+/// its token is the message's and its receive has happened; on a FIFO
+/// queue it is usable only while that receive is the latest and in
+/// flight.
+fn check_handle(
+    tx: &Transaction<'_>,
+    queue: &QueueInfo,
+    handle: &str,
+    now_ms: i64,
+) -> Result<Checked, StoreError> {
+    let Some(handle) = parse_handle(handle) else {
         return Ok(Checked::Invalid);
     };
-    if handle_queue != queue_id {
+    if handle.queue_id != queue.id {
         return Ok(Checked::Invalid);
     }
-    let found: Option<(i64, i64)> = tx
-        .prepare_cached("SELECT queue_id, receipt FROM queue_messages WHERE id = ?1")
+    let found: Option<(i64, i64, i64, i64)> = tx
+        .prepare_cached(
+            "SELECT queue_id, receipt, receive_count, visible_ms FROM queue_messages WHERE id = ?1",
+        )
         .sql("preparing to check a receipt handle")?
-        .query_row(params![id], |row| Ok((row.get(0)?, row.get(1)?)))
+        .query_row(params![handle.id], |row| {
+            Ok((row.get(0)?, row.get(1)?, row.get(2)?, row.get(3)?))
+        })
         .optional()
         .sql("checking a receipt handle")?;
-    Ok(match found {
-        None => Checked::Gone,
-        Some((q, receipt)) if q == queue_id && receipt == token => Checked::Current(id),
-        Some(_) => Checked::Invalid,
-    })
+    let Some((queue_id, token, receive_count, visible_ms)) = found else {
+        return Ok(Checked::Gone);
+    };
+    if queue_id != queue.id || token == 0 || token != handle.token {
+        return Ok(Checked::Invalid);
+    }
+    // A handle of an earlier build named the latest receive.
+    let receive = handle.receive.unwrap_or(receive_count);
+    if !(1..=receive_count).contains(&receive) {
+        return Ok(Checked::Invalid);
+    }
+    if queue.fifo && (receive != receive_count || visible_ms <= now_ms) {
+        return Ok(Checked::Expired);
+    }
+    Ok(Checked::Usable(handle.id))
 }
 
 fn standard_candidates(
@@ -1043,31 +1380,37 @@ fn receive_in(
                 moved_now += 1;
                 continue;
             }
-            let token: i64 = rand::rng().random();
+            // The message's token, drawn at its first receive (never 0).
+            let token: i64 = rand::rng().random_range(1..=i64::MAX);
             let message = tx
                 .prepare_cached(
                     "UPDATE queue_messages SET visible_ms = ?2, receive_count = receive_count + 1,
-                             first_receive_ms = COALESCE(first_receive_ms, ?3), receipt = ?4
+                             first_receive_ms = COALESCE(first_receive_ms, ?3),
+                             receipt = CASE receipt WHEN 0 THEN ?4 ELSE receipt END
                          WHERE id = ?1
                          RETURNING message_id, body, md5_of_body, attributes, md5_of_attributes,
-                             sender, sent_ms, receive_count, first_receive_ms, group_id, dedup_id",
+                             sender, sent_ms, receive_count, first_receive_ms, group_id, dedup_id,
+                             receipt, trace_header, source_queue",
                 )
                 .sql("preparing to receive a message")?
                 .query_row(params![id, visible_until, now_ms, token], |row| {
+                    let receive_count: i64 = row.get(7)?;
                     Ok(StoredMessage {
                         message_id: row.get(0)?,
-                        receipt_handle: receipt_handle(queue.id, id, token),
+                        receipt_handle: receipt_handle(queue.id, id, receive_count, row.get(11)?),
                         body: row.get(1)?,
                         md5_of_body: row.get(2)?,
                         attributes: row.get(3)?,
                         md5_of_attributes: row.get(4)?,
                         sender: row.get(5)?,
                         sent_ms: row.get(6)?,
-                        receive_count: u32::try_from(row.get::<_, i64>(7)?).unwrap_or(u32::MAX),
+                        receive_count: u32::try_from(receive_count).unwrap_or(u32::MAX),
                         first_receive_ms: row.get(8)?,
                         group_id: row.get(9)?,
                         dedup_id: row.get(10)?,
                         sequence_number: None,
+                        trace_header: row.get(12)?,
+                        dead_letter_source: row.get(13)?,
                     })
                 })
                 .sql("receiving a message")?;
@@ -1090,18 +1433,20 @@ fn delete_in(
     tx: &rusqlite::Transaction<'_>,
     name: &str,
     handles: &[&str],
+    now_ms: i64,
 ) -> Result<Vec<HandleOutcome>, StoreError> {
     let queue = require_queue(tx, name)?;
     let mut outcomes = Vec::with_capacity(handles.len());
     for handle in handles {
-        let outcome = match check_handle(tx, queue.id, handle)? {
-            Checked::Current(id) => {
+        let outcome = match check_handle(tx, &queue, handle, now_ms)? {
+            Checked::Usable(id) => {
                 tx.prepare_cached("DELETE FROM queue_messages WHERE id = ?1")
                     .sql("preparing to delete a message")?
                     .execute(params![id])
                     .sql("deleting a message")?;
                 HandleOutcome::Done
             }
+            Checked::Expired => HandleOutcome::Expired,
             Checked::Gone => HandleOutcome::Done,
             Checked::Invalid => HandleOutcome::InvalidHandle,
         };

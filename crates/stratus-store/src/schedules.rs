@@ -10,7 +10,9 @@
 use rusqlite::{OptionalExtension, TransactionBehavior, params};
 
 use crate::async_events::{NewAsyncEvent, insert_async};
+use crate::bus::{insert_deliveries, schedule_rule_enabled};
 use crate::error::SqlContext;
+use crate::types::NewEventDelivery;
 use crate::{Store, StoreError, from_sql_int};
 
 /// The schema migration that creates this module's tables.
@@ -30,7 +32,7 @@ CREATE INDEX schedules_by_function ON schedules (function);";
 pub struct ScheduleKey {
     /// The stable key of the schedule.
     pub key: String,
-    /// The function it invokes.
+    /// The function it invokes (a rule's schedule: the rule's ARN).
     pub function: String,
     /// The expression, for display.
     pub expression: String,
@@ -41,7 +43,7 @@ pub struct ScheduleKey {
 pub struct ScheduleState {
     /// The stable key of the schedule.
     pub key: String,
-    /// The function it invokes.
+    /// The function it invokes (a rule's schedule: the rule's ARN).
     pub function: String,
     /// The expression, for display.
     pub expression: String,
@@ -54,15 +56,22 @@ pub struct ScheduleState {
     pub fired: u64,
 }
 
-/// A tick to fire, with the asynchronous invocation it enqueues.
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// A tick to fire, with what it enqueues: asynchronous invocations (a
+/// manifest schedule's function, a rule's function targets) and outbox
+/// deliveries (a rule's other targets).
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct ScheduleTick {
     /// The schedule's key.
     pub key: String,
     /// The tick (ms since the epoch).
     pub tick_ms: i64,
-    /// The invocation to enqueue.
-    pub event: NewAsyncEvent,
+    /// The invocations to enqueue.
+    pub events: Vec<NewAsyncEvent>,
+    /// The deliveries to queue in the bus's outbox.
+    pub deliveries: Vec<NewEventDelivery>,
+    /// For a rule's schedule, the rule (bus, name): the tick fires only if
+    /// the rule still exists, enabled, with a schedule.
+    pub rule: Option<(String, String)>,
 }
 
 fn state_from_row(row: &rusqlite::Row<'_>) -> rusqlite::Result<(ScheduleState, i64)> {
@@ -193,7 +202,8 @@ impl Store {
         let tick = ScheduleTick {
             key: key.to_string(),
             tick_ms,
-            event: event.clone(),
+            events: vec![event.clone()],
+            ..ScheduleTick::default()
         };
         Ok(self
             .fire_schedule_ticks(std::slice::from_ref(&tick), now_ms)?
@@ -204,7 +214,9 @@ impl Store {
 
     /// Fires several ticks (of different schedules, or in increasing order
     /// for one) in one transaction and one durable commit, each as
-    /// [`Store::fire_schedule_tick`]. Returns, per tick, whether it fired.
+    /// [`Store::fire_schedule_tick`] with all its invocations and
+    /// deliveries; a rule's tick fires only while its rule exists, enabled,
+    /// with a schedule. Returns, per tick, whether it fired.
     pub fn fire_schedule_ticks(
         &self,
         ticks: &[ScheduleTick],
@@ -226,11 +238,24 @@ impl Store {
                 )
                 .sql("preparing to record a schedule tick")?;
             for tick in ticks {
+                if let Some((bus, rule)) = &tick.rule
+                    && !schedule_rule_enabled(&tx, bus, rule)?
+                {
+                    fired.push(false);
+                    continue;
+                }
                 let advanced = advance
                     .execute(params![tick.key, tick.tick_ms, now_ms])
                     .sql("recording a schedule tick")?;
-                let ok = advanced > 0 && insert_async(&tx, &tick.event, now_ms)?;
-                fired.push(ok);
+                if advanced == 0 {
+                    fired.push(false);
+                    continue;
+                }
+                for event in &tick.events {
+                    insert_async(&tx, event, now_ms)?;
+                }
+                insert_deliveries(&tx, &tick.deliveries, now_ms)?;
+                fired.push(true);
             }
         }
         tx.commit().sql("committing schedule ticks")?;
@@ -309,17 +334,20 @@ mod tests {
                     ScheduleTick {
                         key: "a".into(),
                         tick_ms: 61_000,
-                        event: event("r4"),
+                        events: vec![event("r4")],
+                        ..ScheduleTick::default()
                     },
                     ScheduleTick {
                         key: "a".into(),
                         tick_ms: 121_000,
-                        event: event("r5"),
+                        events: vec![event("r5")],
+                        ..ScheduleTick::default()
                     },
                     ScheduleTick {
                         key: "b".into(),
                         tick_ms: 560_000,
-                        event: event("r6"),
+                        events: vec![event("r6")],
+                        ..ScheduleTick::default()
                     },
                 ],
                 600_000,
@@ -336,5 +364,95 @@ mod tests {
             .expect("sync");
         assert_eq!(states[0].anchor_ms, 800_000);
         assert_eq!(store.schedule_states().expect("list").len(), 2);
+    }
+
+    fn delivery(target: &str) -> NewEventDelivery {
+        NewEventDelivery {
+            target: target.into(),
+            payload: "{}".into(),
+            kind: "Scheduled Event".into(),
+            source: "aws.events".into(),
+            event_id: Some("e".into()),
+            params: None,
+            rule: "arn:aws:events:us-east-1:000000000000:rule/tick".into(),
+            max_attempts: 185,
+            max_age_ms: 86_400_000,
+        }
+    }
+
+    #[test]
+    fn a_rule_tick_fires_with_its_targets_only_while_the_rule_is_enabled() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let store = Store::open(dir.path()).expect("open");
+        let rule = crate::NewRule {
+            bus: "default".into(),
+            name: "tick".into(),
+            pattern: None,
+            schedule: Some("rate(1 minute)".into()),
+            enabled: true,
+            description: None,
+        };
+        store.put_event_rule(&rule, &[], 0).expect("rule");
+        store.sync_schedules(&[key("r")], 1_000).expect("sync");
+        let tick = |tick_ms: i64| ScheduleTick {
+            key: "r".into(),
+            tick_ms,
+            events: vec![event(&format!("f{tick_ms}")), event(&format!("g{tick_ms}"))],
+            deliveries: vec![delivery("arn:aws:sqs:us-east-1:000000000000:q")],
+            rule: Some(("default".into(), "tick".into())),
+        };
+        assert_eq!(
+            store
+                .fire_schedule_ticks(&[tick(61_000)], 61_000)
+                .expect("fire"),
+            vec![true]
+        );
+        assert_eq!(store.async_stats().expect("stats").pending, 2);
+        let claimed = store
+            .claim_event_deliveries(61_000, 10, 30_000)
+            .expect("claim");
+        assert_eq!(claimed.len(), 1);
+        assert_eq!(
+            claimed[0].delivery,
+            delivery("arn:aws:sqs:us-east-1:000000000000:q")
+        );
+
+        // Disabled, the rule's ticks do not fire and are not recorded.
+        assert!(
+            store
+                .set_event_rule_enabled("default", "tick", false)
+                .expect("disable")
+        );
+        assert_eq!(
+            store
+                .fire_schedule_ticks(&[tick(121_000)], 121_000)
+                .expect("fire"),
+            vec![false]
+        );
+        assert_eq!(
+            store
+                .schedule_state("r")
+                .expect("state")
+                .map(|s| s.last_tick_ms),
+            Some(61_000)
+        );
+        // Deleted, neither.
+        assert!(
+            store
+                .set_event_rule_enabled("default", "tick", true)
+                .expect("enable")
+        );
+        assert!(
+            store
+                .delete_event_rule("default", "tick", true)
+                .expect("delete")
+        );
+        assert_eq!(
+            store
+                .fire_schedule_ticks(&[tick(181_000)], 181_000)
+                .expect("fire"),
+            vec![false]
+        );
+        assert_eq!(store.async_stats().expect("stats").pending, 2);
     }
 }

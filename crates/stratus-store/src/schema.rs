@@ -102,6 +102,11 @@ const MIGRATIONS: &[&str] = &[
     crate::bus::MIGRATION,
     crate::schedules::MIGRATION,
     crate::keys::MIGRATION,
+    // 8..10: parity of the event services (tags, permissions, message
+    // system attributes, archives, connections, ...).
+    crate::queues::MIGRATION_2,
+    crate::topics::MIGRATION_2,
+    crate::bus::MIGRATION_2,
 ];
 
 /// The schema version this build writes.

@@ -221,3 +221,218 @@ pub struct FunctionStats {
     /// Sum of `billed_ms / 1000 * memory_mb / 1024` (GB-seconds).
     pub gb_seconds: f64,
 }
+
+/// An archive of an event bus (EventBridge): the events of its bus that
+/// match its pattern, kept `retention_days` (0: forever).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ArchiveRecord {
+    /// Its name, unique among archives.
+    pub name: String,
+    /// The bus whose events it keeps.
+    pub bus: String,
+    /// Its description.
+    pub description: Option<String>,
+    /// The event pattern (JSON text); every event of the bus when None.
+    pub pattern: Option<String>,
+    /// Days an event is kept; 0 keeps it forever.
+    pub retention_days: u32,
+    /// `ENABLED` (the only state Stratus has).
+    pub state: String,
+    /// When it was created (ms since the epoch).
+    pub created_ms: i64,
+    /// How many events it holds (read only).
+    pub event_count: u64,
+    /// The size of those events in bytes (read only).
+    pub size_bytes: u64,
+}
+
+/// An archived event.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ArchivedEvent {
+    /// Its position in the archives, increasing with arrival.
+    pub seq: i64,
+    /// The event's `time` (ms since the epoch).
+    pub time_ms: i64,
+    /// The event, as JSON text.
+    pub event: String,
+}
+
+/// A replay of an archive's events onto its bus.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ReplayRecord {
+    /// Its name, unique among replays.
+    pub name: String,
+    /// The archive replayed.
+    pub archive: String,
+    /// Its description.
+    pub description: Option<String>,
+    /// The bus the events are replayed to.
+    pub bus: String,
+    /// The ARNs of the rules replayed to (every rule of the bus when empty).
+    pub filter_arns: Vec<String>,
+    /// The first event time replayed (ms, inclusive).
+    pub start_ms: i64,
+    /// The last event time replayed (ms, exclusive).
+    pub end_ms: i64,
+    /// `STARTING`, `RUNNING`, `CANCELLING`, `COMPLETED`, `CANCELLED` or
+    /// `FAILED`.
+    pub state: String,
+    /// Why it is in that state, if it says.
+    pub state_reason: Option<String>,
+    /// When it started (ms).
+    pub replay_start_ms: i64,
+    /// When it ended (ms).
+    pub replay_end_ms: Option<i64>,
+    /// The time of the last event replayed (ms).
+    pub last_replayed_ms: Option<i64>,
+    /// The `seq` of the last archived event replayed (0 before the first).
+    pub cursor: i64,
+}
+
+/// A connection of API destinations: how to authorize with an endpoint.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ConnectionRecord {
+    /// Its name, unique among connections.
+    pub name: String,
+    /// The id in its ARN.
+    pub id: String,
+    /// Its description.
+    pub description: Option<String>,
+    /// `API_KEY`, `BASIC` or `OAUTH_CLIENT_CREDENTIALS`.
+    pub auth_type: String,
+    /// `AuthParameters` as given (JSON text, secrets included).
+    pub auth: String,
+    /// `AUTHORIZED`, `AUTHORIZING`, …
+    pub state: String,
+    /// When it was created (ms).
+    pub created_ms: i64,
+    /// When it last changed (ms).
+    pub modified_ms: i64,
+    /// When it was last authorized (ms).
+    pub authorized_ms: Option<i64>,
+}
+
+/// An API destination: an HTTP endpoint rules deliver to.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ApiDestinationRecord {
+    /// Its name, unique among API destinations.
+    pub name: String,
+    /// The id in its ARN.
+    pub id: String,
+    /// Its description.
+    pub description: Option<String>,
+    /// The ARN of its connection.
+    pub connection_arn: String,
+    /// The URL events go to.
+    pub endpoint: String,
+    /// The HTTP method.
+    pub method: String,
+    /// `InvocationRateLimitPerSecond`, if given.
+    pub rate_limit: Option<u32>,
+    /// When it was created (ms).
+    pub created_ms: i64,
+    /// When it last changed (ms).
+    pub modified_ms: i64,
+}
+
+/// A delivery of a rule's target waiting in the bus's outbox: the targets
+/// that are not functions (queues, topics, buses, API destinations) of a
+/// schedule's tick, and every delivery to an API destination, retried until
+/// it succeeds or runs out of attempts or age.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NewEventDelivery {
+    /// The target's ARN.
+    pub target: String,
+    /// What it gets (the rendered input).
+    pub payload: String,
+    /// The event's `detail-type`.
+    pub kind: String,
+    /// The event's `source`.
+    pub source: String,
+    /// The event's id.
+    pub event_id: Option<String>,
+    /// The target's parameters (JSON text: `SqsParameters`,
+    /// `HttpParameters`, …), if any.
+    pub params: Option<String>,
+    /// The rule's ARN (logs, metrics).
+    pub rule: String,
+    /// Attempts at most (first included).
+    pub max_attempts: u32,
+    /// How long it may be retried (ms after it was queued).
+    pub max_age_ms: i64,
+}
+
+/// A delivery claimed from the outbox.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct EventDelivery {
+    /// Its id in the outbox.
+    pub id: i64,
+    /// Attempts made before this one.
+    pub attempts: u32,
+    /// When it was queued (ms).
+    pub created_ms: i64,
+    /// What to deliver.
+    pub delivery: NewEventDelivery,
+}
+
+/// What a message of the topics' local outbox is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum OutboxKind {
+    /// A publication delivered to the subscription.
+    Notification,
+    /// The confirmation request of a new subscription (with its token).
+    SubscriptionConfirmation,
+}
+
+impl OutboxKind {
+    /// SNS's name of the message type.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            OutboxKind::Notification => "Notification",
+            OutboxKind::SubscriptionConfirmation => "SubscriptionConfirmation",
+        }
+    }
+
+    /// The kind named `text` ([`OutboxKind::as_str`]), if any.
+    pub fn parse(text: &str) -> Option<OutboxKind> {
+        match text {
+            "Notification" => Some(OutboxKind::Notification),
+            "SubscriptionConfirmation" => Some(OutboxKind::SubscriptionConfirmation),
+            _ => None,
+        }
+    }
+}
+
+/// A message for the topics' local outbox: what an `email`, `email-json`
+/// or `sms` subscription (or a publication to a phone number) would have
+/// been sent, recorded instead of sent.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NewOutboxMessage {
+    /// The topic's name; empty for a publication to a phone number.
+    pub topic: String,
+    /// The subscription's ARN; empty for a publication to a phone number.
+    pub subscription_arn: String,
+    /// `email`, `email-json` or `sms`.
+    pub protocol: String,
+    /// The email address or phone number.
+    pub endpoint: String,
+    /// What the message is.
+    pub kind: OutboxKind,
+    /// The SNS message id.
+    pub message_id: String,
+    /// The subject (emails), if any.
+    pub subject: Option<String>,
+    /// The text that would have been sent.
+    pub body: String,
+}
+
+/// A message of the topics' local outbox.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OutboxMessage {
+    /// The row id (increasing in the order messages were recorded).
+    pub id: i64,
+    /// The message as it was recorded.
+    pub message: NewOutboxMessage,
+    /// When it was recorded (ms since the epoch).
+    pub created_ms: i64,
+}

@@ -5,9 +5,7 @@
 
 use crate::{EventOrigin, Triggers};
 use std::collections::BTreeMap;
-use stratus_core::events::{
-    DestinationCondition, DestinationOutcome, DestinationRecord,
-};
+use stratus_core::events::{DestinationCondition, DestinationOutcome, DestinationRecord};
 use stratus_core::scope::ResourceScope;
 use stratus_core::{AsyncConfig, TargetRef};
 use stratus_engine::{AsyncOutcome, AsyncOutcomes, Condition};

@@ -44,6 +44,8 @@ enum Command {
     Queue(cmd::queue::Args),
     /// The event bus: put events (the EventBridge API).
     Events(cmd::events::Args),
+    /// Topics: the local outbox of email and SMS deliveries.
+    Sns(cmd::sns::Args),
     /// Print the admin access key as `export AWS_...` lines for a shell.
     Credentials(cmd::credentials::Args),
 }
@@ -69,6 +71,7 @@ fn main() -> std::process::ExitCode {
         Command::Remove(args) => cmd::remove::run(args),
         Command::Queue(args) => cmd::queue::run(args),
         Command::Events(args) => cmd::events::run(args),
+        Command::Sns(args) => cmd::sns::run(args),
         Command::Credentials(args) => cmd::credentials::run(args),
     };
     match result {

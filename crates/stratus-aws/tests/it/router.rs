@@ -104,6 +104,7 @@ impl Service for Echo {
         let caller = match &request.context.caller {
             Caller::Admin => "admin".to_string(),
             Caller::Function(f) => format!("function:{f}"),
+            Caller::Anonymous => "anonymous".to_string(),
         };
         let answer = serde_json::json!({
             "service": self.name,
@@ -140,7 +141,13 @@ fn fixture() -> Fixture {
         })
     };
     router
-        .register(echo("sqs", Protocol::Json10, Some("AmazonSQS"), None, false))
+        .register(echo(
+            "sqs",
+            Protocol::Json10,
+            Some("AmazonSQS"),
+            None,
+            false,
+        ))
         .register(echo(
             "lambda",
             Protocol::RestJson,
@@ -264,7 +271,10 @@ fn requests_reach_the_service_their_scope_target_path_or_address_names() {
     );
     let answer = rt.block_on(f.router.handle(crossed));
     assert_eq!(answer.status(), 403, "{answer:?}");
-    assert_eq!(answer.headers()["x-amzn-errortype"], "InvalidSignatureException");
+    assert_eq!(
+        answer.headers()["x-amzn-errortype"],
+        "InvalidSignatureException"
+    );
 
     // A scope naming a service not served: that protocol's error.
     let iam = signed(
@@ -336,7 +346,10 @@ fn aws_chunked_bodies_are_verified_and_decoded_before_the_service() {
     signer
         .sign("PUT", &uri, &mut headers, b"", now)
         .expect("sign");
-    let authorization = headers["authorization"].to_str().expect("ascii").to_string();
+    let authorization = headers["authorization"]
+        .to_str()
+        .expect("ascii")
+        .to_string();
     let seed = authorization
         .rsplit("Signature=")
         .next()
@@ -359,7 +372,10 @@ fn aws_chunked_bodies_are_verified_and_decoded_before_the_service() {
     let answer = rt.block_on(f.router.handle(build(body.clone())));
     assert_eq!(answer.status(), 200, "{answer:?}");
     assert_eq!(
-        json(&answer)["body"].as_str().unwrap_or_default().as_bytes(),
+        json(&answer)["body"]
+            .as_str()
+            .unwrap_or_default()
+            .as_bytes(),
         &data[..]
     );
 

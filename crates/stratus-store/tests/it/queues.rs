@@ -71,7 +71,7 @@ fn visibility_timeout_hides_received_messages_until_it_ends() {
     );
     assert_eq!(counts.oldest_sent_ms, Some(T0));
 
-    // Visible again at 30 s, with a new handle; the old one is outdated.
+    // Visible again at 30 s, with a new handle.
     let again = store
         .receive_messages("q", 1, None, T0 + 30_000)
         .expect("receive");
@@ -79,23 +79,64 @@ fn visibility_timeout_hides_received_messages_until_it_ends() {
     assert_eq!(again.messages[0].receive_count, 2);
     assert_eq!(again.messages[0].first_receive_ms, T0);
     assert_ne!(again.messages[0].receipt_handle, m.receipt_handle);
+    // A handle never issued (a later receive, another token, another
+    // queue's) is invalid, and so is garbage.
+    let forged = forge(&again.messages[0].receipt_handle, |parts| {
+        parts[3] = "3".into();
+    });
+    let other_token = forge(&again.messages[0].receipt_handle, |parts| {
+        parts[4] = "00000000000000aa".into();
+    });
+    let other_queue = forge(&again.messages[0].receipt_handle, |parts| {
+        parts[1] = "999".into();
+    });
     assert_eq!(
         store
-            .delete_messages("q", &[m.receipt_handle.as_str(), "garbage"])
+            .delete_messages(
+                "q",
+                &[&forged, &other_token, &other_queue, "garbage"],
+                T0 + 30_001
+            )
             .expect("delete"),
-        vec![HandleOutcome::InvalidHandle, HandleOutcome::InvalidHandle]
+        vec![HandleOutcome::InvalidHandle; 4]
     );
+    // As on SQS, the first receive's handle still deletes the message.
+    assert_eq!(
+        store
+            .delete_messages("q", &[m.receipt_handle.as_str()], T0 + 30_001)
+            .expect("delete"),
+        vec![HandleOutcome::Done]
+    );
+    // Deleting again, by either handle, is fine: the message is gone.
     let handle = again.messages[0].receipt_handle.as_str();
     assert_eq!(
-        store.delete_messages("q", &[handle]).expect("delete"),
-        vec![HandleOutcome::Done]
-    );
-    // Deleting again is fine (idempotent), and the message is gone.
-    assert_eq!(
-        store.delete_messages("q", &[handle]).expect("delete"),
-        vec![HandleOutcome::Done]
+        store
+            .delete_messages("q", &[handle, m.receipt_handle.as_str()], T0 + 30_002)
+            .expect("delete"),
+        vec![HandleOutcome::Done, HandleOutcome::Done]
     );
     assert_eq!(bodies(&store, "q", 10, T0 + 100_000), vec!["b"]);
+}
+
+/// `handle` with some of its parts (`stratus`, queue, row, receive, token)
+/// changed.
+fn forge(handle: &str, change: impl FnOnce(&mut Vec<String>)) -> String {
+    let text = String::from_utf8(hex_decode(handle)).expect("a text handle");
+    let mut parts: Vec<String> = text.split(':').map(str::to_string).collect();
+    assert_eq!(parts.len(), 5, "{text}");
+    change(&mut parts);
+    hex_encode(parts.join(":").as_bytes())
+}
+
+fn hex_decode(text: &str) -> Vec<u8> {
+    (0..text.len())
+        .step_by(2)
+        .map(|i| u8::from_str_radix(&text[i..i + 2], 16).expect("hex"))
+        .collect()
+}
+
+fn hex_encode(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
 #[test]
@@ -118,13 +159,113 @@ fn a_receive_overrides_the_visibility_timeout_and_change_visibility_moves_it() {
     );
     assert!(bodies(&store, "q", 1, T0 + 60_999).is_empty());
     assert_eq!(bodies(&store, "q", 1, T0 + 61_000), vec!["a"]);
-    // The first handle is outdated now.
+    // Received again (for 30 s): the first handle still changes the
+    // message's visibility, as on SQS; 0 makes it visible now.
     assert_eq!(
         store
             .change_visibility("q", &[(handle, 0)], T0 + 61_001)
             .expect("change"),
-        vec![HandleOutcome::InvalidHandle]
+        vec![HandleOutcome::Done]
     );
+    assert_eq!(bodies(&store, "q", 1, T0 + 61_001), vec!["a"]);
+    // Once deleted, the message is gone for a visibility change.
+    store
+        .delete_messages("q", &[handle], T0 + 61_002)
+        .expect("delete");
+    assert_eq!(
+        store
+            .change_visibility("q", &[(handle, 10), ("garbage", 10)], T0 + 61_003)
+            .expect("change"),
+        vec![HandleOutcome::Gone, HandleOutcome::InvalidHandle]
+    );
+}
+
+#[test]
+fn fifo_handles_expire_with_their_receive() {
+    let (_dir, store) = store();
+    store
+        .create_queue("q.fifo", true, &settings(30), T0)
+        .expect("create");
+    store
+        .send_messages("q.fifo", &[fifo_message("a", "g")], T0)
+        .expect("send");
+    let first = store
+        .receive_messages("q.fifo", 1, None, T0)
+        .expect("receive")
+        .messages[0]
+        .receipt_handle
+        .clone();
+    // Visible again at 30 s: the handle has expired, for a delete and for
+    // a visibility change.
+    assert_eq!(
+        store
+            .delete_messages("q.fifo", &[first.as_str()], T0 + 30_000)
+            .expect("delete"),
+        vec![HandleOutcome::Expired]
+    );
+    assert_eq!(
+        store
+            .change_visibility("q.fifo", &[(first.as_str(), 5)], T0 + 30_000)
+            .expect("change"),
+        vec![HandleOutcome::Expired]
+    );
+    let second = store
+        .receive_messages("q.fifo", 1, None, T0 + 30_000)
+        .expect("receive")
+        .messages[0]
+        .receipt_handle
+        .clone();
+    assert_eq!(
+        store
+            .delete_messages("q.fifo", &[first.as_str()], T0 + 30_001)
+            .expect("delete"),
+        vec![HandleOutcome::Expired]
+    );
+    assert_eq!(
+        store
+            .change_visibility("q.fifo", &[(second.as_str(), 100)], T0 + 30_001)
+            .expect("change"),
+        vec![HandleOutcome::Done]
+    );
+    assert_eq!(
+        store
+            .delete_messages("q.fifo", &[second.as_str()], T0 + 129_000)
+            .expect("delete"),
+        vec![HandleOutcome::Done]
+    );
+    assert_eq!(store.queue_counts("q.fifo", T0).expect("counts").visible, 0);
+}
+
+#[test]
+fn a_handle_of_an_earlier_build_names_the_latest_receive() {
+    let (_dir, store) = store();
+    store
+        .create_queue("q", false, &settings(30), T0)
+        .expect("create");
+    store.send_messages("q", &[message("a")], T0).expect("send");
+    let handle = store
+        .receive_messages("q", 1, None, T0)
+        .expect("receive")
+        .messages[0]
+        .receipt_handle
+        .clone();
+    // `stratus:QUEUE:ROW:TOKEN`, without the receive.
+    let text = String::from_utf8(hex_decode(&handle)).expect("text");
+    let parts: Vec<&str> = text.split(':').collect();
+    let legacy = hex_encode(format!("stratus:{}:{}:{}", parts[1], parts[2], parts[4]).as_bytes());
+    assert_eq!(
+        store
+            .change_visibility("q", &[(legacy.as_str(), 0)], T0 + 1)
+            .expect("change"),
+        vec![HandleOutcome::Done]
+    );
+    assert_eq!(
+        store
+            .delete_messages("q", &[legacy.as_str()], T0 + 2)
+            .expect("delete"),
+        vec![HandleOutcome::Done]
+    );
+    assert!(bodies(&store, "q", 10, T0 + 3).is_empty());
 }
 
 #[test]
@@ -180,10 +321,14 @@ fn fifo_keeps_order_within_a_group_and_locks_a_group_in_flight() {
     assert!(bodies(&store, "q.fifo", 10, T0 + 2).is_empty());
     // Deleting a1 leaves a2 in flight: a stays locked.
     let a1 = first.messages[0].receipt_handle.as_str();
-    store.delete_messages("q.fifo", &[a1]).expect("delete");
+    store
+        .delete_messages("q.fifo", &[a1], T0 + 3)
+        .expect("delete");
     assert!(bodies(&store, "q.fifo", 10, T0 + 3).is_empty());
     let a2 = first.messages[1].receipt_handle.as_str();
-    store.delete_messages("q.fifo", &[a2]).expect("delete");
+    store
+        .delete_messages("q.fifo", &[a2], T0 + 4)
+        .expect("delete");
     assert_eq!(bodies(&store, "q.fifo", 10, T0 + 4), vec!["a3"]);
     // b1 and b2 come back in order when their visibility ends.
     let again = bodies(&store, "q.fifo", 10, T0 + 31_000);
@@ -242,9 +387,11 @@ fn messages_move_to_the_dlq_after_max_receive_count_and_redrive_back() {
         store.dead_letter_sources("dlq").expect("sources"),
         vec!["src"]
     );
-    store
-        .send_messages("src", &[message("poison")], T0)
-        .expect("send");
+    let poison = NewQueueMessage {
+        trace_header: Some("Root=1-a".into()),
+        ..message("poison")
+    };
+    store.send_messages("src", &[poison], T0).expect("send");
     assert_eq!(bodies(&store, "src", 1, T0), vec!["poison"]);
     assert_eq!(bodies(&store, "src", 1, T0 + 1_000), vec!["poison"]);
     let third = store
@@ -258,23 +405,51 @@ fn messages_move_to_the_dlq_after_max_receive_count_and_redrive_back() {
     assert_eq!(in_dlq.messages[0].message_id, "id-poison");
     assert_eq!(in_dlq.messages[0].receive_count, 1);
     assert_eq!(in_dlq.messages[0].sent_ms, T0);
+    assert_eq!(in_dlq.messages[0].trace_header.as_deref(), Some("Root=1-a"));
+    assert_eq!(
+        in_dlq.messages[0].dead_letter_source.as_deref(),
+        Some("src")
+    );
+    // A message sent to the DLQ itself has no source to go back to.
+    store
+        .send_messages("dlq", &[message("direct")], T0 + 2_000)
+        .expect("send to the dlq");
+    let until = store.newest_message_id("dlq").expect("newest");
+    assert!(until.is_some());
 
     // Redrive back to the source once it is visible in the DLQ again.
     let none = store
-        .move_messages("dlq", None, 100, T0 + 2_001)
+        .move_messages("dlq", None, 0, until, 100, T0 + 2_001)
         .expect("move");
     assert_eq!(none.moved, 0, "in flight messages stay");
     let moved = store
-        .move_messages("dlq", None, 100, T0 + 40_000)
+        .move_messages("dlq", None, 0, until, 100, T0 + 40_000)
         .expect("move");
     assert_eq!(
-        (moved.moved, moved.destinations.clone()),
-        (1, vec!["src".to_owned()])
+        (moved.moved, moved.destinations.clone(), moved.last_id),
+        (1, vec!["src".to_owned()], until)
     );
+    // Going on after the last one looked at finds nothing more.
+    let after = store
+        .move_messages("dlq", None, until.unwrap_or(0), until, 100, T0 + 40_000)
+        .expect("move");
+    assert_eq!((after.moved, after.last_id), (0, None));
     let back = store
         .receive_messages("src", 1, None, T0 + 40_000)
         .expect("receive");
     assert_eq!(back.messages[0].receive_count, 1);
+    assert_eq!(back.messages[0].trace_header.as_deref(), Some("Root=1-a"));
+    assert_eq!(back.messages[0].dead_letter_source, None);
+    assert_eq!(
+        bodies(&store, "dlq", 10, T0 + 40_000),
+        vec!["direct"],
+        "a message without a source stays"
+    );
+    // A missing destination is NotFound.
+    assert!(matches!(
+        store.move_messages("dlq", Some("nope"), 0, None, 100, T0 + 40_000),
+        Err(stratus_store::StoreError::NotFound(_))
+    ));
 }
 
 #[test]
@@ -330,6 +505,151 @@ fn queues_list_purge_and_delete() {
 }
 
 #[test]
+fn tags_are_kept_per_queue_up_to_a_limit() {
+    let (_dir, store) = store();
+    let tags = |pairs: &[(&str, &str)]| -> BTreeMap<String, String> {
+        pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect()
+    };
+    store
+        .create_queue_tagged("q", false, &settings(30), &tags(&[("team", "a")]), T0)
+        .expect("create");
+    assert!(
+        store
+            .tag_queue("q", &tags(&[("team", "b"), ("env", "")]), 3)
+            .expect("tag")
+    );
+    assert_eq!(
+        store.queue_tags("q").expect("tags"),
+        tags(&[("env", ""), ("team", "b")])
+    );
+    // Over the limit: nothing changes.
+    assert!(
+        !store
+            .tag_queue("q", &tags(&[("x", "1"), ("y", "2")]), 3)
+            .expect("tag")
+    );
+    assert_eq!(store.queue_tags("q").expect("tags").len(), 2);
+    store
+        .untag_queue("q", &["team".into(), "absent".into()])
+        .expect("untag");
+    assert_eq!(store.queue_tags("q").expect("tags"), tags(&[("env", "")]));
+    // An existing queue keeps its tags when created again.
+    store
+        .create_queue_tagged("q", false, &settings(30), &tags(&[("new", "1")]), T0)
+        .expect("create again");
+    assert_eq!(store.queue_tags("q").expect("tags"), tags(&[("env", "")]));
+    // Deleted with the queue; a new queue of that name starts untagged.
+    store.delete_queue("q").expect("delete");
+    assert!(matches!(
+        store.queue_tags("q"),
+        Err(stratus_store::StoreError::NotFound(_))
+    ));
+    store
+        .create_queue("q", false, &settings(30), T0)
+        .expect("create");
+    assert!(store.queue_tags("q").expect("tags").is_empty());
+}
+
+#[test]
+fn settings_change_in_one_transaction_or_not_at_all() {
+    let (_dir, store) = store();
+    store
+        .create_queue("q", false, &settings(30), T0)
+        .expect("create");
+    let refused = store
+        .update_queue_settings("q", T0 + 1, |_| Err::<QueueSettings, &str>("no"))
+        .expect("update");
+    assert_eq!(refused, Err("no"));
+    assert_eq!(
+        store.queue("q").expect("read").map(|q| q.modified_ms),
+        Some(T0)
+    );
+    let changed = store
+        .update_queue_settings("q", T0 + 2, |queue| {
+            let mut next = queue.settings.clone();
+            next.attributes.insert("Policy".into(), "{}".into());
+            Ok::<_, ()>(next)
+        })
+        .expect("update")
+        .expect("changed");
+    assert_eq!(changed.modified_ms, T0 + 2);
+    assert_eq!(
+        changed
+            .settings
+            .attributes
+            .get("Policy")
+            .map(String::as_str),
+        Some("{}")
+    );
+}
+
+#[test]
+fn one_move_task_runs_per_queue_and_tasks_list_newest_first() {
+    let (_dir, store) = store();
+    for name in ["dlq", "other"] {
+        store
+            .create_queue(name, false, &settings(30), T0)
+            .expect("create");
+    }
+    assert!(
+        store
+            .start_move_task("dlq", "t1", T0, "one")
+            .expect("start")
+    );
+    assert!(
+        !store
+            .start_move_task("dlq", "t2", T0 + 1, "two")
+            .expect("start"),
+        "one runs already"
+    );
+    assert!(
+        store
+            .start_move_task("other", "t3", T0 + 1, "three")
+            .expect("start")
+    );
+    assert_eq!(
+        store.running_move_tasks().expect("running"),
+        vec!["one", "three"]
+    );
+    assert!(
+        store
+            .update_move_task("t1", true, "one, 5 moved")
+            .expect("update")
+    );
+    assert!(
+        store
+            .update_move_task("t1", false, "one, done")
+            .expect("update")
+    );
+    assert!(
+        !store.update_move_task("t1", false, "late").expect("update"),
+        "an ended task stays ended"
+    );
+    assert!(
+        store
+            .start_move_task("dlq", "t2", T0 + 2, "two")
+            .expect("start")
+    );
+    assert_eq!(
+        store.move_tasks("dlq", 10).expect("list"),
+        vec!["two", "one, done"]
+    );
+    assert_eq!(store.move_tasks("dlq", 1).expect("list"), vec!["two"]);
+    assert_eq!(
+        store.move_task("dlq", "t1").expect("read").as_deref(),
+        Some("one, done")
+    );
+    assert_eq!(store.move_task("other", "t1").expect("read"), None);
+    // Deleted with their queue.
+    store.delete_queue("dlq").expect("delete");
+    assert!(!store.update_move_task("t2", false, "gone").expect("update"));
+    assert_eq!(store.running_move_tasks().expect("running"), vec!["three"]);
+}
+
+#[test]
 #[ignore = "timing probe, run by hand"]
 fn probe_throughput() {
     let (_dir, store) = store();
@@ -357,7 +677,9 @@ fn probe_throughput() {
             .iter()
             .map(|m| m.receipt_handle.as_str())
             .collect();
-        store.delete_messages("q", &handles).expect("delete");
+        store
+            .delete_messages("q", &handles, T0 + 1)
+            .expect("delete");
         done += handles.len();
     }
     assert_eq!(done, n);

@@ -11,6 +11,7 @@ pub mod ls;
 pub mod queue;
 pub mod remove;
 pub mod serve;
+pub mod sns;
 pub mod stats;
 
 /// Formats epoch milliseconds as an RFC 3339 UTC timestamp.

@@ -4,7 +4,6 @@
 use crate::aws_client::AwsClient;
 use crate::client::Target;
 use anyhow::{Context, Result};
-use base64::Engine as _;
 use serde_json::{Value, json};
 use std::process::ExitCode;
 use stratus_core::function::queue_arn;
@@ -256,18 +255,37 @@ pub fn run(args: Args) -> Result<ExitCode> {
             if let Some(to) = &to {
                 request["DestinationArn"] = json!(queue_arn(to));
             }
-            let reply = call("StartMessageMoveTask", request)?;
-            let handle = text(&reply, "TaskHandle");
-            // Stratus moves the messages before it answers; its task handle
-            // carries the count.
-            let moved = base64::engine::general_purpose::STANDARD
-                .decode(&handle)
-                .ok()
-                .and_then(|raw| serde_json::from_slice::<Value>(&raw).ok())
-                .and_then(|task| task.get("moved").and_then(Value::as_u64));
-            match moved {
-                Some(n) => println!("moved {n} messages from {dlq}"),
-                None => println!("redrive of {dlq} started (task {handle})"),
+            call("StartMessageMoveTask", request)?;
+            // The move runs as a task on the server; follow it to its end.
+            let source = json!({"SourceArn": queue_arn(&dlq), "MaxResults": 1});
+            loop {
+                let reply = call("ListMessageMoveTasks", source.clone())?;
+                let task = reply
+                    .get("Results")
+                    .and_then(|r| r.get(0))
+                    .cloned()
+                    .unwrap_or_default();
+                let moved = task
+                    .get("ApproximateNumberOfMessagesMoved")
+                    .and_then(Value::as_u64)
+                    .unwrap_or(0);
+                match task.get("Status").and_then(Value::as_str) {
+                    Some("COMPLETED") => {
+                        println!("moved {moved} messages from {dlq}");
+                        break;
+                    }
+                    Some("CANCELLED") => {
+                        println!("redrive of {dlq} cancelled after {moved} messages");
+                        break;
+                    }
+                    Some("FAILED") => {
+                        anyhow::bail!(
+                            "redrive of {dlq} failed after {moved} messages: {}",
+                            text(&task, "FailureReason")
+                        );
+                    }
+                    _ => std::thread::sleep(std::time::Duration::from_millis(200)),
+                }
             }
         }
     }

@@ -1,8 +1,12 @@
 //! End-to-end tests of the event bus (EventBridge): the real boto3 `events`
-//! client against every API and error, a rule with an input transformer
-//! routing to an SQS queue and a rule targeting a wasm function; a
-//! manifest `eventBridge` event triggering a Python Lambda function, fed by
-//! `stratus events put`.
+//! client against every API and error (AWS's texts), a rule with an input
+//! transformer routing to an SQS queue, a FIFO queue target in its
+//! `SqsParameters` group, a rule targeting a wasm function, a rule with a
+//! `ScheduleExpression` firing to queues and stopping when disabled or
+//! deleted, archives and a replay, connections and API destinations
+//! delivering (with a retry) to an HTTP endpoint the script serves,
+//! permissions and tags; a manifest `eventBridge` event triggering a Python
+//! Lambda function, fed by `stratus events put`.
 
 use crate::harness::{Server, app, fixtures, workspace};
 use crate::harness::{log_lines, python};

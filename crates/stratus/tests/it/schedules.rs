@@ -2,9 +2,11 @@
 //! functions, wasm and Python, with EventBridge's scheduled-event envelope;
 //! each tick fires once across a `kill -9` and restart, the missed ones
 //! once, marked `missedTicks`; disabled schedules stay silent; invalid
-//! expressions are refused at deploy.
+//! expressions are refused at deploy. Rules made through the EventBridge
+//! API with a `ScheduleExpression` keep the same guarantees, and stop when
+//! disabled or deleted.
 
-use crate::harness::{Server, app, fixtures, workspace};
+use crate::harness::{Server, app, fixtures, request, workspace};
 use std::path::Path;
 use std::time::{Duration, Instant};
 
@@ -283,4 +285,132 @@ fn invalid_schedules_are_refused_at_deploy() {
         assert!(!out.status.success(), "{schedule} was accepted");
         assert!(stderr.contains(message), "{schedule}: {stderr}");
     }
+}
+
+/// A call of EventBridge's JSON protocol on the AWS endpoint, with the
+/// server's bearer token; its answer, which must be a 200.
+fn events_call(server: &Server, operation: &str, body: serde_json::Value) -> serde_json::Value {
+    let auth = format!("Bearer {}", server.token);
+    let target = format!("AWSEvents.{operation}");
+    let reply = request(
+        "POST",
+        &server.api_url("/"),
+        Some(body.to_string().as_bytes()),
+        &[
+            ("authorization", auth.as_str()),
+            ("x-amz-target", target.as_str()),
+            ("content-type", "application/x-amz-json-1.1"),
+        ],
+    );
+    assert_eq!(reply.status, 200, "{operation}: {}", reply.text());
+    reply.json()
+}
+
+/// Waits `settle`, then checks that `name` logs no new event for `quiet`.
+fn assert_silent(server: &Server, name: &str, settle: Duration, quiet: Duration, what: &str) {
+    std::thread::sleep(settle);
+    let before = logged_events(server, name).len();
+    std::thread::sleep(quiet);
+    assert_eq!(logged_events(server, name).len(), before, "{what}");
+}
+
+#[test]
+fn an_api_rule_schedule_fires_once_per_tick_across_a_kill_and_stops_when_disabled_or_deleted() {
+    let mut server = server();
+    let dir = tempfile::tempdir().expect("tempdir");
+    let pkg = package(dir.path());
+    let manifest = format!(
+        "service: rules\nprovider:\n  runtime: python3.11\nfunctions:\n  py:\n    handler: app.handler\n    package: {pkg}\n"
+    );
+    std::fs::write(dir.path().join("stratus.yaml"), manifest).expect("manifest");
+    server.cli_ok(&["deploy"], dir.path());
+    let arn = events_call(
+        &server,
+        "PutRule",
+        serde_json::json!({"Name": "tick", "ScheduleExpression": "rate(1 second)"}),
+    );
+    assert_eq!(
+        arn["RuleArn"],
+        "arn:aws:events:us-east-1:000000000000:rule/tick"
+    );
+    events_call(
+        &server,
+        "PutTargets",
+        serde_json::json!({"Rule": "tick", "Targets": [
+            {"Id": "py", "Arn": "arn:aws:lambda:us-east-1:000000000000:function:py"}]}),
+    );
+    let before = wait_for_events(&server, "py", 2, Duration::from_secs(60));
+    assert!(before.len() >= 2, "ticks before the kill: {before:?}");
+    for e in &before {
+        assert_envelope(e, "tick");
+    }
+
+    server.kill9();
+    std::thread::sleep(Duration::from_millis(3_200));
+    server.restart();
+
+    // After the restart: one event for the missed ticks, then ticks again.
+    let deadline = Instant::now() + Duration::from_secs(60);
+    let events = loop {
+        let events = logged_events(&server, "py");
+        let marked = events
+            .iter()
+            .position(|e| e["detail"].get("missedTicks").is_some());
+        if marked.is_some_and(|i| events.len() >= i + 3) || Instant::now() > deadline {
+            break events;
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    };
+    let mut by_id: std::collections::BTreeMap<String, i64> = Default::default();
+    let mut unique = Vec::new();
+    for e in &events {
+        assert_envelope(e, "tick");
+        let id = e["id"].as_str().expect("id").to_string();
+        let t = millis(&e["time"]);
+        match by_id.insert(id, t) {
+            Some(seen) => assert_eq!(seen, t, "an id names one tick: {events:?}"),
+            None => unique.push(e.clone()),
+        }
+    }
+    let mut times: Vec<i64> = unique.iter().map(|e| millis(&e["time"])).collect();
+    times.sort();
+    let mut distinct = times.clone();
+    distinct.dedup();
+    assert_eq!(times, distinct, "no tick fired twice: {events:?}");
+    let marked: Vec<_> = unique
+        .iter()
+        .filter(|e| e["detail"].get("missedTicks").is_some())
+        .collect();
+    assert_eq!(marked.len(), 1, "the missed ticks fire once: {events:?}");
+    let missed = marked[0]["detail"]["missedTicks"]
+        .as_u64()
+        .expect("a count");
+    assert!(missed >= 3, "down for 3 s at least: {missed} in {events:?}");
+
+    // Disabled, it stops; enabled again, it fires; deleted, it stops.
+    events_call(&server, "DisableRule", serde_json::json!({"Name": "tick"}));
+    assert_silent(
+        &server,
+        "py",
+        Duration::from_millis(1_500),
+        Duration::from_millis(2_500),
+        "a disabled rule fired",
+    );
+    let count = logged_events(&server, "py").len();
+    events_call(&server, "EnableRule", serde_json::json!({"Name": "tick"}));
+    let again = wait_for_events(&server, "py", count + 1, Duration::from_secs(30));
+    assert!(again.len() > count, "an enabled rule fires again");
+    events_call(
+        &server,
+        "DeleteRule",
+        serde_json::json!({"Name": "tick", "Force": true}),
+    );
+    assert_silent(
+        &server,
+        "py",
+        Duration::from_millis(1_500),
+        Duration::from_millis(2_500),
+        "a deleted rule fired",
+    );
+    server.assert_healthy();
 }

@@ -1,6 +1,8 @@
 //! End-to-end tests of topics (SNS): the real boto3 `sns` client, and one
 //! publication fanned out to a wasm function, a Python Lambda function, an
-//! SQS queue and HTTP endpoints served by the test, with filter policies.
+//! SQS queue and HTTP endpoints served by the test, with filter policies;
+//! email and SMS deliveries read back from the local outbox with `stratus
+//! sns outbox`.
 
 use crate::harness::{Server, app, fixtures, workspace};
 use crate::harness::{log_lines, python};
@@ -25,7 +27,8 @@ struct Received {
 }
 
 /// An HTTP endpoint on 127.0.0.1 that records what it gets; its first
-/// request is answered 500 (so a delivery must be retried), the rest 200.
+/// notification at `/` is answered 500 (so a delivery must be retried),
+/// the rest 200.
 struct Endpoint {
     url: String,
     received: Arc<Mutex<Vec<Received>>>,
@@ -44,12 +47,18 @@ impl Endpoint {
                 let Some(request) = read_request(&mut stream) else {
                     continue;
                 };
-                let status = if first {
+                let notification = request.path == "/"
+                    && request
+                        .headers
+                        .get("x-amz-sns-message-type")
+                        .map(String::as_str)
+                        == Some("Notification");
+                let status = if first && notification {
+                    first = false;
                     "500 Internal Server Error"
                 } else {
                     "200 OK"
                 };
-                first = false;
                 let _ = write!(
                     stream,
                     "HTTP/1.1 {status}\r\ncontent-length: 0\r\nconnection: close\r\n\r\n"
@@ -62,6 +71,14 @@ impl Endpoint {
 
     fn received(&self) -> Vec<Received> {
         self.received.lock().unwrap().clone()
+    }
+
+    /// What was received of SNS message type `kind`.
+    fn of_kind(&self, kind: &str) -> Vec<Received> {
+        self.received()
+            .into_iter()
+            .filter(|r| r.headers.get("x-amz-sns-message-type").map(String::as_str) == Some(kind))
+            .collect()
     }
 
     /// Waits until `pred` holds for what was received.
@@ -170,7 +187,10 @@ fn boto3_sns_api_and_fan_out() {
         .expect("run python; ./test.sh prepares a venv with boto3");
     let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
     assert!(
-        out.status.success() && stdout.contains("sqs ok") && stdout.contains("checks ok"),
+        out.status.success()
+            && stdout.contains("parity ok")
+            && stdout.contains("sqs ok")
+            && stdout.contains("checks ok"),
         "boto3 sns checks failed:\nstdout: {stdout}\nstderr: {}",
         String::from_utf8_lossy(&out.stderr)
     );
@@ -183,10 +203,22 @@ fn boto3_sns_api_and_fan_out() {
 
     // HTTP: the envelope of red (retried after a 500) at `/`; blue's raw
     // message at `/raw` (size 50 > 10); neither elsewhere.
+    let notification = |r: &&Received| {
+        r.headers.get("x-amz-sns-message-type").map(String::as_str) == Some("Notification")
+    };
     let got = endpoint.wait_for("red's envelope and blue's raw delivery", |got| {
-        got.iter().filter(|r| r.path == "/").count() >= 2 && got.iter().any(|r| r.path == "/raw")
+        got.iter()
+            .filter(notification)
+            .filter(|r| r.path == "/")
+            .count()
+            >= 2
+            && got.iter().filter(notification).any(|r| r.path == "/raw")
     });
-    let envelopes: Vec<&Received> = got.iter().filter(|r| r.path == "/").collect();
+    let envelopes: Vec<&Received> = got
+        .iter()
+        .filter(notification)
+        .filter(|r| r.path == "/")
+        .collect();
     assert_eq!(
         envelopes[0].body, envelopes[1].body,
         "a retry sends the same body"
@@ -217,7 +249,11 @@ fn boto3_sns_api_and_fan_out() {
             .as_str()
             .is_some_and(|u| u.contains("Action=Unsubscribe"))
     );
-    let raw: Vec<&Received> = got.iter().filter(|r| r.path == "/raw").collect();
+    let raw: Vec<&Received> = got
+        .iter()
+        .filter(notification)
+        .filter(|r| r.path == "/raw")
+        .collect();
     assert_eq!(raw.len(), 1, "{raw:#?}");
     assert_eq!(raw[0].body, "blue message");
     assert_eq!(raw[0].headers["x-amz-sns-message-id"], blue);
@@ -262,11 +298,178 @@ fn boto3_sns_api_and_fan_out() {
         1,
         "{py:#?}"
     );
-    // Nothing more arrives at the endpoint (blue's envelope was filtered).
+    // Nothing more arrives at the endpoint (blue's envelope was filtered),
+    // but the confirmation each new subscription was sent.
     std::thread::sleep(Duration::from_millis(300));
-    let got = endpoint.received();
+    let got = endpoint.of_kind("Notification");
     assert_eq!(got.len(), 3, "{got:#?}");
+    let confirmations = endpoint.of_kind("SubscriptionConfirmation");
+    let mut paths: Vec<&str> = confirmations.iter().map(|r| r.path.as_str()).collect();
+    paths.sort();
+    assert_eq!(paths, ["/", "/raw"], "{confirmations:#?}");
+    let confirmation: serde_json::Value =
+        serde_json::from_str(&confirmations[0].body).expect("JSON confirmation");
+    assert_eq!(confirmation["Type"], "SubscriptionConfirmation");
+    assert!(
+        confirmation["Token"]
+            .as_str()
+            .is_some_and(|t| t.len() == 288 && t.bytes().all(|b| b.is_ascii_hexdigit())),
+        "{confirmation}"
+    );
+    assert_eq!(endpoint.received().len(), 5);
+
+    check_outbox(&server, &stdout);
     server.assert_healthy();
+}
+
+/// The outbox lines of `stratus sns outbox --json` with these arguments.
+fn outbox(server: &Server, args: &[&str]) -> Vec<serde_json::Value> {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let mut all = vec!["sns", "outbox", "--json"];
+    all.extend_from_slice(args);
+    server
+        .cli_ok(&all, dir.path())
+        .lines()
+        .map(|line| serde_json::from_str(line).expect("a JSON line"))
+        .collect()
+}
+
+/// The email and SMS deliveries of the script's `structured` topic, and its
+/// text to a phone number, as the local outbox and `stratus sns outbox`
+/// show them; an email subscription confirmed with its confirmation's
+/// token.
+fn check_outbox(server: &Server, stdout: &str) {
+    let line = |prefix: &str| {
+        stdout
+            .lines()
+            .find_map(|l| l.strip_prefix(prefix))
+            .unwrap_or_else(|| panic!("no `{prefix}` line in {stdout}"))
+            .to_string()
+    };
+    let email_subscription = line("email-subscription ");
+    let sms_direct = line("sms-direct ");
+
+    let messages = outbox(server, &["--topic", "structured", "--limit", "100"]);
+    let find = |kind: &str, protocol: &str| -> Vec<&serde_json::Value> {
+        messages
+            .iter()
+            .filter(|m| m["kind"] == kind && m["protocol"] == protocol)
+            .collect()
+    };
+    assert!(
+        messages.iter().all(|m| m["topic"] == "structured"),
+        "{messages:#?}"
+    );
+    // The email confirmation carries the token ConfirmSubscription takes.
+    let confirmations = find("SubscriptionConfirmation", "email");
+    assert_eq!(confirmations.len(), 1, "{messages:#?}");
+    assert_eq!(confirmations[0]["endpoint"], "ops@example.com");
+    assert_eq!(
+        confirmations[0]["subject"],
+        "AWS Notification - Subscription Confirmation"
+    );
+    let body = confirmations[0]["body"].as_str().unwrap_or_default();
+    let token = body
+        .split("Token=")
+        .nth(1)
+        .map(|rest| rest.trim().to_string())
+        .unwrap_or_else(|| panic!("no token in {body}"));
+    assert_eq!(
+        find("SubscriptionConfirmation", "email-json")[0]["endpoint"],
+        "robot@example.com"
+    );
+    // The publication with MessageStructure=json: each protocol's key, or
+    // `default`; then the batch's `default`.
+    let emails = find("Notification", "email");
+    assert_eq!(emails.len(), 2, "{messages:#?}");
+    assert_eq!(emails[0]["subject"], "structured");
+    assert!(
+        emails[0]["body"].as_str().is_some_and(
+            |b| b.starts_with("for inboxes\n\n--\n") && b.contains("Action=Unsubscribe")
+        ),
+        "{:#}",
+        emails[0]
+    );
+    assert_eq!(emails[1]["subject"], "AWS Notification Message");
+    assert!(
+        emails[1]["body"]
+            .as_str()
+            .is_some_and(|b| b.starts_with("batch default")),
+        "{:#}",
+        emails[1]
+    );
+    let json_emails = find("Notification", "email-json");
+    let envelope: serde_json::Value =
+        serde_json::from_str(json_emails[0]["body"].as_str().unwrap_or_default())
+            .expect("an email-json body is SNS's JSON");
+    assert_eq!(envelope["Type"], "Notification");
+    assert_eq!(envelope["Message"], "plain");
+    let texts: Vec<&serde_json::Value> = find("Notification", "sms")
+        .into_iter()
+        .map(|m| &m["body"])
+        .collect();
+    assert_eq!(texts, ["for phones", "batch default"], "{messages:#?}");
+    assert!(
+        find("Notification", "sms")
+            .iter()
+            .all(|m| m["endpoint"] == "+15555550100" && m["subject"].is_null())
+    );
+
+    // --limit keeps the newest; a topic ARN works as well as its name.
+    let newest = outbox(
+        server,
+        &[
+            "--topic",
+            "arn:aws:sns:us-east-1:000000000000:structured",
+            "--limit",
+            "1",
+        ],
+    );
+    assert_eq!(newest.len(), 1);
+    assert_eq!(newest[0]["id"], messages.last().expect("messages")["id"]);
+    // Without --topic: every topic's, and the text sent to a phone number.
+    let all = outbox(server, &["--limit", "1000"]);
+    let direct = all
+        .iter()
+        .find(|m| m["messageId"] == sms_direct.as_str())
+        .unwrap_or_else(|| panic!("no direct text in {all:#?}"));
+    assert_eq!(
+        (&direct["topic"], &direct["endpoint"], &direct["body"]),
+        (
+            &serde_json::json!(""),
+            &serde_json::json!("+15555550199"),
+            &serde_json::json!("straight to a phone")
+        )
+    );
+    assert!(all.iter().any(|m| m["endpoint"] == "all@example.com"));
+    // The human form.
+    let dir = tempfile::tempdir().expect("tempdir");
+    let text = server.cli_ok(&["sns", "outbox", "--topic", "structured"], dir.path());
+    assert!(
+        text.contains("Notification email ops@example.com topic=structured"),
+        "{text}"
+    );
+    assert!(text.contains("  Subject: structured"), "{text}");
+    assert!(text.contains("  for phones"), "{text}");
+
+    // ConfirmSubscription takes the email's token and answers the ARN.
+    let script = format!(
+        "import boto3\nprint(boto3.client('sns').confirm_subscription(TopicArn='arn:aws:sns:us-east-1:000000000000:structured', Token='{token}')['SubscriptionArn'])"
+    );
+    let out = Command::new(python())
+        .args(["-c", &script])
+        .envs(aws_env(server))
+        .output()
+        .expect("run python");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(
+        String::from_utf8_lossy(&out.stdout).trim(),
+        email_subscription
+    );
 }
 
 #[test]

@@ -1,9 +1,12 @@
 //! End-to-end tests of queues (SQS): the real boto3 `sqs` client against a
-//! real server, and the `stratus queue` CLI.
+//! real server, the `stratus queue` CLI, and what a queue trigger's
+//! function sees of a message's system attributes.
 
 use crate::harness::python;
-use crate::harness::{Server, workspace};
+use crate::harness::{Server, app, fixtures, workspace};
+use crate::sink::Sink;
 use std::process::Command;
+use std::time::Duration;
 
 /// Runs `tests/py/<script>` against `server` and asserts it passed.
 fn run_boto3(server: &Server, script: &str) -> String {
@@ -162,6 +165,67 @@ fn queue_cli_creates_sends_receives_purges_lists_and_redrives() {
     assert!(
         stderr.contains("NonExistentQueue") || stderr.contains("QueueDoesNotExist"),
         "{stderr}"
+    );
+    server.assert_healthy();
+}
+
+/// A message's `AWSTraceHeader` reaches the function of a queue trigger in
+/// Lambda's SQS event record (`attributes.AWSTraceHeader`).
+#[test]
+fn queue_trigger_records_carry_the_trace_header() {
+    let f = fixtures();
+    let server = Server::start(&[]);
+    let sink = Sink::start();
+    let dir = app(&format!(
+        "service: q\nfunctions:\n  traced:\n    handler: {}\n    timeout: 2\n    environment: {{SINK_URL: '{}'}}\n    allowedOutboundHosts: ['{}']\n    events:\n      - sqs: {{arn: traced-jobs, batchSize: 1}}\n",
+        f.testbed.display(),
+        sink.url,
+        sink.host_port
+    ));
+    server.cli_ok(&["deploy"], dir.path());
+    let trace = "Root=1-5759e988-bd862e3fe1be46a994272793;Parent=53995c3f42cd8ad8;Sampled=1";
+    let script = format!(
+        "import boto3\nsqs = boto3.client('sqs')\nurl = sqs.get_queue_url(QueueName='traced-jobs')['QueueUrl']\nsqs.send_message(QueueUrl=url, MessageBody='traced', MessageSystemAttributes={{'AWSTraceHeader': {{'DataType': 'String', 'StringValue': '{trace}'}}}})\nsqs.send_message(QueueUrl=url, MessageBody='untraced')\nprint('sent')\n"
+    );
+    let out = Command::new(python())
+        .arg("-c")
+        .arg(&script)
+        .envs(server.aws_env())
+        .output()
+        .expect("run python; ./test.sh prepares a venv with boto3");
+    assert!(
+        out.status.success(),
+        "boto3 send failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let records = |bodies: &[String]| -> Vec<serde_json::Value> {
+        bodies
+            .iter()
+            .filter_map(|b| serde_json::from_str::<serde_json::Value>(b).ok())
+            .filter_map(|event| event["Records"].as_array().cloned())
+            .flatten()
+            .collect()
+    };
+    let bodies = sink.wait_for(Duration::from_secs(30), "both records", |bodies| {
+        records(bodies).len() >= 2
+    });
+    let all = records(&bodies);
+    let traced = all
+        .iter()
+        .find(|r| r["body"] == "traced")
+        .expect("the traced record");
+    assert_eq!(traced["attributes"]["AWSTraceHeader"], trace, "{traced}");
+    assert!(
+        traced["attributes"]["SentTimestamp"].is_string(),
+        "{traced}"
+    );
+    let untraced = all
+        .iter()
+        .find(|r| r["body"] == "untraced")
+        .expect("the untraced record");
+    assert!(
+        untraced["attributes"].get("AWSTraceHeader").is_none(),
+        "{untraced}"
     );
     server.assert_healthy();
 }
