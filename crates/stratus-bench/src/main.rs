@@ -44,6 +44,10 @@ struct Args {
     /// The wasmtime CLI (48.x).
     #[arg(long, default_value = "wasmtime")]
     wasmtime: PathBuf,
+    /// Leave out `wasmtime serve` (to compare two Stratus builds against
+    /// the hyper baseline where wasmtime-cli is not installed).
+    #[arg(long)]
+    no_wasmtime: bool,
     /// The component to serve.
     #[arg(
         long,
@@ -624,7 +628,11 @@ fn ms(us: u64) -> String {
 fn run(args: &Args) -> Result<()> {
     let stratus = start_stratus(args)?;
     wait_ready(&stratus.gateway.to_string(), "/hello/world")?;
-    let (_wasmtime, wasmtime_addr) = start_wasmtime(args)?;
+    let wasmtime = if args.no_wasmtime {
+        None
+    } else {
+        Some(start_wasmtime(args)?)
+    };
     let (_baseline, baseline_addr) = start_baseline()?;
 
     println!("## Run of {}", chrono_like_now());
@@ -635,7 +643,11 @@ fn run(args: &Args) -> Result<()> {
             .map(|n| n.get())
             .unwrap_or(0),
         version(&args.stratus),
-        version(&args.wasmtime),
+        if args.no_wasmtime {
+            "no wasmtime serve".to_string()
+        } else {
+            version(&args.wasmtime)
+        },
         args.component.display(),
         std::fs::metadata(&args.component)
             .map(|m| m.len())
@@ -669,14 +681,20 @@ fn run(args: &Args) -> Result<()> {
     println!();
     println!("| round | target | req/s | p50 ms | p99 ms | errors |");
     println!("|---:|---|---:|---:|---:|---:|");
-    let targets: [(&str, SocketAddr); 3] = [
-        ("hyper hello world", baseline_addr),
-        ("wasmtime serve -S cli", wasmtime_addr),
-        ("stratus", stratus.gateway),
+    let targets: [(&str, Option<SocketAddr>); 3] = [
+        ("hyper hello world", Some(baseline_addr)),
+        (
+            "wasmtime serve -S cli",
+            wasmtime.as_ref().map(|(_, addr)| *addr),
+        ),
+        ("stratus", Some(stratus.gateway)),
     ];
     let mut sums = [(0.0f64, 0.0f64, 0.0f64); 3];
     for round in 1..=args.rounds {
         for (i, (name, addr)) in targets.iter().enumerate() {
+            let Some(addr) = addr else {
+                continue;
+            };
             let result = load(*addr, "/hello/world", args.connections, args.seconds)?;
             println!(
                 "| {round} | {name} | {:.0} | {:.3} | {:.3} | {} |",
@@ -716,11 +734,13 @@ fn run(args: &Args) -> Result<()> {
     let (s_rps, s_p50, s_p99) = mean(2);
     println!();
     println!("Means over rounds: stratus {s_rps:.0} req/s (p50 {s_p50:.3} ms, p99 {s_p99:.3} ms).");
-    println!(
-        "- stratus / wasmtime serve throughput: **{:.2}x** (target >= 1.5x); p99 ratio {:.2} (target <= 1.0)",
-        s_rps / w_rps,
-        s_p99 / w_p99
-    );
+    if wasmtime.is_some() {
+        println!(
+            "- stratus / wasmtime serve throughput: **{:.2}x** (target >= 1.5x); p99 ratio {:.2} (target <= 1.0)",
+            s_rps / w_rps,
+            s_p99 / w_p99
+        );
+    }
     println!(
         "- stratus / hyper hello world throughput: **{:.2}x**",
         s_rps / b_rps

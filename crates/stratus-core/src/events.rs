@@ -13,7 +13,8 @@
 //! is the exact text Stratus sent: the same names, the same `null`s
 //! (`Sns.Subject` of Lambda's SNS event) and the same omissions
 //! (`md5OfMessageAttributes`, `stringValue`/`binaryValue`, the envelope's
-//! `Subject`, `MessageAttributes` and `SequenceNumber`, a destination
+//! `Subject`, `MessageAttributes` and `SequenceNumber`, an EventBridge
+//! event's `replay-name` unless it is replayed, a destination
 //! record's `responseContext`/`responsePayload` after `EventAgeExceeded`).
 //! The tests compare against literals taken from the producers.
 //!
@@ -63,7 +64,8 @@ pub struct SqsEvent {
 pub struct SqsRecord {
     /// System attributes by SQS's names (`ApproximateReceiveCount`,
     /// `SentTimestamp`, `SenderId`, `ApproximateFirstReceiveTimestamp`;
-    /// FIFO adds `MessageGroupId`, `MessageDeduplicationId`,
+    /// `AWSTraceHeader` and `DeadLetterQueueSourceArn` when the message
+    /// has them; FIFO adds `MessageGroupId`, `MessageDeduplicationId`,
     /// `SequenceNumber`).
     #[serde(default)]
     pub attributes: BTreeMap<String, String>,
@@ -306,6 +308,14 @@ pub struct EventBridgeEvent {
     pub detail_type: String,
     pub id: String,
     pub region: String,
+    /// The replay that re-delivered the event, as EventBridge marks
+    /// replayed events; omitted otherwise.
+    #[serde(
+        default,
+        rename = "replay-name",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub replay_name: Option<String>,
     #[serde(default)]
     pub resources: Vec<String>,
     pub source: String,
@@ -338,6 +348,7 @@ impl EventBridgeEvent {
             detail_type: detail_type.into(),
             id: id.into(),
             region: scope.region.to_string(),
+            replay_name: None,
             resources: Vec::new(),
             source: source.into(),
             time: time.into(),

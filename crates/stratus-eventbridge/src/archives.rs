@@ -17,9 +17,9 @@
 use crate::bus::{Routing, aws_codes, bus_name, not_found, parse_pattern};
 use crate::connections::Violations;
 use crate::{EventBridge, ServiceError, now_ms};
-use serde_json::Value;
 use std::time::Duration;
 use stratus_core::arn::Arn;
+use stratus_core::events::EventBridgeEvent;
 use stratus_core::function::{ACCOUNT_ID, REGION};
 use stratus_store::{ArchiveRecord, ReplayRecord};
 use tokio_util::sync::CancellationToken;
@@ -516,10 +516,14 @@ impl EventBridge {
                 if token.is_cancelled() {
                     return Ok(count);
                 }
-                match serde_json::from_str::<Value>(&archived.event) {
-                    Ok(Value::Object(mut event)) => {
-                        event.insert("replay-name".into(), replay.name.clone().into());
-                        let event = Value::Object(event);
+                let replayed = serde_json::from_str::<EventBridgeEvent>(&archived.event)
+                    .ok()
+                    .and_then(|mut event| {
+                        event.replay_name = Some(replay.name.clone());
+                        serde_json::to_value(&event).ok()
+                    });
+                match replayed {
+                    Some(event) => {
                         self.archive_and_route(
                             &replay.bus,
                             &event,
@@ -532,8 +536,8 @@ impl EventBridge {
                         .await?;
                         count += 1;
                     }
-                    _ => {
-                        tracing::warn!(replay = %replay.name, seq = archived.seq, "skipping an archived event that is not a JSON object");
+                    None => {
+                        tracing::warn!(replay = %replay.name, seq = archived.seq, "skipping an archived event that is not an EventBridge event");
                     }
                 }
                 cursor = archived.seq;

@@ -29,15 +29,17 @@
 
 use crate::targets::{Dest, TargetParams, bad_target_arn};
 use crate::{ErrorKind, EventBridge, EventOrigin, ServiceError, now_ms};
-use serde_json::{Map, Value, json};
+use serde_json::{Value, json};
 use std::collections::HashMap;
 use std::future::Future;
 use std::pin::Pin;
 use std::sync::{Arc, Mutex};
 use stratus_core::arn::Arn;
-use stratus_core::function::{ACCOUNT_ID, REGION, bus_arn, rule_arn};
+use stratus_core::events::{EventBridgeEvent, event_time};
+use stratus_core::function::{bus_arn, rule_arn};
 use stratus_core::names::{NameProblem, bus_name as check_bus_name, rule_name as check_rule_name};
 use stratus_core::pattern::Pattern;
+use stratus_core::scope::ResourceScope;
 use stratus_core::transform::{RuleContext, TargetInput};
 use stratus_store::{
     ArchiveRecord, BusRecord, NewEventDelivery, NewRule, RuleRecord, StoreError, TargetRecord,
@@ -360,24 +362,25 @@ fn envelope(entry: &PutEventsEntry) -> Result<(String, Value), ServiceError> {
                 )
             })?,
     };
+    let time = event_time(time.timestamp_millis()).ok_or_else(|| {
+        entry_error(
+            "InvalidArgument",
+            "Parameter Time is not valid. Reason: the time is out of range.".into(),
+        )
+    })?;
     let id = uuid::Uuid::new_v4().to_string();
-    let mut event = Map::new();
-    event.insert("version".into(), "0".into());
-    event.insert("id".into(), id.clone().into());
-    event.insert("detail-type".into(), entry.detail_type.clone().into());
-    event.insert("source".into(), entry.source.clone().into());
-    event.insert("account".into(), ACCOUNT_ID.into());
-    event.insert(
-        "time".into(),
-        time.format("%Y-%m-%dT%H:%M:%SZ").to_string().into(),
+    let mut event = EventBridgeEvent::new(
+        &ResourceScope::DEFAULT,
+        id.as_str(),
+        entry.source.as_str(),
+        entry.detail_type.as_str(),
+        time,
+        detail,
     );
-    event.insert("region".into(), REGION.into());
-    event.insert(
-        "resources".into(),
-        Value::Array(entry.resources.iter().cloned().map(Value::String).collect()),
-    );
-    event.insert("detail".into(), detail);
-    Ok((id, Value::Object(event)))
+    event.resources = entry.resources.clone();
+    let event = serde_json::to_value(&event)
+        .map_err(|e| ServiceError::internal("building an event's envelope", &e))?;
+    Ok((id, event))
 }
 
 /// An event's `time` in ms (now if it has none that parses).

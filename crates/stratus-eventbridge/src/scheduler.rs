@@ -56,10 +56,11 @@ use crate::bus::route_targets;
 use crate::targets::Dest;
 use crate::{EventBridge, EventOrigin};
 use bytes::Bytes;
-use chrono::{DateTime, SecondsFormat};
 use std::time::Duration;
-use stratus_core::function::{ACCOUNT_ID, REGION, rule_arn};
+use stratus_core::events::{EventBridgeEvent, scheduled_time};
+use stratus_core::function::rule_arn;
 use stratus_core::schedule::Schedule;
+use stratus_core::scope::ResourceScope;
 use stratus_core::transform::RuleContext;
 use stratus_engine::Qualifier;
 use stratus_store::{NewEventDelivery, ScheduleKey, ScheduleState, ScheduleTick};
@@ -186,26 +187,19 @@ pub fn rule_schedule_key(bus: &str, name: &str, expression: &str) -> String {
 }
 
 /// The scheduled-event envelope of a tick.
-pub fn envelope(id: &str, rule: &str, tick_ms: i64, missed: u64) -> serde_json::Value {
-    let time = DateTime::from_timestamp_millis(tick_ms)
-        .map(|t| t.to_rfc3339_opts(SecondsFormat::AutoSi, true))
-        .unwrap_or_default();
+pub fn envelope(id: &str, rule: &str, tick_ms: i64, missed: u64) -> EventBridgeEvent {
     let detail = if missed > 0 {
         serde_json::json!({ "missedTicks": missed })
     } else {
         serde_json::json!({})
     };
-    serde_json::json!({
-        "version": "0",
-        "id": id,
-        "detail-type": "Scheduled Event",
-        "source": "aws.events",
-        "account": ACCOUNT_ID,
-        "time": time,
-        "region": REGION,
-        "resources": [format!("arn:aws:events:{REGION}:{ACCOUNT_ID}:rule/{rule}")],
-        "detail": detail,
-    })
+    EventBridgeEvent::scheduled(
+        &ResourceScope::DEFAULT,
+        id,
+        rule,
+        scheduled_time(tick_ms).unwrap_or_default(),
+        detail,
+    )
 }
 
 pub(crate) fn spawn(events: &EventBridge) {
@@ -428,7 +422,8 @@ async fn function_tick(
     let id = uuid::Uuid::new_v4().to_string();
     let payload = match input {
         Some(input) => input.to_string(),
-        None => envelope(&id, &entry.rule_name(), d.tick_ms, d.missed).to_string(),
+        None => serde_json::to_string(&envelope(&id, &entry.rule_name(), d.tick_ms, d.missed))
+            .map_err(|e| crate::ServiceError::internal("building a scheduled event", &e))?,
     };
     let mut headers = vec![
         ("ce-type".to_string(), "Scheduled Event".to_string()),
@@ -472,7 +467,8 @@ async fn rule_tick(
         .blocking("reading a rule's targets", move |s| s.event_targets(&b, &n))
         .await?;
     let id = uuid::Uuid::new_v4().to_string();
-    let event = envelope(&id, name, d.tick_ms, d.missed);
+    let event = serde_json::to_value(envelope(&id, name, d.tick_ms, d.missed))
+        .map_err(|e| crate::ServiceError::internal("building a scheduled event", &e))?;
     let arn = rule_arn(bus, name);
     let ingestion_time = chrono::Utc::now()
         .format("%Y-%m-%dT%H:%M:%S%.3fZ")
@@ -574,8 +570,8 @@ mod tests {
         };
         assert_eq!(e.rule_name(), "tick");
         assert_eq!(
-            envelope("i", &e.rule_name(), 0, 0)["resources"][0],
-            rule_arn("default", "tick")
+            envelope("i", &e.rule_name(), 0, 0).resources,
+            [rule_arn("default", "tick")]
         );
     }
 
@@ -631,7 +627,8 @@ mod tests {
 
     #[test]
     fn the_envelope_has_eventbridge_shape() {
-        let v = envelope("id-1", "f-schedule-1", 1_704_067_200_000, 0);
+        let v = serde_json::to_value(envelope("id-1", "f-schedule-1", 1_704_067_200_000, 0))
+            .expect("serialises");
         assert_eq!(
             v,
             serde_json::json!({
@@ -642,7 +639,8 @@ mod tests {
                 "detail": {}
             })
         );
-        let v = envelope("id-2", "f-schedule-2", 1_704_067_200_250, 3);
+        let v = serde_json::to_value(envelope("id-2", "f-schedule-2", 1_704_067_200_250, 3))
+            .expect("serialises");
         assert_eq!(v["time"], "2024-01-01T00:00:00.250Z");
         assert_eq!(v["detail"], serde_json::json!({"missedTicks": 3}));
     }

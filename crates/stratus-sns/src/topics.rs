@@ -50,6 +50,7 @@ use std::collections::{BTreeMap, HashMap};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 use stratus_core::arn::Arn;
+use stratus_core::events::{SnsEvent, SnsMessageAttribute, SnsNotification};
 use stratus_core::filter_policy::{FilterAttribute, FilterPolicy, FilterScope};
 use stratus_core::function::{ACCOUNT_ID, topic_arn};
 use stratus_core::names;
@@ -517,25 +518,6 @@ fn new_token() -> String {
     hex::encode(bytes)
 }
 
-/// `{"name": {"Type": ..., "Value": ...}}`, as SNS's envelopes carry them.
-fn attributes_json(attributes: &BTreeMap<String, MessageAttribute>) -> serde_json::Value {
-    let map = attributes
-        .iter()
-        .map(|(name, a)| {
-            let value = match (&a.string_value, &a.binary_value) {
-                (Some(s), _) => s.clone(),
-                (None, Some(b)) => base64::engine::general_purpose::STANDARD.encode(b),
-                (None, None) => String::new(),
-            };
-            (
-                name.clone(),
-                serde_json::json!({"Type": a.data_type, "Value": value}),
-            )
-        })
-        .collect::<serde_json::Map<_, _>>();
-    serde_json::Value::Object(map)
-}
-
 /// The pseudo-signature of a message: a digest, not a certificate's
 /// signature.
 fn signature(message_id: &str, topic_arn: &str, text: &str) -> String {
@@ -675,65 +657,56 @@ impl Publication<'_> {
             .map_or(self.message.message.as_str(), String::as_str)
     }
 
+    /// The notification `protocol`'s subscriber `subscription` gets.
+    fn notification(&self, subscription: &str, protocol: &str) -> SnsNotification {
+        let text = self.text(protocol);
+        SnsNotification {
+            message: text.to_string(),
+            message_attributes: self
+                .message
+                .attributes
+                .iter()
+                .map(|(name, a)| {
+                    (
+                        name.clone(),
+                        SnsMessageAttribute::new(
+                            a.data_type.as_str(),
+                            a.string_value.as_deref(),
+                            a.binary_value.as_deref(),
+                        ),
+                    )
+                })
+                .collect(),
+            message_id: self.message_id.clone(),
+            sequence_number: self.sequence_number.clone(),
+            signature: signature(&self.message_id, &self.topic_arn, text),
+            signature_version: SnsNotification::SIGNATURE_VERSION.to_string(),
+            signing_cert_url: cert_url(self.endpoint_url),
+            subject: self.message.subject.clone(),
+            timestamp: self.timestamp.clone(),
+            topic_arn: self.topic_arn.clone(),
+            message_type: SnsNotification::NOTIFICATION.to_string(),
+            unsubscribe_url: unsubscribe_url(self.endpoint_url, subscription),
+        }
+    }
+
     /// SNS's JSON envelope, as SQS queues, HTTP endpoints and `email-json`
     /// addresses get it.
     fn envelope(&self, subscription: &str, protocol: &str) -> String {
-        let text = self.text(protocol);
-        let mut doc = serde_json::Map::new();
-        doc.insert("Type".into(), "Notification".into());
-        doc.insert("MessageId".into(), self.message_id.clone().into());
-        if let Some(seq) = &self.sequence_number {
-            doc.insert("SequenceNumber".into(), seq.clone().into());
-        }
-        doc.insert("TopicArn".into(), self.topic_arn.clone().into());
-        if let Some(subject) = &self.message.subject {
-            doc.insert("Subject".into(), subject.clone().into());
-        }
-        doc.insert("Message".into(), text.into());
-        doc.insert("Timestamp".into(), self.timestamp.clone().into());
-        doc.insert("SignatureVersion".into(), "1".into());
-        doc.insert(
-            "Signature".into(),
-            signature(&self.message_id, &self.topic_arn, text).into(),
-        );
-        doc.insert("SigningCertURL".into(), cert_url(self.endpoint_url).into());
-        doc.insert(
-            "UnsubscribeURL".into(),
-            unsubscribe_url(self.endpoint_url, subscription).into(),
-        );
-        if !self.message.attributes.is_empty() {
-            doc.insert(
-                "MessageAttributes".into(),
-                attributes_json(&self.message.attributes),
-            );
-        }
-        serde_json::Value::Object(doc).to_string()
+        // Plain strings and string-keyed maps: serialising cannot fail.
+        serde_json::to_string(&self.notification(subscription, protocol)).unwrap_or_default()
     }
 
     /// Lambda's SNS event.
     fn lambda_event(&self, subscription: &str) -> String {
-        let text = self.text("lambda");
-        serde_json::json!({
-            "Records": [{
-                "EventSource": "aws:sns",
-                "EventVersion": "1.0",
-                "EventSubscriptionArn": subscription,
-                "Sns": {
-                    "Type": "Notification",
-                    "MessageId": self.message_id,
-                    "TopicArn": self.topic_arn,
-                    "Subject": self.message.subject,
-                    "Message": text,
-                    "Timestamp": self.timestamp,
-                    "SignatureVersion": "1",
-                    "Signature": signature(&self.message_id, &self.topic_arn, text),
-                    "SigningCertUrl": cert_url(self.endpoint_url),
-                    "UnsubscribeUrl": unsubscribe_url(self.endpoint_url, subscription),
-                    "MessageAttributes": attributes_json(&self.message.attributes),
-                }
-            }]
-        })
-        .to_string()
+        let event = SnsEvent {
+            records: vec![
+                self.notification(subscription, "lambda")
+                    .lambda_record(subscription),
+            ],
+        };
+        // Plain strings and string-keyed maps: serialising cannot fail.
+        serde_json::to_string(&event).unwrap_or_default()
     }
 
     /// What an `email`, `email-json` or `sms` subscription would be sent.

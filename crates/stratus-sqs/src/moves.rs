@@ -17,7 +17,7 @@
 //! loop through a `watch` channel per task.
 
 use crate::queues::{invalid, queue_of_arn};
-use crate::{ErrorKind, ServiceError, Sqs, now_ms};
+use crate::{ErrorKind, ServiceError, Sqs, backend_error, now_ms};
 use base64::Engine as _;
 use serde::{Deserialize, Serialize};
 use std::time::Duration;
@@ -177,15 +177,17 @@ impl Sqs {
         if let Some(destination) = &destination {
             self.require_queue(destination, "DestinationArn").await?;
         }
-        let owned = source.clone();
-        let (counts, until) = self
-            .blocking("reading a queue", move |store| {
-                Ok((
-                    store.queue_counts(&owned, now_ms())?,
-                    store.newest_message_id(&owned)?,
-                ))
-            })
+        let counts = self
+            .queues
+            .queue_counts(&source, now_ms())
             .await
+            .map_err(backend_error("reading a queue"))
+            .map_err(not_found_as("SourceArn"))?;
+        let until = self
+            .queues
+            .newest_message_id(&source)
+            .await
+            .map_err(backend_error("reading a queue"))
             .map_err(not_found_as("SourceArn"))?;
         let task = MoveTask {
             task_id: uuid::Uuid::new_v4().to_string(),
@@ -205,10 +207,10 @@ impl Sqs {
         let document = encode(&task)?;
         let (id, started) = (task.task_id.clone(), task.started_ms);
         let recorded = self
-            .blocking("starting a move task", move |store| {
-                store.start_move_task(&source, &id, started, &document)
-            })
+            .queues
+            .start_move_task(&source, &id, started, &document)
             .await
+            .map_err(backend_error("starting a move task"))
             .map_err(not_found_as("SourceArn"))?;
         if !recorded {
             return Err(invalid(
@@ -229,12 +231,11 @@ impl Sqs {
         max: usize,
     ) -> Result<Vec<MoveTask>, ServiceError> {
         let source = queue_of(source_arn, "SourceArn")?;
-        let owned = source.clone();
         let documents = self
-            .blocking("listing move tasks", move |store| {
-                store.move_tasks(&owned, max.clamp(1, MAX_LISTED_TASKS))
-            })
+            .queues
+            .move_tasks(&source, max.clamp(1, MAX_LISTED_TASKS))
             .await
+            .map_err(backend_error("listing move tasks"))
             .map_err(not_found_as("SourceArn"))?;
         let moves = self
             .state
@@ -264,12 +265,11 @@ impl Sqs {
         let source = queue_of_arn(&source_arn)
             .map(str::to_string)
             .ok_or_else(bad_handle)?;
-        let (owned, id) = (source.clone(), task_id.clone());
         let document = self
-            .blocking("reading a move task", move |store| {
-                store.move_task(&owned, &id)
-            })
+            .queues
+            .move_task(&source, &task_id)
             .await
+            .map_err(backend_error("reading a move task"))
             .map_err(not_found_as("SourceArn"))?
             .ok_or_else(|| {
                 ServiceError::not_found("ResourceNotFoundException", "Task does not exist.")
@@ -299,10 +299,10 @@ impl Sqs {
             // Not running here (e.g. not resumed yet): end it in the store.
             task.status = MoveStatus::Cancelled;
             let document = encode(&task)?;
-            self.blocking("cancelling a move task", move |store| {
-                store.update_move_task(&task_id, false, &document)
-            })
-            .await?;
+            self.queues
+                .update_move_task(&task_id, false, &document)
+                .await
+                .map_err(backend_error("cancelling a move task"))?;
         }
         tracing::info!(queue = %source, task = %task.task_id, moved = task.moved, "cancelled a message move task");
         Ok(task.moved)
@@ -322,10 +322,10 @@ impl Sqs {
         let sqs = self.clone();
         self.tasks().spawn(async move {
             let documents = match sqs
-                .blocking("reading running move tasks", |store| {
-                    store.running_move_tasks()
-                })
+                .queues
+                .running_move_tasks()
                 .await
+                .map_err(backend_error("reading running move tasks"))
             {
                 Ok(documents) => documents,
                 // Logged where it failed (ServiceError::internal).
@@ -374,17 +374,18 @@ impl Sqs {
                 break MoveStatus::Cancelled;
             }
             let started = tokio::time::Instant::now();
-            let (from, to, after, until) = (
-                task.source.clone(),
-                task.destination.clone(),
-                task.cursor,
-                task.until,
-            );
             let outcome = self
-                .blocking("moving messages", move |store| {
-                    store.move_messages(&from, to.as_deref(), after, until, chunk, now_ms())
-                })
-                .await;
+                .queues
+                .move_messages(
+                    &task.source,
+                    task.destination.as_deref(),
+                    task.cursor,
+                    task.until,
+                    chunk,
+                    now_ms(),
+                )
+                .await
+                .map_err(backend_error("moving messages"));
             let outcome = match outcome {
                 Ok(outcome) => outcome,
                 Err(error) => {
@@ -436,12 +437,11 @@ impl Sqs {
         let Ok(document) = encode(task) else {
             return false;
         };
-        let id = task.task_id.clone();
-        self.blocking("saving a move task", move |store| {
-            store.update_move_task(&id, running, &document)
-        })
-        .await
-        .unwrap_or(false)
+        self.queues
+            .update_move_task(&task.task_id, running, &document)
+            .await
+            .map_err(backend_error("saving a move task"))
+            .unwrap_or(false)
     }
 }
 

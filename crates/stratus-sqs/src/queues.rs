@@ -1,7 +1,7 @@
 //! Queues (SQS semantics): standard and FIFO, visibility, delay,
 //! attributes, tags, policies, retention, redrive; long polling.
 //!
-//! The rules that need state live in the store (`stratus_store::queues`);
+//! The rules that need state live in the backend ([`crate::QueueBackend`]);
 //! this module validates attributes and messages as SQS does, computes the
 //! MD5 digests, wakes long polls when messages arrive (an in-memory
 //! `Notify` per queue) and runs the retention sweep. Message move tasks
@@ -13,7 +13,7 @@
 
 use crate::policy::{self, RedriveAllow};
 pub use crate::{MessageAttribute, SendMessage};
-use crate::{ServiceError, Sqs, now_ms};
+use crate::{ServiceError, Sqs, backend_error, now_ms};
 use md5::{Digest, Md5};
 use std::collections::{BTreeMap, HashMap};
 use std::sync::{Arc, Mutex};
@@ -221,10 +221,10 @@ pub(crate) fn spawn(events: &Sqs) {
             }
             let now = now_ms();
             match events
-                .blocking("sweeping expired messages", move |store| {
-                    store.sweep_queues(now)
-                })
+                .queues
+                .sweep_queues(now)
                 .await
+                .map_err(backend_error("sweeping expired messages"))
             {
                 Ok(0) => {}
                 Ok(removed) => {
@@ -805,9 +805,10 @@ impl Sqs {
 
     /// Queue `name`, or `QueueDoesNotExist`.
     pub(crate) async fn queue_info(&self, name: &str) -> Result<QueueInfo, ServiceError> {
-        let owned = name.to_string();
-        self.blocking("reading a queue", move |store| store.queue(&owned))
-            .await?
+        self.queues
+            .queue(name)
+            .await
+            .map_err(backend_error("reading a queue"))?
             .ok_or_else(|| no_such_queue(name))
     }
 
@@ -845,13 +846,11 @@ impl Sqs {
         let settings = settings_from(full)?;
         self.check_redrive(name, fifo, settings.redrive.as_ref(), attributes)
             .await?;
-        let owned = name.to_string();
-        let tags = tags.clone();
         let (existing, created) = self
-            .blocking("creating a queue", move |store| {
-                store.create_queue_tagged(&owned, fifo, &settings, &tags, now_ms())
-            })
-            .await?;
+            .queues
+            .create_queue(name, fifo, &settings, tags, now_ms())
+            .await
+            .map_err(backend_error("creating a queue"))?;
         if !created {
             let differs = given.iter().find(|(key, value)| {
                 existing
@@ -901,10 +900,11 @@ impl Sqs {
         if redrive.dlq == name {
             return Err(bad("A queue cannot be its own dead-letter queue."));
         }
-        let dlq_name = redrive.dlq.clone();
         let dlq = self
-            .blocking("reading a queue", move |store| store.queue(&dlq_name))
-            .await?
+            .queues
+            .queue(&redrive.dlq)
+            .await
+            .map_err(backend_error("reading a queue"))?
             .ok_or_else(|| bad("Dead letter target does not exist."))?;
         if dlq.fifo != fifo {
             return Err(bad(
@@ -929,19 +929,19 @@ impl Sqs {
         let fifo = names::is_fifo(name);
         validate_queue_name(name, fifo)?;
         let settings = settings_from(default_attributes(fifo))?;
-        let owned = name.to_string();
-        self.blocking("creating a queue", move |store| {
-            store.create_queue(&owned, fifo, &settings, now_ms())
-        })
-        .await?;
+        self.queues
+            .create_queue(name, fifo, &settings, &BTreeMap::new(), now_ms())
+            .await
+            .map_err(backend_error("creating a queue"))?;
         Ok(())
     }
 
     /// Deletes queue `name`, its messages, tags and move tasks.
     pub async fn delete_queue(&self, name: &str) -> Result<(), ServiceError> {
-        let owned = name.to_string();
-        self.blocking("deleting a queue", move |store| store.delete_queue(&owned))
+        self.queues
+            .delete_queue(name)
             .await
+            .map_err(backend_error("deleting a queue"))
             .map_err(queue_missing(name))?;
         self.state.wake(name);
         Ok(())
@@ -949,23 +949,20 @@ impl Sqs {
 
     /// Names of the queues starting with `prefix`, sorted.
     pub async fn list_queues(&self, prefix: &str) -> Result<Vec<String>, ServiceError> {
-        let prefix = prefix.to_string();
-        self.blocking("listing queues", move |store| store.list_queues(&prefix))
+        self.queues
+            .list_queues(prefix)
             .await
+            .map_err(backend_error("listing queues"))
     }
 
     /// The attributes of queue `name`, computed ones included.
     pub async fn queue_attributes(&self, name: &str) -> Result<QueueAttributes, ServiceError> {
-        let owned = name.to_string();
-        let (queue, counts) = self
-            .blocking("reading a queue", move |store| {
-                let queue = store
-                    .queue(&owned)?
-                    .ok_or_else(|| stratus_store::StoreError::NotFound(owned.clone()))?;
-                let counts = store.queue_counts(&owned, now_ms())?;
-                Ok((queue, counts))
-            })
+        let queue = self.queue_info(name).await?;
+        let counts = self
+            .queues
+            .queue_counts(name, now_ms())
             .await
+            .map_err(backend_error("reading a queue"))
             .map_err(queue_missing(name))?;
         Ok(queue_attributes_of(&queue, &counts))
     }
@@ -1000,18 +997,21 @@ impl Sqs {
         name: &str,
         change: impl FnOnce(&mut BTreeMap<String, String>) -> Result<(), ServiceError> + Send + 'static,
     ) -> Result<(), ServiceError> {
-        let owned = name.to_string();
-        self.blocking("changing a queue", move |store| {
-            store.update_queue_settings(&owned, now_ms(), |queue| {
-                let mut attributes = queue.settings.attributes.clone();
-                change(&mut attributes)?;
-                attributes.retain(|_, v| !v.is_empty());
-                settings_from(attributes)
-            })
-        })
-        .await
-        .map_err(queue_missing(name))?
-        .map(|_| ())
+        self.queues
+            .update_queue_settings(
+                name,
+                now_ms(),
+                Box::new(move |queue: &QueueInfo| {
+                    let mut attributes = queue.settings.attributes.clone();
+                    change(&mut attributes)?;
+                    attributes.retain(|_, v| !v.is_empty());
+                    settings_from(attributes)
+                }),
+            )
+            .await
+            .map_err(backend_error("changing a queue"))
+            .map_err(queue_missing(name))?
+            .map(|_| ())
     }
 
     /// Grants `actions` on queue `name` to the accounts `account_ids`: a
@@ -1051,9 +1051,10 @@ impl Sqs {
 
     /// The tags of queue `name`.
     pub async fn queue_tags(&self, name: &str) -> Result<BTreeMap<String, String>, ServiceError> {
-        let owned = name.to_string();
-        self.blocking("reading queue tags", move |store| store.queue_tags(&owned))
+        self.queues
+            .queue_tags(name)
             .await
+            .map_err(backend_error("reading queue tags"))
             .map_err(queue_missing(name))
     }
 
@@ -1066,13 +1067,11 @@ impl Sqs {
         for (key, value) in tags {
             validate_tag(key, value)?;
         }
-        let owned = name.to_string();
-        let tags = tags.clone();
         let fits = self
-            .blocking("tagging a queue", move |store| {
-                store.tag_queue(&owned, &tags, MAX_TAGS)
-            })
+            .queues
+            .tag_queue(name, tags, MAX_TAGS)
             .await
+            .map_err(backend_error("tagging a queue"))
             .map_err(queue_missing(name))?;
         if fits {
             Ok(())
@@ -1086,13 +1085,11 @@ impl Sqs {
         for key in keys {
             validate_tag(key, "")?;
         }
-        let owned = name.to_string();
-        let keys = keys.to_vec();
-        self.blocking("untagging a queue", move |store| {
-            store.untag_queue(&owned, &keys)
-        })
-        .await
-        .map_err(queue_missing(name))
+        self.queues
+            .untag_queue(name, keys)
+            .await
+            .map_err(backend_error("untagging a queue"))
+            .map_err(queue_missing(name))
     }
 
     /// Sends one message to queue `queue` (by name); durable when it
@@ -1168,12 +1165,11 @@ impl Sqs {
         }
         if !valid.is_empty() {
             let rows: Vec<NewQueueMessage> = valid.iter().map(|(_, new, _)| new.clone()).collect();
-            let owned = queue.to_string();
             let outcomes = self
-                .blocking("sending messages", move |store| {
-                    store.send_messages(&owned, &rows, now_ms())
-                })
+                .queues
+                .send_messages(queue, &rows, now_ms())
                 .await
+                .map_err(backend_error("sending messages"))
                 .map_err(queue_missing(queue))?;
             for ((index, _, sent), outcome) in valid.into_iter().zip(outcomes) {
                 results[index] = Some(Ok(SentMessage {
@@ -1215,12 +1211,11 @@ impl Sqs {
             let notified = notify.notified();
             tokio::pin!(notified);
             notified.as_mut().enable();
-            let owned = queue.to_string();
             let outcome = self
-                .blocking("receiving messages", move |store| {
-                    store.receive_messages(&owned, max, visibility_timeout, now_ms())
-                })
+                .queues
+                .receive_messages(queue, max, visibility_timeout, now_ms())
                 .await
+                .map_err(backend_error("receiving messages"))
                 .map_err(queue_missing(queue))?;
             if let Some(dlq) = &outcome.dlq {
                 tracing::info!(
@@ -1258,14 +1253,11 @@ impl Sqs {
         visibility_timeout: Option<u32>,
     ) -> Result<(Vec<Result<(), ServiceError>>, Vec<ReceivedMessage>), ServiceError> {
         let max = max.clamp(1, MAX_BATCH_ENTRIES);
-        let owned = queue.to_string();
-        let list = handles.to_vec();
         let (deleted, outcome) = self
-            .blocking("deleting and receiving messages", move |store| {
-                let refs: Vec<&str> = list.iter().map(String::as_str).collect();
-                store.delete_and_receive(&owned, &refs, max, visibility_timeout, now_ms())
-            })
+            .queues
+            .delete_and_receive(queue, handles, max, visibility_timeout, now_ms())
             .await
+            .map_err(backend_error("deleting and receiving messages"))
             .map_err(queue_missing(queue))?;
         if let Some(dlq) = &outcome.dlq {
             tracing::info!(
@@ -1297,14 +1289,11 @@ impl Sqs {
         queue: &str,
         handles: &[String],
     ) -> Result<Vec<Result<(), ServiceError>>, ServiceError> {
-        let owned = queue.to_string();
-        let list = handles.to_vec();
         let outcomes = self
-            .blocking("deleting messages", move |store| {
-                let refs: Vec<&str> = list.iter().map(String::as_str).collect();
-                store.delete_messages(&owned, &refs, now_ms())
-            })
+            .queues
+            .delete_messages(queue, handles, now_ms())
             .await
+            .map_err(backend_error("deleting messages"))
             .map_err(queue_missing(queue))?;
         Ok(outcomes
             .into_iter()
@@ -1345,14 +1334,12 @@ impl Sqs {
                 results.push(None);
             }
         }
-        let owned = queue.to_string();
         let rows: Vec<(String, u32)> = valid.iter().map(|(_, h, s)| (h.clone(), *s)).collect();
         let outcomes = self
-            .blocking("changing visibility", move |store| {
-                let refs: Vec<(&str, u32)> = rows.iter().map(|(h, s)| (h.as_str(), *s)).collect();
-                store.change_visibility(&owned, &refs, now_ms())
-            })
+            .queues
+            .change_visibility(queue, &rows, now_ms())
             .await
+            .map_err(backend_error("changing visibility"))
             .map_err(queue_missing(queue))?;
         for ((index, handle, _), outcome) in valid.into_iter().zip(outcomes) {
             results[index] = Some(handle_result(outcome, &handle));
@@ -1363,20 +1350,20 @@ impl Sqs {
 
     /// Deletes every message of queue `queue`; returns how many.
     pub async fn purge_queue(&self, queue: &str) -> Result<u64, ServiceError> {
-        let owned = queue.to_string();
-        self.blocking("purging a queue", move |store| store.purge_queue(&owned))
+        self.queues
+            .purge_queue(queue)
             .await
+            .map_err(backend_error("purging a queue"))
             .map_err(queue_missing(queue))
     }
 
     /// The queues whose redrive policy names `dlq`.
     pub async fn dead_letter_sources(&self, dlq: &str) -> Result<Vec<String>, ServiceError> {
         self.queue_info(dlq).await?;
-        let owned = dlq.to_string();
-        self.blocking("listing dead-letter sources", move |store| {
-            store.dead_letter_sources(&owned)
-        })
-        .await
+        self.queues
+            .dead_letter_sources(dlq)
+            .await
+            .map_err(backend_error("listing dead-letter sources"))
     }
 
     /// Depth, messages in flight, delayed, age of the oldest message and the
@@ -1384,10 +1371,10 @@ impl Sqs {
     pub async fn queue_stats(&self) -> Result<Vec<QueueStats>, ServiceError> {
         let now = now_ms();
         let rows = self
-            .blocking("reading queue statistics", move |store| {
-                store.queue_stats(now)
-            })
-            .await?;
+            .queues
+            .queue_stats(now)
+            .await
+            .map_err(backend_error("reading queue statistics"))?;
         Ok(rows
             .into_iter()
             .map(|(queue, counts)| QueueStats {

@@ -4,8 +4,9 @@
 //! the resources a deploy needs, and the figures of `/v1/stats`.
 //!
 //! [`Triggers::start`] builds the services (`stratus-sqs`, `stratus-sns`,
-//! `stratus-eventbridge`) over one [`Kit`], installs the deliverer and the
-//! engine's destinations handler, and starts the pollers.
+//! `stratus-eventbridge`) over one [`Kit`] and the [`Backends`] its caller
+//! chose, installs the deliverer and the engine's destinations handler,
+//! and starts the pollers.
 
 mod deliver;
 pub mod deploy;
@@ -21,7 +22,16 @@ use std::sync::Arc;
 use stratus_engine::Engine;
 use stratus_eventbridge::EventBridge;
 use stratus_sns::Sns;
-use stratus_sqs::Sqs;
+use stratus_sqs::{QueueBackend, Sqs};
+
+/// Where the services keep their state, chosen by the caller (the binary,
+/// a test harness). Only queues have a backend trait so far; the other
+/// services still reach the engine's store through their [`Kit`].
+#[derive(Clone)]
+pub struct Backends {
+    /// SQS's queues.
+    pub queues: Arc<dyn QueueBackend>,
+}
 
 /// The services and what joins them; cheap to clone.
 #[derive(Clone)]
@@ -46,12 +56,13 @@ impl std::ops::Deref for Triggers {
 
 impl Triggers {
     /// Starts the services and their background loops (scheduler, queue
-    /// pollers, topic deliveries, retention sweeps) over the engine.
-    pub fn start(engine: Engine, config: ServicesConfig) -> Triggers {
+    /// pollers, topic deliveries, retention sweeps) over the engine and
+    /// `backends`.
+    pub fn start(engine: Engine, config: ServicesConfig, backends: Backends) -> Triggers {
         let kit = Kit::new(engine, config);
         let triggers = Triggers {
             inner: Arc::new(Inner {
-                sqs: Sqs::start(kit.clone()),
+                sqs: Sqs::start(kit.clone(), backends.queues),
                 sns: Sns::start(kit.clone()),
                 events: EventBridge::start(kit.clone()),
                 kit,

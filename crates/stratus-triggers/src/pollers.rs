@@ -30,7 +30,9 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 use stratus_core::SqsSource;
-use stratus_core::function::{REGION, queue_arn};
+use stratus_core::events::{SqsEvent, SqsMessageAttribute, SqsRecord};
+use stratus_core::function::queue_arn;
+use stratus_core::scope::ResourceScope;
 use stratus_engine::{EngineError, Trigger};
 use stratus_sqs::queues::ReceivedMessage;
 use tokio_util::sync::CancellationToken;
@@ -258,56 +260,43 @@ async fn gather(
     Ok(batch)
 }
 
-/// Lambda's SQS event for a batch.
-pub fn sqs_event(queue: &str, messages: &[ReceivedMessage]) -> serde_json::Value {
-    let arn = queue_arn(queue);
-    let records: Vec<serde_json::Value> = messages
-        .iter()
-        .map(|m| {
-            let attributes: serde_json::Map<String, serde_json::Value> = m
-                .attributes
-                .iter()
-                .map(|(k, v)| (k.clone(), serde_json::Value::String(v.clone())))
-                .collect();
-            let message_attributes: serde_json::Map<String, serde_json::Value> = m
-                .message_attributes
-                .iter()
-                .map(|(name, a)| {
-                    let mut value = serde_json::json!({
-                        "stringListValues": [],
-                        "binaryListValues": [],
-                        "dataType": a.data_type,
-                    });
-                    if let Some(s) = &a.string_value {
-                        value["stringValue"] = serde_json::Value::String(s.clone());
-                    }
-                    if let Some(b) = &a.binary_value {
-                        use base64::Engine as _;
-                        value["binaryValue"] = serde_json::Value::String(
-                            base64::engine::general_purpose::STANDARD.encode(b),
-                        );
-                    }
-                    (name.clone(), value)
-                })
-                .collect();
-            let mut record = serde_json::json!({
-                "messageId": m.message_id,
-                "receiptHandle": m.receipt_handle,
-                "body": m.body,
-                "attributes": attributes,
-                "messageAttributes": message_attributes,
-                "md5OfBody": m.md5_of_body,
-                "eventSource": "aws:sqs",
-                "eventSourceARN": arn,
-                "awsRegion": REGION,
-            });
-            if let Some(md5) = &m.md5_of_message_attributes {
-                record["md5OfMessageAttributes"] = serde_json::Value::String(md5.clone());
-            }
-            record
-        })
-        .collect();
-    serde_json::json!({ "Records": records })
+/// Lambda's SQS event for a batch. The records carry the messages'
+/// system attributes as the queue reported them (`AWSTraceHeader` and
+/// `DeadLetterQueueSourceArn` included, when a message has them).
+pub fn sqs_event(queue: &str, messages: &[ReceivedMessage]) -> SqsEvent {
+    let scope = ResourceScope::DEFAULT;
+    SqsEvent {
+        records: messages
+            .iter()
+            .map(|m| {
+                let mut record = SqsRecord::new(
+                    &scope,
+                    queue,
+                    m.message_id.as_str(),
+                    m.receipt_handle.as_str(),
+                    m.body.as_str(),
+                    m.md5_of_body.as_str(),
+                );
+                record.attributes = m.attributes.clone();
+                record.md5_of_message_attributes = m.md5_of_message_attributes.clone();
+                record.message_attributes = m
+                    .message_attributes
+                    .iter()
+                    .map(|(name, a)| {
+                        (
+                            name.clone(),
+                            SqsMessageAttribute::new(
+                                a.data_type.as_str(),
+                                a.string_value.as_deref(),
+                                a.binary_value.as_deref(),
+                            ),
+                        )
+                    })
+                    .collect();
+                record
+            })
+            .collect(),
+    }
 }
 
 /// What the function said about a batch.
@@ -402,7 +391,13 @@ async fn run_batch(
     if redelivered > 0 {
         metrics.retried("sqs", queue, redelivered);
     }
-    let event = sqs_event(queue, &messages);
+    let event = match serde_json::to_vec(&sqs_event(queue, &messages)) {
+        Ok(event) => event,
+        Err(error) => {
+            tracing::error!(function = %function, queue = %queue, %error, "could not build the SQS event");
+            return Vec::new();
+        }
+    };
     let request = http::Request::builder()
         .method("POST")
         .uri("/")
@@ -412,7 +407,7 @@ async fn run_batch(
         .header("ce-type", "aws.sqs.batch")
         .header("ce-source", queue_arn(queue))
         .header("ce-id", uuid::Uuid::new_v4().to_string())
-        .body(Bytes::from(event.to_string()));
+        .body(Bytes::from(event));
     let request = match request {
         Ok(request) => request,
         Err(error) => {
@@ -562,7 +557,7 @@ mod tests {
         m.body = "hello".into();
         m.attributes
             .insert("ApproximateReceiveCount".into(), "1".into());
-        let event = sqs_event("jobs", &[m]);
+        let event = serde_json::to_value(sqs_event("jobs", &[m])).expect("serialises");
         let record = &event["Records"][0];
         assert_eq!(record["messageId"], "id-1");
         assert_eq!(record["receiptHandle"], "h-id-1");

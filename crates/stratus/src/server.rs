@@ -205,6 +205,11 @@ pub async fn start(options: ServerOptions) -> Result<Running> {
             endpoint_url: api_url.clone(),
             ..stratus_triggers::ServicesConfig::default()
         },
+        stratus_triggers::Backends {
+            queues: Arc::new(stratus_store_sqlite::SqliteQueues::new(
+                engine.store().clone(),
+            )),
+        },
     );
     let state = AppState {
         engine: engine.clone(),

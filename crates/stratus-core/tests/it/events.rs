@@ -3,7 +3,7 @@
 //!
 //! Three kinds of evidence:
 //! - `tests/cases/events/*.jsonl`: one exact JSON text per line, as the
-//!   producers in `stratus-events` print it (`#` lines are comments). Each
+//!   producers in the service crates and the triggers print it (`#` lines are comments). Each
 //!   parses into its type and prints back byte for byte, and is canonical
 //!   (sorted keys, which is what `json!`/`serde_json::Map` print).
 //! - The producers' code, copied here as `producer_*` functions (same
@@ -69,8 +69,9 @@ fn event_cases_print_byte_for_byte() {
 }
 
 // ---------------------------------------------------------------------------
-// The producers, copied from crates/stratus-events/src (only `REGION`,
-// `ACCOUNT_ID` and the ARN helpers spelt out).
+// The producers as they were before they used these types (then in
+// crates/stratus-events/src; only `REGION`, `ACCOUNT_ID` and the ARN
+// helpers spelt out), kept as a second witness of the bytes.
 
 struct Attr {
     data_type: &'static str,

@@ -187,6 +187,11 @@ async fn state(dir: &Path) -> AppState {
     let services = stratus_triggers::Triggers::start(
         engine.clone(),
         stratus_triggers::ServicesConfig::default(),
+        stratus_triggers::Backends {
+            queues: std::sync::Arc::new(stratus_store_sqlite::SqliteQueues::new(
+                engine.store().clone(),
+            )),
+        },
     );
     AppState {
         engine,
