@@ -7,10 +7,18 @@
 //!   starts at (`t0`, ms since the epoch; the cases move the clock
 //!   forward themselves, never sleeping). [`queue_tests!`] makes one test
 //!   per case in a backend's integration tests.
+//! - [`topics`]: SNS's [`TopicBackend`](stratus_sns::TopicBackend), the
+//!   same way; [`topic_tests!`] makes its tests.
+//! - [`buses`]: EventBridge's [`BusBackend`](stratus_eventbridge::BusBackend),
+//!   the same way (the
+//!   schedule cases also count the async invocations a tick queued, through
+//!   [`buses::Invocations`]); [`bus_tests!`] makes its tests.
 //!
 //! The cases panic on a failed check (they are tests).
 
+pub mod buses;
 pub mod queues;
+pub mod topics;
 
 /// One `#[tokio::test]` per queue case, each on a fresh backend from
 /// `$fresh`: an `async fn() -> (Guard, Backend)` where `Backend:
@@ -45,6 +53,86 @@ macro_rules! queue_tests {
             async fn $case() {
                 let (guard, backend) = $fresh().await;
                 $crate::queues::$case(&backend, $crate::queues::T0).await;
+                drop(guard);
+            }
+        )*
+    };
+}
+
+/// One `#[tokio::test]` per topic case, each on a fresh backend from
+/// `$fresh`: an `async fn() -> (Guard, Backend)` where `Backend:
+/// TopicBackend` and `Guard` keeps what it needs alive until the case
+/// ends. The caller depends on `tokio`.
+#[macro_export]
+macro_rules! topic_tests {
+    ($fresh:path) => {
+        $crate::topic_tests!(@cases $fresh;
+            create_list_and_delete_topics_with_paging,
+            topic_attributes_change_in_one_call_or_not_at_all,
+            tags_are_kept_per_topic,
+            subscribe_and_unsubscribe,
+            list_subscriptions_by_page_and_topic,
+            subscription_attributes_are_replaced,
+            confirmation_tokens_find_their_subscription,
+            fifo_dedup_window_of_publications,
+            http_outbox_claim_with_lease,
+            http_outbox_complete_retry_and_drop,
+            local_outbox_newest_first_n,
+        );
+    };
+    (@cases $fresh:path; $($case:ident),* $(,)?) => {
+        $(
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn $case() {
+                let (guard, backend) = $fresh().await;
+                $crate::topics::$case(&backend, $crate::topics::T0).await;
+                drop(guard);
+            }
+        )*
+    };
+}
+
+/// One `#[tokio::test]` per bus case, each on a fresh backend from
+/// `$fresh`: an `async fn() -> (Guard, Backend)` where `Backend:
+/// BusBackend` and `Guard: buses::Invocations` keeps what it needs alive
+/// (a temp dir, a database) until the case ends and counts the async
+/// invocations queued. The caller depends on `tokio`.
+#[macro_export]
+macro_rules! bus_tests {
+    ($fresh:path) => {
+        $crate::bus_tests!(@cases $fresh;
+            default_and_custom_buses,
+            rules_with_patterns_enable_and_disable,
+            targets_put_remove_list_and_rule_names,
+            tags_of_buses_and_rules,
+            permissions_change_the_policy_in_one_call,
+            archive_events_with_retention_and_pruning,
+            replay_progress_and_states,
+            connections_and_api_destinations,
+            outbox_lease_complete_and_retry,
+        );
+        $crate::bus_tests!(@probed $fresh;
+            schedule_ticks_fire_once_with_their_async_rows,
+            missed_ticks_fire_once,
+            rule_ticks_queue_their_deliveries_while_enabled,
+        );
+    };
+    (@cases $fresh:path; $($case:ident),* $(,)?) => {
+        $(
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn $case() {
+                let (guard, backend) = $fresh().await;
+                $crate::buses::$case(&backend, $crate::buses::T0).await;
+                drop(guard);
+            }
+        )*
+    };
+    (@probed $fresh:path; $($case:ident),* $(,)?) => {
+        $(
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn $case() {
+                let (guard, backend) = $fresh().await;
+                $crate::buses::$case(&backend, &guard, $crate::buses::T0).await;
                 drop(guard);
             }
         )*

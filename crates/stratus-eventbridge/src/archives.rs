@@ -121,22 +121,22 @@ impl EventBridge {
             size_bytes: 0,
         };
         let stored = record.clone();
-        self.blocking("creating an archive", move |store| {
-            store.create_event_archive(&stored)
-        })
-        .await
-        .map_err(aws_codes)?;
+        self.backend
+            .create_archive(&stored)
+            .await
+            .map_err(crate::backend_error("creating an archive"))
+            .map_err(aws_codes)?;
         Ok(record)
     }
 
     /// DescribeArchive.
     pub async fn describe_archive(&self, name: &str) -> Result<ArchiveRecord, ServiceError> {
         let lookup = name.to_string();
-        self.blocking("reading an archive", move |store| {
-            store.event_archive(&lookup)
-        })
-        .await?
-        .ok_or_else(|| archive_not_found(name))
+        self.backend
+            .archive(&lookup)
+            .await
+            .map_err(crate::backend_error("reading an archive"))?
+            .ok_or_else(|| archive_not_found(name))
     }
 
     /// ListArchives.
@@ -156,10 +156,10 @@ impl EventBridge {
         };
         let prefix = prefix.to_string();
         let mut list = self
-            .blocking("listing archives", move |store| {
-                store.event_archives(&prefix, bus.as_deref())
-            })
-            .await?;
+            .backend
+            .archives(&prefix, bus.as_deref())
+            .await
+            .map_err(crate::backend_error("listing archives"))?;
         if let Some(state) = state {
             list.retain(|a| a.state == state);
         }
@@ -184,15 +184,15 @@ impl EventBridge {
         }
         let lookup = name.to_string();
         let changed = self
-            .blocking("updating an archive", move |store| {
-                store.update_event_archive(
-                    &lookup,
-                    description.as_deref(),
-                    pattern.as_deref(),
-                    retention_days,
-                )
-            })
-            .await?;
+            .backend
+            .update_archive(
+                &lookup,
+                description.as_deref(),
+                pattern.as_deref(),
+                retention_days,
+            )
+            .await
+            .map_err(crate::backend_error("updating an archive"))?;
         if !changed {
             return Err(archive_not_found(name));
         }
@@ -203,10 +203,10 @@ impl EventBridge {
     pub async fn delete_archive(&self, name: &str) -> Result<(), ServiceError> {
         let lookup = name.to_string();
         let deleted = self
-            .blocking("deleting an archive", move |store| {
-                store.delete_event_archive(&lookup)
-            })
-            .await?;
+            .backend
+            .delete_archive(&lookup)
+            .await
+            .map_err(crate::backend_error("deleting an archive"))?;
         if deleted {
             Ok(())
         } else {
@@ -224,8 +224,10 @@ impl EventBridge {
         })?;
         let lookup = new.name.clone();
         if self
-            .blocking("reading a replay", move |store| store.event_replay(&lookup))
-            .await?
+            .backend
+            .replay(&lookup)
+            .await
+            .map_err(crate::backend_error("reading a replay"))?
             .is_some()
         {
             return Err(ServiceError::new(
@@ -252,10 +254,10 @@ impl EventBridge {
         };
         let lookup = archive_name.clone();
         let Some(archive) = self
-            .blocking("reading an archive", move |store| {
-                store.event_archive(&lookup)
-            })
-            .await?
+            .backend
+            .archive(&lookup)
+            .await
+            .map_err(crate::backend_error("reading an archive"))?
         else {
             return Err(invalid(format!(
                 "Parameter EventSourceArn is not valid. Reason: Archive {archive_name} does not exist."
@@ -296,11 +298,11 @@ impl EventBridge {
             cursor: 0,
         };
         let stored = record.clone();
-        self.blocking("creating a replay", move |store| {
-            store.create_event_replay(&stored)
-        })
-        .await
-        .map_err(aws_codes)?;
+        self.backend
+            .create_replay(&stored)
+            .await
+            .map_err(crate::backend_error("creating a replay"))
+            .map_err(aws_codes)?;
         self.spawn_replay(record.name.clone());
         Ok(record)
     }
@@ -308,8 +310,10 @@ impl EventBridge {
     /// DescribeReplay.
     pub async fn describe_replay(&self, name: &str) -> Result<ReplayRecord, ServiceError> {
         let lookup = name.to_string();
-        self.blocking("reading a replay", move |store| store.event_replay(&lookup))
-            .await?
+        self.backend
+            .replay(&lookup)
+            .await
+            .map_err(crate::backend_error("reading a replay"))?
             .ok_or_else(|| replay_not_found(name))
     }
 
@@ -322,8 +326,10 @@ impl EventBridge {
     ) -> Result<Vec<ReplayRecord>, ServiceError> {
         let prefix = prefix.to_string();
         let mut list = self
-            .blocking("listing replays", move |store| store.event_replays(&prefix))
-            .await?;
+            .backend
+            .replays(&prefix)
+            .await
+            .map_err(crate::backend_error("listing replays"))?;
         if let Some(state) = state {
             list.retain(|r| r.state == state);
         }
@@ -338,10 +344,10 @@ impl EventBridge {
     pub async fn cancel_replay(&self, name: &str) -> Result<ReplayRecord, ServiceError> {
         let lookup = name.to_string();
         let (replay, moved) = self
-            .blocking("cancelling a replay", move |store| {
-                store.set_event_replay_state(&lookup, ACTIVE, "CANCELLING", None, None)
-            })
-            .await?
+            .backend
+            .set_replay_state(&lookup, ACTIVE, "CANCELLING", None, None)
+            .await
+            .map_err(crate::backend_error("cancelling a replay"))?
             .ok_or_else(|| replay_not_found(name))?;
         if !moved {
             return Err(ServiceError::invalid(
@@ -388,8 +394,10 @@ impl EventBridge {
     /// Resumes the replays a restart cut, and ends those being cancelled.
     pub(crate) async fn resume_replays(&self) {
         let list = match self
-            .blocking("listing replays", |store| store.event_replays(""))
+            .backend
+            .replays("")
             .await
+            .map_err(crate::backend_error("listing replays"))
         {
             Ok(list) => list,
             Err(error) => {
@@ -413,16 +421,10 @@ impl EventBridge {
     async fn end_replay(&self, name: &str) {
         let lookup = name.to_string();
         if let Err(error) = self
-            .blocking("ending a replay", move |store| {
-                store.set_event_replay_state(
-                    &lookup,
-                    &["CANCELLING"],
-                    "CANCELLED",
-                    None,
-                    Some(now_ms()),
-                )
-            })
+            .backend
+            .set_replay_state(&lookup, &["CANCELLING"], "CANCELLED", None, Some(now_ms()))
             .await
+            .map_err(crate::backend_error("ending a replay"))
         {
             tracing::warn!(replay = name, %error, "could not end a cancelled replay");
         }
@@ -433,10 +435,10 @@ impl EventBridge {
     async fn run_replay(&self, name: &str, token: &CancellationToken) {
         let lookup = name.to_string();
         let replay = match self
-            .blocking("starting a replay", move |store| {
-                store.set_event_replay_state(&lookup, ACTIVE, "RUNNING", None, None)
-            })
+            .backend
+            .set_replay_state(&lookup, ACTIVE, "RUNNING", None, None)
             .await
+            .map_err(crate::backend_error("starting a replay"))
         {
             Ok(Some((replay, true))) => replay,
             // Cancelled before it started.
@@ -457,16 +459,10 @@ impl EventBridge {
         }
         let lookup = name.to_string();
         let result = if token.is_cancelled() {
-            self.blocking("ending a replay", move |store| {
-                store.set_event_replay_state(
-                    &lookup,
-                    &["CANCELLING"],
-                    "CANCELLED",
-                    None,
-                    Some(now_ms()),
-                )
-            })
-            .await
+            self.backend
+                .set_replay_state(&lookup, &["CANCELLING"], "CANCELLED", None, Some(now_ms()))
+                .await
+                .map_err(crate::backend_error("ending a replay"))
         } else {
             let (state, reason) = match &outcome {
                 Ok(n) => {
@@ -478,16 +474,16 @@ impl EventBridge {
                     ("FAILED", Some(error.message.clone()))
                 }
             };
-            self.blocking("ending a replay", move |store| {
-                store.set_event_replay_state(
+            self.backend
+                .set_replay_state(
                     &lookup,
                     &["RUNNING"],
                     state,
                     reason.as_deref(),
                     Some(now_ms()),
                 )
-            })
-            .await
+                .await
+                .map_err(crate::backend_error("ending a replay"))
         };
         if let Err(error) = result {
             tracing::warn!(replay = name, %error, "could not record a replay's end");
@@ -505,10 +501,10 @@ impl EventBridge {
         loop {
             let (archive, from, to) = (replay.archive.clone(), replay.start_ms, replay.end_ms);
             let page = self
-                .blocking("reading archived events", move |store| {
-                    store.archived_events(&archive, from, to, cursor, REPLAY_PAGE)
-                })
-                .await?;
+                .backend
+                .archived_events(&archive, from, to, cursor, REPLAY_PAGE)
+                .await
+                .map_err(crate::backend_error("reading archived events"))?;
             if page.is_empty() {
                 return Ok(count);
             }
@@ -542,10 +538,10 @@ impl EventBridge {
                 }
                 cursor = archived.seq;
                 let (name, time) = (replay.name.clone(), archived.time_ms);
-                self.blocking("recording a replay's progress", move |store| {
-                    store.advance_event_replay(&name, cursor, time)
-                })
-                .await?;
+                self.backend
+                    .advance_replay(&name, cursor, time)
+                    .await
+                    .map_err(crate::backend_error("recording a replay's progress"))?;
             }
         }
     }
@@ -555,10 +551,10 @@ impl EventBridge {
         let cancel = self.cancel().clone();
         loop {
             match self
-                .blocking("pruning archived events", |store| {
-                    store.prune_archived_events(now_ms())
-                })
+                .backend
+                .prune_archived_events(now_ms())
                 .await
+                .map_err(crate::backend_error("pruning archived events"))
             {
                 Ok(0) => {}
                 Ok(n) => tracing::debug!(events = n, "pruned expired archived events"),
@@ -569,172 +565,5 @@ impl EventBridge {
                 _ = tokio::time::sleep(PRUNE_EVERY) => {}
             }
         }
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::bus::PutEventsEntry;
-    use stratus_engine::{Engine, EngineConfig};
-    use stratus_service_kit::{Kit, ServicesConfig};
-    use stratus_store::Store;
-
-    async fn start(dir: &std::path::Path) -> (Engine, EventBridge) {
-        let store = Store::open(dir).expect("store");
-        let engine = Engine::start(store, Vec::new(), EngineConfig::default())
-            .await
-            .expect("engine");
-        let events = EventBridge::start(Kit::new(engine.clone(), ServicesConfig::default()));
-        (engine, events)
-    }
-
-    async fn stop(engine: Engine, events: EventBridge) {
-        events.shutdown().await;
-        engine.shutdown(Duration::from_secs(1)).await;
-    }
-
-    /// Polls until the replay is in `state`.
-    async fn reaches(events: &EventBridge, name: &str, state: &str) -> ReplayRecord {
-        let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
-        loop {
-            let replay = events.describe_replay(name).await.expect("replay");
-            if replay.state == state {
-                return replay;
-            }
-            assert!(
-                tokio::time::Instant::now() < deadline,
-                "{name} never reached {state}: {replay:?}"
-            );
-            tokio::time::sleep(Duration::from_millis(10)).await;
-        }
-    }
-
-    /// An archive of every event of the default bus, holding `n` of them.
-    async fn archive_of(events: &EventBridge, n: usize) -> String {
-        events
-            .create_archive(NewArchive {
-                name: "a".into(),
-                source_arn: stratus_core::function::bus_arn("default"),
-                description: None,
-                pattern: None,
-                retention_days: 0,
-            })
-            .await
-            .expect("archive");
-        let entries: Vec<PutEventsEntry> = (0..n)
-            .map(|i| PutEventsEntry {
-                source: "shop".into(),
-                detail_type: "Order".into(),
-                detail: format!("{{\"n\": {i}}}"),
-                ..PutEventsEntry::default()
-            })
-            .collect();
-        for chunk in entries.chunks(10) {
-            for result in events.put_events(chunk.to_vec()).await {
-                result.expect("put");
-            }
-        }
-        assert_eq!(
-            events.describe_archive("a").await.expect("a").event_count,
-            n as u64
-        );
-        archive_arn("a")
-    }
-
-    fn replay(name: &str, archive: &str) -> NewReplay {
-        NewReplay {
-            name: name.into(),
-            description: None,
-            source_arn: archive.into(),
-            start_ms: 0,
-            end_ms: now_ms() + 60_000,
-            destination: stratus_core::function::bus_arn("default"),
-            filter_arns: Vec::new(),
-        }
-    }
-
-    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-    async fn a_cancelled_replay_ends_cancelled_and_a_finished_one_cannot_be() {
-        let dir = tempfile::tempdir().expect("tempdir");
-        let (engine, events) = start(dir.path()).await;
-        let archive = archive_of(&events, 200).await;
-
-        let started = events
-            .start_replay(replay("slow", &archive))
-            .await
-            .expect("start");
-        assert_eq!(started.state, "STARTING");
-        let cancelled = events.cancel_replay("slow").await.expect("cancel");
-        assert_eq!(cancelled.state, "CANCELLING");
-        let ended = reaches(&events, "slow", "CANCELLED").await;
-        assert!(ended.replay_end_ms.is_some(), "{ended:?}");
-
-        events
-            .start_replay(replay("fast", &archive))
-            .await
-            .expect("start");
-        let done = reaches(&events, "fast", "COMPLETED").await;
-        assert!(
-            done.cursor > 0 && done.last_replayed_ms.is_some(),
-            "{done:?}"
-        );
-        let e = events.cancel_replay("fast").await.expect_err("completed");
-        assert_eq!(
-            (e.code, e.message.as_str()),
-            (
-                "IllegalStatusException",
-                "Replay fast is not in a valid state for this operation."
-            )
-        );
-        // Replayed events are not archived again.
-        assert_eq!(
-            events.describe_archive("a").await.expect("a").event_count,
-            200
-        );
-        stop(engine, events).await;
-    }
-
-    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-    async fn a_replay_cut_by_a_restart_resumes_where_it_was() {
-        let dir = tempfile::tempdir().expect("tempdir");
-        let (engine, events) = start(dir.path()).await;
-        archive_of(&events, 5).await;
-        stop(engine, events).await;
-
-        // As a crash leaves them: one replay midway, one being cancelled.
-        let store = Store::open(dir.path()).expect("store");
-        let archived = store
-            .archived_events("a", 0, i64::MAX, 0, 10)
-            .expect("archived");
-        let record = |name: &str, state: &str| ReplayRecord {
-            name: name.into(),
-            archive: "a".into(),
-            description: None,
-            bus: "default".into(),
-            filter_arns: Vec::new(),
-            start_ms: 0,
-            end_ms: i64::MAX,
-            state: state.into(),
-            state_reason: None,
-            replay_start_ms: 1,
-            replay_end_ms: None,
-            last_replayed_ms: None,
-            cursor: archived[1].seq,
-        };
-        store
-            .create_event_replay(&record("midway", "RUNNING"))
-            .expect("midway");
-        store
-            .create_event_replay(&record("cut", "CANCELLING"))
-            .expect("cut");
-        drop(store);
-
-        let (engine, events) = start(dir.path()).await;
-        let done = reaches(&events, "midway", "COMPLETED").await;
-        assert_eq!(done.cursor, archived[4].seq);
-        assert_eq!(done.last_replayed_ms, Some(archived[4].time_ms));
-        reaches(&events, "cut", "CANCELLED").await;
-        stop(engine, events).await;
     }
 }

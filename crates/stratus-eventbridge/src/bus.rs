@@ -449,10 +449,10 @@ impl EventBridge {
     ) -> Result<(), ServiceError> {
         let lookup = bus.to_string();
         let (stored, archives) = self
-            .blocking("reading an event bus's rules", move |store| {
-                store.event_routes(&lookup)
-            })
-            .await?
+            .backend
+            .routes(&lookup)
+            .await
+            .map_err(crate::backend_error("reading an event bus's rules"))?
             .ok_or_else(|| not_found(format!("Event bus {bus} does not exist.")))?;
         if archive && event.get("replay-name").is_none() {
             self.archive(&archives, event).await?;
@@ -752,11 +752,11 @@ impl EventBridge {
             ));
         }
         let owned = name.to_string();
-        self.blocking("creating an event bus", move |store| {
-            store.create_event_bus(&owned, description.as_deref(), &tags, now_ms())
-        })
-        .await
-        .map_err(aws_codes)
+        self.backend
+            .create_bus(&owned, description.as_deref(), &tags, now_ms())
+            .await
+            .map_err(crate::backend_error("creating an event bus"))
+            .map_err(aws_codes)
     }
 
     /// DeleteEventBus (deleting one that does not exist succeeds, as on AWS).
@@ -765,10 +765,10 @@ impl EventBridge {
         if name == "default" {
             return Err(invalid("Cannot delete event bus default."));
         }
-        self.blocking("deleting an event bus", move |store| {
-            store.delete_event_bus(&name)
-        })
-        .await?;
+        self.backend
+            .delete_bus(&name)
+            .await
+            .map_err(crate::backend_error("deleting an event bus"))?;
         self.rules_changed();
         Ok(())
     }
@@ -777,20 +777,20 @@ impl EventBridge {
     pub async fn describe_event_bus(&self, name: Option<&str>) -> Result<BusRecord, ServiceError> {
         let name = bus_name(name)?;
         let lookup = name.clone();
-        self.blocking("reading an event bus", move |store| {
-            store.event_bus(&lookup)
-        })
-        .await?
-        .ok_or_else(|| not_found(format!("Event bus {name} does not exist.")))
+        self.backend
+            .bus(&lookup)
+            .await
+            .map_err(crate::backend_error("reading an event bus"))?
+            .ok_or_else(|| not_found(format!("Event bus {name} does not exist.")))
     }
 
     /// ListEventBuses.
     pub async fn list_event_buses(&self, prefix: &str) -> Result<Vec<BusRecord>, ServiceError> {
         let prefix = prefix.to_string();
-        self.blocking("listing event buses", move |store| {
-            store.event_buses(&prefix)
-        })
-        .await
+        self.backend
+            .buses(&prefix)
+            .await
+            .map_err(crate::backend_error("listing event buses"))
     }
 
     /// PutPermission: adds (or replaces, by `StatementId`) a statement
@@ -815,24 +815,30 @@ impl EventBridge {
             (None, Some(s)) => {
                 let statement = s.to_json(&arn);
                 let sid = s.statement_id.clone();
-                self.blocking("changing a bus's policy", move |store| {
-                    store.update_event_bus_policy(&bus, now_ms(), |current| {
-                        let mut policy = current
-                            .and_then(|t| serde_json::from_str::<Value>(t).ok())
-                            .filter(Value::is_object)
-                            .unwrap_or_else(|| json!({"Version": "2012-10-17", "Statement": []}));
-                        let list = policy["Statement"].as_array().cloned().unwrap_or_default();
-                        let mut list: Vec<Value> = list
-                            .into_iter()
-                            .filter(|st| st["Sid"] != sid.as_str())
-                            .collect();
-                        list.push(statement);
-                        policy["Statement"] = Value::Array(list);
-                        Ok(Some(policy.to_string()))
-                    })
-                })
-                .await
-                .map_err(aws_codes)?;
+                self.backend
+                    .update_bus_policy(
+                        &bus,
+                        now_ms(),
+                        Box::new(move |current| {
+                            let mut policy = current
+                                .and_then(|t| serde_json::from_str::<Value>(t).ok())
+                                .filter(Value::is_object)
+                                .unwrap_or_else(
+                                    || json!({"Version": "2012-10-17", "Statement": []}),
+                                );
+                            let list = policy["Statement"].as_array().cloned().unwrap_or_default();
+                            let mut list: Vec<Value> = list
+                                .into_iter()
+                                .filter(|st| st["Sid"] != sid.as_str())
+                                .collect();
+                            list.push(statement);
+                            policy["Statement"] = Value::Array(list);
+                            Ok(Some(policy.to_string()))
+                        }),
+                    )
+                    .await
+                    .map_err(crate::backend_error("changing a bus's policy"))
+                    .map_err(aws_codes)?;
                 return Ok(());
             }
             (None, None) => {
@@ -841,11 +847,11 @@ impl EventBridge {
                 ));
             }
         };
-        self.blocking("changing a bus's policy", move |store| {
-            store.update_event_bus_policy(&bus, now_ms(), |_| Ok(new_policy))
-        })
-        .await
-        .map_err(aws_codes)
+        self.backend
+            .update_bus_policy(&bus, now_ms(), Box::new(move |_| Ok(new_policy)))
+            .await
+            .map_err(crate::backend_error("changing a bus's policy"))
+            .map_err(aws_codes)
     }
 
     /// RemovePermission: one statement, or all of them.
@@ -860,33 +866,37 @@ impl EventBridge {
             return Err(invalid("Parameter StatementId is required."));
         }
         const MISSING: &str = "Statement with the provided id does not exist.";
-        self.blocking("changing a bus's policy", move |store| {
-            store.update_event_bus_policy(&bus, now_ms(), |current| {
-                if all {
-                    return Ok(None);
-                }
-                let sid = statement_id.unwrap_or_default();
-                let mut policy = current
-                    .and_then(|t| serde_json::from_str::<Value>(t).ok())
-                    .ok_or_else(|| StoreError::NotFound(MISSING.into()))?;
-                let list = policy["Statement"].as_array().cloned().unwrap_or_default();
-                let before = list.len();
-                let kept: Vec<Value> = list
-                    .into_iter()
-                    .filter(|st| st["Sid"] != sid.as_str())
-                    .collect();
-                if kept.len() == before {
-                    return Err(StoreError::NotFound(MISSING.into()));
-                }
-                if kept.is_empty() {
-                    return Ok(None);
-                }
-                policy["Statement"] = Value::Array(kept);
-                Ok(Some(policy.to_string()))
-            })
-        })
-        .await
-        .map_err(aws_codes)
+        self.backend
+            .update_bus_policy(
+                &bus,
+                now_ms(),
+                Box::new(move |current| {
+                    if all {
+                        return Ok(None);
+                    }
+                    let sid = statement_id.unwrap_or_default();
+                    let mut policy = current
+                        .and_then(|t| serde_json::from_str::<Value>(t).ok())
+                        .ok_or_else(|| StoreError::NotFound(MISSING.into()))?;
+                    let list = policy["Statement"].as_array().cloned().unwrap_or_default();
+                    let before = list.len();
+                    let kept: Vec<Value> = list
+                        .into_iter()
+                        .filter(|st| st["Sid"] != sid.as_str())
+                        .collect();
+                    if kept.len() == before {
+                        return Err(StoreError::NotFound(MISSING.into()));
+                    }
+                    if kept.is_empty() {
+                        return Ok(None);
+                    }
+                    policy["Statement"] = Value::Array(kept);
+                    Ok(Some(policy.to_string()))
+                }),
+            )
+            .await
+            .map_err(crate::backend_error("changing a bus's policy"))
+            .map_err(aws_codes)
     }
 
     /// PutRule: creates or updates a rule; returns its ARN.
@@ -931,10 +941,10 @@ impl EventBridge {
         };
         let tags = rule.tags;
         let stored = self
-            .blocking("putting a rule", move |store| {
-                store.put_event_rule(&record, &tags, now_ms())
-            })
+            .backend
+            .put_rule(&record, &tags, now_ms())
             .await
+            .map_err(crate::backend_error("putting a rule"))
             .map_err(aws_codes)?;
         self.rules_changed();
         Ok(rule_arn(&stored.bus, &stored.name))
@@ -948,8 +958,10 @@ impl EventBridge {
     ) -> Result<RuleRecord, ServiceError> {
         let bus = bus_name(bus)?;
         let (b, n) = (bus.clone(), name.to_string());
-        self.blocking("reading a rule", move |store| store.event_rule(&b, &n))
-            .await?
+        self.backend
+            .rule(&b, &n)
+            .await
+            .map_err(crate::backend_error("reading a rule"))?
             .ok_or_else(|| not_found(format!("Rule {name} does not exist on EventBus {bus}.")))
     }
 
@@ -962,13 +974,17 @@ impl EventBridge {
         let bus = bus_name(bus)?;
         let (b, p) = (bus.clone(), prefix.to_string());
         let exists = self
-            .blocking("reading an event bus", move |store| store.event_bus(&b))
-            .await?;
+            .backend
+            .bus(&b)
+            .await
+            .map_err(crate::backend_error("reading an event bus"))?;
         if exists.is_none() {
             return Err(not_found(format!("Event bus {bus} does not exist.")));
         }
-        self.blocking("listing rules", move |store| store.event_rules(&bus, &p))
+        self.backend
+            .rules(&bus, &p)
             .await
+            .map_err(crate::backend_error("listing rules"))
     }
 
     /// ListRuleNamesByTarget.
@@ -979,11 +995,11 @@ impl EventBridge {
     ) -> Result<Vec<String>, ServiceError> {
         let bus = bus_name(bus)?;
         let arn = target_arn.to_string();
-        self.blocking("listing rules by target", move |store| {
-            store.event_rules_by_target(&bus, &arn)
-        })
-        .await
-        .map_err(aws_codes)
+        self.backend
+            .rule_names_by_target(&bus, &arn)
+            .await
+            .map_err(crate::backend_error("listing rules by target"))
+            .map_err(aws_codes)
     }
 
     /// DeleteRule: refused while the rule has targets unless `force`;
@@ -996,14 +1012,14 @@ impl EventBridge {
     ) -> Result<(), ServiceError> {
         let bus = bus_name(bus)?;
         let name = name.to_string();
-        self.blocking("deleting a rule", move |store| {
-            store.delete_event_rule(&bus, &name, force)
-        })
-        .await
-        .map_err(|e| match e.kind {
-            ErrorKind::Conflict => invalid(e.message),
-            _ => e,
-        })?;
+        self.backend
+            .delete_rule(&bus, &name, force)
+            .await
+            .map_err(crate::backend_error("deleting a rule"))
+            .map_err(|e| match e.kind {
+                ErrorKind::Conflict => invalid(e.message),
+                _ => e,
+            })?;
         self.rules_changed();
         Ok(())
     }
@@ -1018,10 +1034,10 @@ impl EventBridge {
         let bus = bus_name(bus)?;
         let (b, n) = (bus.clone(), name.to_string());
         let changed = self
-            .blocking("enabling or disabling a rule", move |store| {
-                store.set_event_rule_enabled(&b, &n, enabled)
-            })
-            .await?;
+            .backend
+            .set_rule_enabled(&b, &n, enabled)
+            .await
+            .map_err(crate::backend_error("enabling or disabling a rule"))?;
         if changed {
             self.rules_changed();
             Ok(())
@@ -1081,17 +1097,17 @@ impl EventBridge {
             });
         }
         let r = rule.to_string();
-        self.blocking("putting targets", move |store| {
-            store.put_event_targets(&bus, &r, &good, MAX_TARGETS_PER_RULE)
-        })
-        .await
-        .map_err(|e| match e.kind {
-            ErrorKind::Invalid => ServiceError::invalid(
-                "LimitExceededException",
-                "The requested resource exceeds the maximum number allowed.",
-            ),
-            _ => aws_codes(e),
-        })?;
+        self.backend
+            .put_targets(&bus, &r, &good, MAX_TARGETS_PER_RULE)
+            .await
+            .map_err(crate::backend_error("putting targets"))
+            .map_err(|e| match e.kind {
+                ErrorKind::Invalid => ServiceError::invalid(
+                    "LimitExceededException",
+                    "The requested resource exceeds the maximum number allowed.",
+                ),
+                _ => aws_codes(e),
+            })?;
         self.rules_changed();
         Ok(Vec::new())
     }
@@ -1107,10 +1123,10 @@ impl EventBridge {
         let r = rule.to_string();
         let wanted = ids.clone();
         let removed = self
-            .blocking("removing targets", move |store| {
-                store.remove_event_targets(&bus, &r, &wanted)
-            })
+            .backend
+            .remove_targets(&bus, &r, &wanted)
             .await
+            .map_err(crate::backend_error("removing targets"))
             .map_err(aws_codes)?;
         self.rules_changed();
         Ok(ids
@@ -1133,10 +1149,10 @@ impl EventBridge {
         self.describe_rule(bus, rule).await?;
         let bus = bus_name(bus)?;
         let r = rule.to_string();
-        self.blocking("listing targets", move |store| {
-            store.event_targets(&bus, &r)
-        })
-        .await
+        self.backend
+            .targets(&bus, &r)
+            .await
+            .map_err(crate::backend_error("listing targets"))
     }
 
     /// TestEventPattern.
@@ -1156,31 +1172,31 @@ impl EventBridge {
         tags: Vec<(String, String)>,
     ) -> Result<(), ServiceError> {
         let (bus, rule) = tag_owner(arn)?;
-        self.blocking("tagging", move |store| {
-            store.tag_event_resource((&bus, rule.as_deref()), &tags)
-        })
-        .await
-        .map_err(aws_codes)
+        self.backend
+            .tag((&bus, rule.as_deref()), &tags)
+            .await
+            .map_err(crate::backend_error("tagging"))
+            .map_err(aws_codes)
     }
 
     /// UntagResource.
     pub async fn untag_resource(&self, arn: &str, keys: Vec<String>) -> Result<(), ServiceError> {
         let (bus, rule) = tag_owner(arn)?;
-        self.blocking("untagging", move |store| {
-            store.untag_event_resource((&bus, rule.as_deref()), &keys)
-        })
-        .await
-        .map_err(aws_codes)
+        self.backend
+            .untag((&bus, rule.as_deref()), &keys)
+            .await
+            .map_err(crate::backend_error("untagging"))
+            .map_err(aws_codes)
     }
 
     /// ListTagsForResource.
     pub async fn list_tags(&self, arn: &str) -> Result<Vec<(String, String)>, ServiceError> {
         let (bus, rule) = tag_owner(arn)?;
-        self.blocking("listing tags", move |store| {
-            store.event_resource_tags((&bus, rule.as_deref()))
-        })
-        .await
-        .map_err(aws_codes)
+        self.backend
+            .tags((&bus, rule.as_deref()))
+            .await
+            .map_err(crate::backend_error("listing tags"))
+            .map_err(aws_codes)
     }
 
     /// The ARN of a bus.
@@ -1322,10 +1338,10 @@ impl EventBridge {
         }
         let time = event_time_ms(event);
         let text = event.to_string();
-        self.blocking("archiving an event", move |store| {
-            store.archive_event(&into, time, &text)
-        })
-        .await
+        self.backend
+            .archive_event(&into, time, &text)
+            .await
+            .map_err(crate::backend_error("archiving an event"))
     }
 }
 

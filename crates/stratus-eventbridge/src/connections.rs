@@ -387,22 +387,22 @@ impl EventBridge {
             authorized_ms: Some(now),
         };
         let stored = record.clone();
-        self.blocking("creating a connection", move |store| {
-            store.create_event_connection(&stored)
-        })
-        .await
-        .map_err(already_exists)?;
+        self.backend
+            .create_connection(&stored)
+            .await
+            .map_err(crate::backend_error("creating a connection"))
+            .map_err(already_exists)?;
         Ok(record)
     }
 
     /// DescribeConnection.
     pub async fn describe_connection(&self, name: &str) -> Result<ConnectionRecord, ServiceError> {
         let lookup = name.to_string();
-        self.blocking("reading a connection", move |store| {
-            store.event_connection(&lookup)
-        })
-        .await?
-        .ok_or_else(|| connection_not_found(name))
+        self.backend
+            .connection(&lookup)
+            .await
+            .map_err(crate::backend_error("reading a connection"))?
+            .ok_or_else(|| connection_not_found(name))
     }
 
     /// ListConnections.
@@ -413,10 +413,10 @@ impl EventBridge {
     ) -> Result<Vec<ConnectionRecord>, ServiceError> {
         let prefix = prefix.to_string();
         let mut list = self
-            .blocking("listing connections", move |store| {
-                store.event_connections(&prefix)
-            })
-            .await?;
+            .backend
+            .connections(&prefix)
+            .await
+            .map_err(crate::backend_error("listing connections"))?;
         if let Some(state) = state {
             list.retain(|c| c.state == state);
         }
@@ -426,11 +426,11 @@ impl EventBridge {
     /// DeleteConnection: the connection as it was.
     pub async fn delete_connection(&self, name: &str) -> Result<ConnectionRecord, ServiceError> {
         let lookup = name.to_string();
-        self.blocking("deleting a connection", move |store| {
-            store.delete_event_connection(&lookup)
-        })
-        .await?
-        .ok_or_else(|| connection_not_found(name))
+        self.backend
+            .delete_connection(&lookup)
+            .await
+            .map_err(crate::backend_error("deleting a connection"))?
+            .ok_or_else(|| connection_not_found(name))
     }
 
     /// CreateApiDestination.
@@ -481,11 +481,11 @@ impl EventBridge {
             modified_ms: now,
         };
         let stored = record.clone();
-        self.blocking("creating an API destination", move |store| {
-            store.create_event_api_destination(&stored)
-        })
-        .await
-        .map_err(already_exists)?;
+        self.backend
+            .create_api_destination(&stored)
+            .await
+            .map_err(crate::backend_error("creating an API destination"))
+            .map_err(already_exists)?;
         Ok((record, destination_state(&connection).into()))
     }
 
@@ -496,10 +496,10 @@ impl EventBridge {
     ) -> Result<(ApiDestinationRecord, String), ServiceError> {
         let lookup = name.to_string();
         let record = self
-            .blocking("reading an API destination", move |store| {
-                store.event_api_destination(&lookup)
-            })
-            .await?
+            .backend
+            .api_destination(&lookup)
+            .await
+            .map_err(crate::backend_error("reading an API destination"))?
             .ok_or_else(|| destination_not_found(name))?;
         let state = self.destination_state(&record).await?;
         Ok((record, state))
@@ -513,10 +513,10 @@ impl EventBridge {
     ) -> Result<Vec<(ApiDestinationRecord, String)>, ServiceError> {
         let (prefix, arn) = (prefix.to_string(), connection_arn.map(str::to_string));
         let list = self
-            .blocking("listing API destinations", move |store| {
-                store.event_api_destinations(&prefix, arn.as_deref())
-            })
-            .await?;
+            .backend
+            .api_destinations(&prefix, arn.as_deref())
+            .await
+            .map_err(crate::backend_error("listing API destinations"))?;
         let mut out = Vec::with_capacity(list.len());
         for d in list {
             let state = self.destination_state(&d).await?;
@@ -529,10 +529,10 @@ impl EventBridge {
     pub async fn delete_api_destination(&self, name: &str) -> Result<(), ServiceError> {
         let lookup = name.to_string();
         let deleted = self
-            .blocking("deleting an API destination", move |store| {
-                store.delete_event_api_destination(&lookup)
-            })
-            .await?;
+            .backend
+            .delete_api_destination(&lookup)
+            .await
+            .map_err(crate::backend_error("deleting an API destination"))?;
         if deleted {
             Ok(())
         } else {
@@ -555,10 +555,10 @@ impl EventBridge {
         };
         let id = d.connection_arn.clone();
         Ok(self
-            .blocking("reading a connection", move |store| {
-                store.event_connection(&name)
-            })
-            .await?
+            .backend
+            .connection(&name)
+            .await
+            .map_err(crate::backend_error("reading a connection"))?
             .filter(|c| connection_arn(c) == id))
     }
 
@@ -579,10 +579,10 @@ impl EventBridge {
     ) -> Attempt {
         let lookup = name.to_string();
         let destination = match self
-            .blocking("reading an API destination", move |store| {
-                store.event_api_destination(&lookup)
-            })
+            .backend
+            .api_destination(&lookup)
             .await
+            .map_err(crate::backend_error("reading an API destination"))
         {
             Ok(Some(d)) => d,
             Ok(None) => return Attempt::GiveUp(format!("API destination {name} does not exist")),

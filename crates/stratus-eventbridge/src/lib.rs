@@ -1,6 +1,9 @@
 //! EventBridge: buses, rules, targets, schedules, archives and replays,
 //! connections and API destinations, and its JSON 1.1 protocol.
 //!
+//! - `backend.rs`: [`BusBackend`], where EventBridge's state is kept (the
+//!   binary hands [`EventBridge::start`] one; `stratus-store-sqlite` has
+//!   SQLite's);
 //! - `bus.rs`: buses, rules, targets, permissions, tags, and PutEvents (the
 //!   envelope, the bus's archives, every enabled rule of the bus matched,
 //!   targets delivered through the shared
@@ -20,6 +23,7 @@
 //! runs on the kit's task tracker and stops with its cancellation token.
 
 pub mod archives;
+pub mod backend;
 pub mod bus;
 pub mod connections;
 pub mod scheduler;
@@ -27,10 +31,12 @@ mod service;
 pub mod targets;
 pub mod wire;
 
+pub use backend::BusBackend;
 pub use service::EventBridgeService;
 pub use stratus_service_kit::{ErrorKind, EventOrigin, Kit, ServiceError, now_ms};
 
 use std::sync::Arc;
+use stratus_store::StoreError;
 
 /// An answer of the service.
 pub(crate) type Reply = http::Response<bytes::Bytes>;
@@ -39,6 +45,7 @@ pub(crate) type Reply = http::Response<bytes::Bytes>;
 #[derive(Clone)]
 pub struct EventBridge {
     kit: Kit,
+    backend: Arc<dyn BusBackend>,
     state: Arc<bus::BusState>,
 }
 
@@ -51,12 +58,13 @@ impl std::ops::Deref for EventBridge {
 }
 
 impl EventBridge {
-    /// The service over `kit`, with its background loops running: the
-    /// scheduler, the outbox, the replays a restart cut, and the pruning of
-    /// archives.
-    pub fn start(kit: Kit) -> EventBridge {
+    /// The service over `kit`, its state kept by `backend`, with its
+    /// background loops running: the scheduler, the outbox, the replays a
+    /// restart cut, and the pruning of archives.
+    pub fn start(kit: Kit, backend: Arc<dyn BusBackend>) -> EventBridge {
         let events = EventBridge {
             kit,
+            backend,
             state: Arc::default(),
         };
         scheduler::spawn(&events);
@@ -67,6 +75,17 @@ impl EventBridge {
         tasks.spawn(async move { resumer.resume_replays().await });
         events
     }
+
+    /// Where buses, rules, archives, the outbox and schedules are kept.
+    pub fn backend(&self) -> &Arc<dyn BusBackend> {
+        &self.backend
+    }
+}
+
+/// A backend's error as EventBridge answers it: `context` names what was
+/// being done (logged for a server fault, never shown).
+pub(crate) fn backend_error(context: &'static str) -> impl FnOnce(StoreError) -> ServiceError {
+    move |error| ServiceError::store(context, error)
 }
 
 /// A JSON-protocol request body: an object (an empty body is `{}`), or

@@ -249,8 +249,10 @@ async fn wanted(events: &EventBridge) -> Result<Vec<Wanted>, crate::ServiceError
         }
     }
     let rules = events
-        .blocking("listing scheduled rules", |s| s.event_schedule_rules())
-        .await?;
+        .backend
+        .schedule_rules()
+        .await
+        .map_err(crate::backend_error("listing scheduled rules"))?;
     for rule in rules {
         let Some(expression) = rule.schedule.as_deref() else {
             continue;
@@ -284,8 +286,10 @@ async fn load(events: &EventBridge) -> Result<Vec<Entry>, crate::ServiceError> {
     // on whole seconds, as EventBridge's second-precision `time` reads.
     let now = crate::now_ms().div_euclid(1000) * 1000;
     let states: Vec<ScheduleState> = events
-        .blocking("syncing schedules", move |s| s.sync_schedules(&keys, now))
-        .await?;
+        .backend
+        .sync_schedules(&keys, now)
+        .await
+        .map_err(crate::backend_error("syncing schedules"))?;
     let entries: Vec<Entry> = wanted
         .into_iter()
         .zip(states)
@@ -384,10 +388,10 @@ async fn fire_due(events: &EventBridge, entries: &mut [Entry]) -> Result<(), cra
     }
     let queued = ticks.iter().any(|t| !t.deliveries.is_empty());
     let fired = events
-        .blocking("firing schedule ticks", move |s| {
-            s.fire_schedule_ticks(&ticks, now)
-        })
-        .await?;
+        .backend
+        .fire_schedule_ticks(&ticks, now)
+        .await
+        .map_err(crate::backend_error("firing schedule ticks"))?;
     events.engine().wake_async();
     if queued {
         events.state.deliveries.notify_one();
@@ -464,8 +468,10 @@ async fn rule_tick(
 ) -> Result<ScheduleTick, crate::ServiceError> {
     let (b, n) = (bus.to_string(), name.to_string());
     let targets = events
-        .blocking("reading a rule's targets", move |s| s.event_targets(&b, &n))
-        .await?;
+        .backend
+        .targets(&b, &n)
+        .await
+        .map_err(crate::backend_error("reading a rule's targets"))?;
     let id = uuid::Uuid::new_v4().to_string();
     let event = serde_json::to_value(envelope(&id, name, d.tick_ms, d.missed))
         .map_err(|e| crate::ServiceError::internal("building a scheduled event", &e))?;

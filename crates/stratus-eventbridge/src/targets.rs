@@ -316,10 +316,10 @@ impl EventBridge {
         if deliveries.is_empty() {
             return Ok(());
         }
-        self.blocking("queuing deliveries", move |store| {
-            store.enqueue_event_deliveries(&deliveries, now_ms())
-        })
-        .await?;
+        self.backend
+            .enqueue_deliveries(&deliveries, now_ms())
+            .await
+            .map_err(crate::backend_error("queuing deliveries"))?;
         self.state.deliveries.notify_one();
         Ok(())
     }
@@ -374,10 +374,10 @@ impl EventBridge {
         loop {
             let now = now_ms();
             let claimed = self
-                .blocking("claiming deliveries", move |store| {
-                    store.claim_event_deliveries(now, BATCH, LEASE_MS)
-                })
-                .await;
+                .backend
+                .claim_deliveries(now, BATCH, LEASE_MS)
+                .await
+                .map_err(crate::backend_error("claiming deliveries"));
             let batch = match claimed {
                 Ok(batch) => batch,
                 Err(error) => {
@@ -396,10 +396,10 @@ impl EventBridge {
                 continue;
             }
             let next = self
-                .blocking("reading the next delivery", |store| {
-                    store.next_event_delivery_ms()
-                })
+                .backend
+                .next_delivery_ms()
                 .await
+                .map_err(crate::backend_error("reading the next delivery"))
                 .ok()
                 .flatten();
             let wait = next.map_or(IDLE_POLL, |due| {
@@ -431,10 +431,10 @@ impl EventBridge {
             Attempt::Done => {
                 self.metrics().delivered("eventbridge", &rule_name, 1);
                 tracing::debug!(target = %d.target, rule = %d.rule, attempts, "delivered an event");
-                self.blocking("completing a delivery", move |store| {
-                    store.complete_event_delivery(id)
-                })
-                .await
+                self.backend
+                    .complete_delivery(id)
+                    .await
+                    .map_err(crate::backend_error("completing a delivery"))
             }
             Attempt::Retry(why)
                 if attempts < d.max_attempts && now_ms() - claimed.created_ms < d.max_age_ms =>
@@ -443,18 +443,18 @@ impl EventBridge {
                 let jitter = u64::try_from(uuid::Uuid::new_v4().as_u128() % 1_000_000).unwrap_or(0);
                 let due = now_ms() + backoff_ms(claimed.attempts, jitter);
                 tracing::debug!(target = %d.target, rule = %d.rule, attempts, %why, "a delivery failed; retrying");
-                self.blocking("rescheduling a delivery", move |store| {
-                    store.retry_event_delivery(id, due)
-                })
-                .await
+                self.backend
+                    .retry_delivery(id, due)
+                    .await
+                    .map_err(crate::backend_error("rescheduling a delivery"))
             }
             Attempt::Retry(why) | Attempt::GiveUp(why) => {
                 self.metrics().failed("eventbridge", &rule_name, 1);
                 tracing::warn!(target = %d.target, rule = %d.rule, attempts, %why, "dropping an event a rule's target did not take");
-                self.blocking("dropping a delivery", move |store| {
-                    store.complete_event_delivery(id)
-                })
-                .await
+                self.backend
+                    .complete_delivery(id)
+                    .await
+                    .map_err(crate::backend_error("dropping a delivery"))
             }
         };
         if let Err(error) = result {

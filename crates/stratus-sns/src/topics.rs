@@ -40,6 +40,11 @@
 //! message and `SigningCertURL` names no certificate, so receivers must not
 //! verify SNS signatures against Stratus.
 
+use crate::backend::{
+    Dedup, NewOutboxMessage, NewSubscription, NewTopicDelivery, OutboxKind, OutboxMessage,
+    SubscriptionRecord, TopicDelivery,
+};
+use crate::backend_error;
 use crate::policy;
 use crate::{ErrorKind, EventOrigin, MessageAttribute, SendMessage, ServiceError, Sns, now_ms};
 use base64::Engine as _;
@@ -56,10 +61,6 @@ use stratus_core::function::{ACCOUNT_ID, topic_arn};
 use stratus_core::names;
 use stratus_core::scope::ResourceScope;
 use stratus_engine::{EngineError, Qualifier};
-use stratus_store::{
-    NewOutboxMessage, NewSubscription, NewTopicDelivery, OutboxKind, OutboxMessage,
-    SubscriptionRecord, TopicDelivery,
-};
 use tokio::sync::Notify;
 
 /// A message to publish.
@@ -821,13 +822,11 @@ impl Sns {
             return Err(tag_limit_exceeded());
         }
         attributes.remove("FifoTopic");
-        let owned = name.to_string();
-        let wanted = tags.clone();
         let (record, created) = self
-            .blocking("creating a topic", move |store| {
-                store.create_topic(&owned, fifo, &attributes, &wanted, now_ms())
-            })
-            .await?;
+            .topics
+            .create_topic(name, fifo, &attributes, &tags, now_ms())
+            .await
+            .map_err(backend_error("creating a topic"))?;
         if record.fifo != fifo {
             return Err(sns_invalid(
                 "Invalid parameter: Attributes Reason: Topic already exists with different attributes",
@@ -848,9 +847,10 @@ impl Sns {
     /// Deletes a topic, its subscriptions and their pending HTTP deliveries
     /// (no error if there is none, as on SNS).
     pub async fn delete_topic(&self, name: &str) -> Result<(), ServiceError> {
-        let owned = name.to_string();
-        self.blocking("deleting a topic", move |store| store.delete_topic(&owned))
-            .await?;
+        self.topics
+            .delete_topic(name)
+            .await
+            .map_err(backend_error("deleting a topic"))?;
         Ok(())
     }
 
@@ -859,18 +859,13 @@ impl Sns {
         &self,
         name: &str,
     ) -> Result<BTreeMap<String, String>, ServiceError> {
-        let owned = name.to_string();
         let (topic, subscriptions) = self
-            .blocking("reading a topic", move |store| {
-                let topic = store.topic(&owned)?;
-                let count = match &topic {
-                    Some(_) => store.topic_subscriptions(&owned)?.len(),
-                    None => 0,
-                };
-                Ok((topic, count))
-            })
-            .await?;
-        let topic = topic.ok_or_else(topic_not_found)?;
+            .topics
+            .topic_with_subscriptions(name)
+            .await
+            .map_err(backend_error("reading a topic"))?
+            .ok_or_else(topic_not_found)?;
+        let subscriptions = subscriptions.len();
         let manifest = self.manifest_subscriptions().get(name).map_or(0, Vec::len);
         let arn = topic_arn(name);
         let mut out = BTreeMap::from([
@@ -912,20 +907,23 @@ impl Sns {
         if key == "FifoTopic" {
             return Err(sns_invalid("Invalid parameter: AttributeName"));
         }
-        let (owned, key, value) = (name.to_string(), key.to_string(), value.to_string());
-        self.blocking("setting a topic's attributes", move |store| {
-            store.update_topic(&owned, |topic| {
-                check_topic_attribute(&key, &value, topic.fifo)?;
-                if key == "DeliveryPolicy" && value.is_empty() {
-                    topic.attributes.remove(&key);
-                } else {
-                    topic.attributes.insert(key, value);
-                }
-                Ok(())
-            })
-        })
-        .await?
-        .ok_or_else(topic_not_found)?
+        let (key, value) = (key.to_string(), value.to_string());
+        self.topics
+            .update_topic(
+                name,
+                Box::new(move |topic| {
+                    check_topic_attribute(&key, &value, topic.fifo)?;
+                    if key == "DeliveryPolicy" && value.is_empty() {
+                        topic.attributes.remove(&key);
+                    } else {
+                        topic.attributes.insert(key, value);
+                    }
+                    Ok(())
+                }),
+            )
+            .await
+            .map_err(backend_error("setting a topic's attributes"))?
+            .ok_or_else(topic_not_found)?
     }
 
     /// Adds the statement `label` to a topic's access policy, allowing
@@ -960,29 +958,32 @@ impl Sns {
         name: &str,
         change: impl FnOnce(&str, &str) -> Result<String, policy::PolicyError> + Send + 'static,
     ) -> Result<(), ServiceError> {
-        let owned = name.to_string();
-        self.blocking("changing a topic's policy", move |store| {
-            store.update_topic(&owned, |topic| {
-                let arn = topic_arn(&topic.name);
-                let current = topic
-                    .attributes
-                    .get("Policy")
-                    .cloned()
-                    .unwrap_or_else(|| policy::default_policy(&arn, ACCOUNT_ID));
-                let changed = change(&current, &arn).map_err(|e| sns_invalid(e.0))?;
-                topic.attributes.insert("Policy".into(), changed);
-                Ok(())
-            })
-        })
-        .await?
-        .ok_or_else(topic_not_found)?
+        self.topics
+            .update_topic(
+                name,
+                Box::new(move |topic| {
+                    let arn = topic_arn(&topic.name);
+                    let current = topic
+                        .attributes
+                        .get("Policy")
+                        .cloned()
+                        .unwrap_or_else(|| policy::default_policy(&arn, ACCOUNT_ID));
+                    let changed = change(&current, &arn).map_err(|e| sns_invalid(e.0))?;
+                    topic.attributes.insert("Policy".into(), changed);
+                    Ok(())
+                }),
+            )
+            .await
+            .map_err(backend_error("changing a topic's policy"))?
+            .ok_or_else(topic_not_found)?
     }
 
     /// A topic's tags (ListTagsForResource).
     pub async fn tags(&self, name: &str) -> Result<BTreeMap<String, String>, ServiceError> {
-        let owned = name.to_string();
-        self.blocking("reading a topic's tags", move |store| store.topic(&owned))
-            .await?
+        self.topics
+            .topic(name)
+            .await
+            .map_err(backend_error("reading a topic's tags"))?
             .map(|topic| topic.tags)
             .ok_or_else(resource_not_found)
     }
@@ -995,23 +996,25 @@ impl Sns {
         add: BTreeMap<String, String>,
         remove: Vec<String>,
     ) -> Result<(), ServiceError> {
-        let owned = name.to_string();
-        self.blocking("tagging a topic", move |store| {
-            store.update_topic(&owned, |topic| {
-                let mut tags = topic.tags.clone();
-                tags.extend(add);
-                for key in &remove {
-                    tags.remove(key);
-                }
-                if tags.len() > MAX_TAGS {
-                    return Err(tag_limit_exceeded());
-                }
-                topic.tags = tags;
-                Ok(())
-            })
-        })
-        .await?
-        .ok_or_else(resource_not_found)?
+        self.topics
+            .update_topic(
+                name,
+                Box::new(move |topic| {
+                    let mut tags = topic.tags.clone();
+                    tags.extend(add);
+                    for key in &remove {
+                        tags.remove(key);
+                    }
+                    if tags.len() > MAX_TAGS {
+                        return Err(tag_limit_exceeded());
+                    }
+                    topic.tags = tags;
+                    Ok(())
+                }),
+            )
+            .await
+            .map_err(backend_error("tagging a topic"))?
+            .ok_or_else(resource_not_found)?
     }
 
     /// A page of topic ARNs and the token of the next page.
@@ -1019,12 +1022,11 @@ impl Sns {
         &self,
         next_token: Option<&str>,
     ) -> Result<(Vec<String>, Option<String>), ServiceError> {
-        let after = next_token.map(str::to_string);
         let topics = self
-            .blocking("listing topics", move |store| {
-                store.list_topics(after.as_deref(), PAGE + 1)
-            })
-            .await?;
+            .topics
+            .list_topics(next_token, PAGE + 1)
+            .await
+            .map_err(backend_error("listing topics"))?;
         let more = topics.len() > PAGE;
         let names: Vec<String> = topics.into_iter().take(PAGE).map(|t| t.name).collect();
         let token = more.then(|| names.last().cloned()).flatten();
@@ -1042,10 +1044,11 @@ impl Sns {
         endpoint: &str,
         attributes: BTreeMap<String, String>,
     ) -> Result<SubscriptionRecord, ServiceError> {
-        let owned = topic.to_string();
         let record = self
-            .blocking("reading a topic", move |store| store.topic(&owned))
-            .await?
+            .topics
+            .topic(topic)
+            .await
+            .map_err(backend_error("reading a topic"))?
             .ok_or_else(topic_not_found)?;
         check_endpoint(protocol, endpoint)?;
         if record.fifo && LOCAL_PROTOCOLS.contains(&protocol) {
@@ -1071,8 +1074,10 @@ impl Sns {
             token: Some(new_token()),
         };
         let (record, created) = self
-            .blocking("subscribing", move |store| store.subscribe(&new, now_ms()))
+            .topics
+            .subscribe(&new, now_ms())
             .await
+            .map_err(backend_error("subscribing"))
             .map_err(sns_store)?;
         if created {
             tracing::info!(topic, protocol, endpoint, arn = %record.arn, "subscribed");
@@ -1105,11 +1110,10 @@ impl Sns {
             _ => return Ok(()),
         };
         let wake = !http.is_empty();
-        let topic = record.topic.clone();
-        self.blocking("sending a subscription confirmation", move |store| {
-            store.commit_publication(&topic, None, &http, &outbox, now)
-        })
-        .await?;
+        self.topics
+            .commit_publication(&record.topic, None, &http, &outbox, now)
+            .await
+            .map_err(backend_error("sending a subscription confirmation"))?;
         if wake {
             self.state.wake.notify_one();
         }
@@ -1127,12 +1131,11 @@ impl Sns {
         if token.is_empty() || !token.bytes().all(|b| b.is_ascii_hexdigit()) {
             return Err(sns_invalid("Invalid token"));
         }
-        let owned = token.to_ascii_lowercase();
         let record = self
-            .blocking("reading a subscription", move |store| {
-                store.subscription_by_token(&owned)
-            })
-            .await?;
+            .topics
+            .subscription_by_token(&token.to_ascii_lowercase())
+            .await
+            .map_err(backend_error("reading a subscription"))?;
         match record {
             Some(record) if record.topic == topic => Ok(record.arn),
             _ => Err(sns_invalid("Invalid parameter: Token")),
@@ -1143,10 +1146,11 @@ impl Sns {
     /// there is none (SNS's Unsubscribe is idempotent, and a deleted
     /// topic's subscriptions are gone with it).
     pub async fn unsubscribe(&self, arn: &str) -> Result<(), ServiceError> {
-        let owned = arn.to_string();
         let deleted = self
-            .blocking("unsubscribing", move |store| store.unsubscribe(&owned))
-            .await?;
+            .topics
+            .unsubscribe(arn)
+            .await
+            .map_err(backend_error("unsubscribing"))?;
         if deleted {
             tracing::info!(arn, "unsubscribed");
         }
@@ -1160,20 +1164,11 @@ impl Sns {
         topic: Option<&str>,
         next_token: Option<&str>,
     ) -> Result<(Vec<SubscriptionRecord>, Option<String>), ServiceError> {
-        let topic = topic.map(str::to_string);
-        let after = next_token.map(str::to_string);
         let subscriptions = self
-            .blocking("listing subscriptions", move |store| {
-                if let Some(name) = &topic
-                    && store.topic(name)?.is_none()
-                {
-                    return Ok(None);
-                }
-                store
-                    .list_subscriptions(topic.as_deref(), after.as_deref(), PAGE + 1)
-                    .map(Some)
-            })
-            .await?
+            .topics
+            .list_subscriptions(topic, next_token, PAGE + 1)
+            .await
+            .map_err(backend_error("listing subscriptions"))?
             .ok_or_else(topic_not_found)?;
         let more = subscriptions.len() > PAGE;
         let page: Vec<_> = subscriptions.into_iter().take(PAGE).collect();
@@ -1187,12 +1182,11 @@ impl Sns {
         &self,
         arn: &str,
     ) -> Result<BTreeMap<String, String>, ServiceError> {
-        let owned = arn.to_string();
         let record = self
-            .blocking("reading a subscription", move |store| {
-                store.subscription(&owned)
-            })
-            .await?
+            .topics
+            .subscription(arn)
+            .await
+            .map_err(backend_error("reading a subscription"))?
             .ok_or_else(subscription_not_found)?;
         let mut out = BTreeMap::from([
             ("SubscriptionArn".to_string(), record.arn.clone()),
@@ -1219,12 +1213,11 @@ impl Sns {
         key: &str,
         value: &str,
     ) -> Result<(), ServiceError> {
-        let owned = arn.to_string();
         let record = self
-            .blocking("reading a subscription", move |store| {
-                store.subscription(&owned)
-            })
-            .await?
+            .topics
+            .subscription(arn)
+            .await
+            .map_err(backend_error("reading a subscription"))?
             .ok_or_else(subscription_not_found)?;
         let mut attributes = record.attributes;
         if key == "FilterPolicy" && value.trim().is_empty() {
@@ -1234,12 +1227,11 @@ impl Sns {
             attributes.insert(key.to_string(), value.to_string());
         }
         check_subscription_attributes(&attributes)?;
-        let owned = arn.to_string();
-        self.blocking("setting a subscription's attributes", move |store| {
-            store.set_subscription_attributes(&owned, &attributes)
-        })
-        .await
-        .map_err(sns_store)
+        self.topics
+            .set_subscription_attributes(arn, &attributes)
+            .await
+            .map_err(backend_error("setting a subscription's attributes"))
+            .map_err(sns_store)
     }
 
     /// The newest `limit` messages of the local outbox (of topic `topic` if
@@ -1250,11 +1242,10 @@ impl Sns {
         topic: Option<&str>,
         limit: usize,
     ) -> Result<Vec<OutboxMessage>, ServiceError> {
-        let topic = topic.map(str::to_string);
-        self.blocking("reading the local outbox", move |store| {
-            store.local_outbox(topic.as_deref(), limit)
-        })
-        .await
+        self.topics
+            .local_outbox(topic, limit)
+            .await
+            .map_err(backend_error("reading the local outbox"))
     }
 
     /// Publishes straight to a phone number (Publish with `PhoneNumber`):
@@ -1285,10 +1276,10 @@ impl Sns {
                 .cloned()
                 .unwrap_or(message.message),
         };
-        self.blocking("recording a text message", move |store| {
-            store.commit_publication("", None, &[], &[text], now_ms())
-        })
-        .await?;
+        self.topics
+            .commit_publication("", None, &[], &[text], now_ms())
+            .await
+            .map_err(backend_error("recording a text message"))?;
         Ok(message_id)
     }
 
@@ -1301,10 +1292,11 @@ impl Sns {
         topic: &str,
         messages: &[&PublishMessage],
     ) -> Result<(), ServiceError> {
-        let owned = topic.to_string();
         let record = self
-            .blocking("reading a topic", move |store| store.topic(&owned))
-            .await?
+            .topics
+            .topic(topic)
+            .await
+            .map_err(backend_error("reading a topic"))?
             .ok_or_else(topic_not_found)?;
         if !record.fifo {
             return Ok(());
@@ -1336,16 +1328,12 @@ impl Sns {
         message: PublishMessage,
     ) -> Result<String, ServiceError> {
         check_message(&message)?;
-        let owned = topic.to_string();
         let (record, subscriptions) = self
-            .blocking("reading a topic", move |store| {
-                let Some(record) = store.topic(&owned)? else {
-                    return Ok((None, Vec::new()));
-                };
-                Ok((Some(record), store.topic_subscriptions(&owned)?))
-            })
-            .await?;
-        let record = record.ok_or_else(topic_not_found)?;
+            .topics
+            .topic_with_subscriptions(topic)
+            .await
+            .map_err(backend_error("reading a topic"))?
+            .ok_or_else(topic_not_found)?;
 
         let mut dedup = None;
         if record.fifo {
@@ -1366,12 +1354,11 @@ impl Sns {
                     ));
                 }
             };
-            let (owned, key) = (topic.to_string(), id.clone());
             if let Some(earlier) = self
-                .blocking("reading a topic's deduplication window", move |store| {
-                    store.topic_duplicate(&owned, &key, now_ms())
-                })
-                .await?
+                .topics
+                .topic_duplicate(topic, &id, now_ms())
+                .await
+                .map_err(backend_error("reading a topic's deduplication window"))?
             {
                 return Ok(earlier);
             }
@@ -1446,15 +1433,16 @@ impl Sns {
             self.metrics().delivered("sns", topic, 1);
         }
         let wake = !http.is_empty();
-        let (owned, message_id) = (topic.to_string(), publication.message_id.clone());
+        let dedup = dedup.as_deref().map(|id| Dedup {
+            id,
+            message_id: &publication.message_id,
+            expires_ms: now + DEDUP_WINDOW_MS,
+        });
         let earlier = self
-            .blocking("committing a publication", move |store| {
-                let dedup = dedup
-                    .as_deref()
-                    .map(|id| (id, message_id.as_str(), now + DEDUP_WINDOW_MS));
-                store.commit_publication(&owned, dedup, &http, &outbox, now)
-            })
-            .await?;
+            .topics
+            .commit_publication(topic, dedup, &http, &outbox, now)
+            .await
+            .map_err(backend_error("committing a publication"))?;
         if wake {
             self.state.wake.notify_one();
         }
@@ -1648,9 +1636,8 @@ impl Sns {
             .into();
         loop {
             let claimed = self
-                .blocking("claiming HTTP deliveries", |store| {
-                    store.claim_topic_deliveries(now_ms(), DELIVERY_BATCH, DELIVERY_LEASE_MS)
-                })
+                .topics
+                .claim_deliveries(now_ms(), DELIVERY_BATCH, DELIVERY_LEASE_MS)
                 .await;
             let batch = match claimed {
                 Ok(batch) => batch,
@@ -1699,10 +1686,7 @@ impl Sns {
         let result = match outcome {
             Ok(status) if (200..300).contains(&status) => {
                 tracing::debug!(url = %delivery.url, status, "delivered a topic message");
-                self.blocking("completing an HTTP delivery", move |store| {
-                    store.complete_topic_delivery(id)
-                })
-                .await
+                self.topics.complete_delivery(id).await
             }
             failed => {
                 let why = match failed {
@@ -1717,17 +1701,11 @@ impl Sns {
                             topic_of_subscription(&delivery.subscription_arn).unwrap_or_default();
                         self.metrics().retried("sns", &topic, 1);
                         let due = now_ms() + delay;
-                        self.blocking("rescheduling an HTTP delivery", move |store| {
-                            store.retry_topic_delivery(id, due)
-                        })
-                        .await
+                        self.topics.retry_delivery(id, due).await
                     }
                     None => {
                         tracing::warn!(url = %delivery.url, subscription = %delivery.subscription_arn, attempts = attempt + 1, %why, "dropping an HTTP delivery after its last attempt");
-                        self.blocking("dropping an HTTP delivery", move |store| {
-                            store.complete_topic_delivery(id)
-                        })
-                        .await
+                        self.topics.drop_delivery(id).await
                     }
                 }
             }

@@ -7,9 +7,11 @@
 //! to the services; `stratus-conformance`'s suite runs against it in
 //! `tests/it/`.
 //!
-//! Only queues have a backend trait so far; topics, buses, schedules, the
-//! async queue, keys and the engine's functions and logs still use the
-//! `Store` directly.
+//! [`SqliteTopics`] (`topics.rs`) implements SNS's
+//! [`TopicBackend`](stratus_sns::TopicBackend) the same way.
+//!
+//! Buses, schedules, the async queue, keys and the engine's functions and
+//! logs still use the `Store` directly.
 
 use async_trait::async_trait;
 use std::borrow::Cow;
@@ -20,6 +22,12 @@ use stratus_sqs::backend::{
     QueueSettings, ReceiveOutcome, SendOutcome, SettingsChange, StoreError,
 };
 use stratus_store::Store;
+
+mod topics;
+pub use topics::SqliteTopics;
+
+mod buses;
+pub use buses::SqliteBuses;
 
 /// SQS's queues in the embedded SQLite store; cheap to clone.
 #[derive(Clone)]

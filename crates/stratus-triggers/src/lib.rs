@@ -20,17 +20,21 @@ pub use stratus_service_kit::{
 
 use std::sync::Arc;
 use stratus_engine::Engine;
-use stratus_eventbridge::EventBridge;
-use stratus_sns::Sns;
+use stratus_eventbridge::{BusBackend, EventBridge};
+use stratus_sns::{Sns, TopicBackend};
 use stratus_sqs::{QueueBackend, Sqs};
 
 /// Where the services keep their state, chosen by the caller (the binary,
-/// a test harness). Only queues have a backend trait so far; the other
-/// services still reach the engine's store through their [`Kit`].
+/// a test harness). Queues, topics and buses have a backend trait so far;
+/// the other services still reach the engine's store through their [`Kit`].
 #[derive(Clone)]
 pub struct Backends {
     /// SQS's queues.
     pub queues: Arc<dyn QueueBackend>,
+    /// SNS's topics.
+    pub topics: Arc<dyn TopicBackend>,
+    /// EventBridge's buses, rules, archives, outbox and schedules.
+    pub buses: Arc<dyn BusBackend>,
 }
 
 /// The services and what joins them; cheap to clone.
@@ -63,8 +67,8 @@ impl Triggers {
         let triggers = Triggers {
             inner: Arc::new(Inner {
                 sqs: Sqs::start(kit.clone(), backends.queues),
-                sns: Sns::start(kit.clone()),
-                events: EventBridge::start(kit.clone()),
+                sns: Sns::start(kit.clone(), backends.topics),
+                events: EventBridge::start(kit.clone(), backends.buses),
                 kit,
             }),
         };

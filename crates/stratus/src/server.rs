@@ -209,6 +209,12 @@ pub async fn start(options: ServerOptions) -> Result<Running> {
             queues: Arc::new(stratus_store_sqlite::SqliteQueues::new(
                 engine.store().clone(),
             )),
+            topics: Arc::new(stratus_store_sqlite::SqliteTopics::new(
+                engine.store().clone(),
+            )),
+            buses: Arc::new(stratus_store_sqlite::SqliteBuses::new(
+                engine.store().clone(),
+            )),
         },
     );
     let state = AppState {

@@ -191,6 +191,12 @@ async fn state(dir: &Path) -> AppState {
             queues: std::sync::Arc::new(stratus_store_sqlite::SqliteQueues::new(
                 engine.store().clone(),
             )),
+            topics: std::sync::Arc::new(stratus_store_sqlite::SqliteTopics::new(
+                engine.store().clone(),
+            )),
+            buses: std::sync::Arc::new(stratus_store_sqlite::SqliteBuses::new(
+                engine.store().clone(),
+            )),
         },
     );
     AppState {

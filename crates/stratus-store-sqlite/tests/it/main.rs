@@ -1,6 +1,10 @@
 //! The conformance suite of `stratus-conformance` against SQLite: one
 //! test per case, each on a fresh store in a temporary directory.
 
+mod buses;
+mod replays;
+mod topics;
+
 use stratus_store::Store;
 use stratus_store_sqlite::SqliteQueues;
 use tempfile::TempDir;
