@@ -2,9 +2,10 @@
 //! `stratus-eventbridge`) and the triggers share, so that no service crate
 //! depends on another:
 //!
-//! - [`Kit`]: the engine and its store, the settings, the cancellation
-//!   token and task tracker every background loop is joined by, source
-//!   metrics, and the installed [`Deliver`]er;
+//! - [`Kit`]: the engine, the settings, the cancellation token and task
+//!   tracker every background loop is joined by, source metrics, and the
+//!   installed [`Deliver`]er (state is reached through each service's own
+//!   backend trait, not through the kit);
 //! - [`ServiceError`]: an error with its AWS code, rendered by each
 //!   service in its protocol;
 //! - [`EventOrigin`] and [`SendMessage`]: what crosses between services;
@@ -28,7 +29,6 @@ use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 use stratus_core::TargetRef;
 use stratus_engine::Engine;
-use stratus_store::{Store, StoreError};
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
@@ -133,11 +133,6 @@ impl Kit {
         &self.inner.engine
     }
 
-    /// The store.
-    pub fn store(&self) -> &Store {
-        self.inner.engine.store()
-    }
-
     /// The settings.
     pub fn config(&self) -> &ServicesConfig {
         &self.inner.config
@@ -158,18 +153,6 @@ impl Kit {
         &self.inner.metrics
     }
 
-    /// Runs a store call on the blocking pool.
-    pub async fn blocking<T: Send + 'static>(
-        &self,
-        context: &'static str,
-        f: impl FnOnce(&Store) -> Result<T, StoreError> + Send + 'static,
-    ) -> Result<T, ServiceError> {
-        let store = self.store().clone();
-        match tokio::task::spawn_blocking(move || f(&store)).await {
-            Ok(result) => result.map_err(|e| ServiceError::store(context, e)),
-            Err(join) => Err(ServiceError::internal(context, &join)),
-        }
-    }
 }
 
 /// Milliseconds since the Unix epoch.
