@@ -152,7 +152,6 @@ impl Kit {
     pub fn metrics(&self) -> &EventMetrics {
         &self.inner.metrics
     }
-
 }
 
 /// Milliseconds since the Unix epoch.
