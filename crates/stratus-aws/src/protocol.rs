@@ -149,6 +149,18 @@ pub fn xml_escape(text: &str) -> String {
     out
 }
 
+/// A JSON-protocol request body: an object (an empty body is `{}`), or
+/// None when it is not one.
+pub fn json_object(body: &[u8]) -> Option<serde_json::Value> {
+    if body.iter().all(u8::is_ascii_whitespace) {
+        return Some(serde_json::Value::Object(serde_json::Map::new()));
+    }
+    match serde_json::from_slice(body) {
+        Ok(value @ serde_json::Value::Object(_)) => Some(value),
+        _ => None,
+    }
+}
+
 /// A new request id (a UUID), as AWS's `x-amzn-RequestId`.
 pub fn new_request_id() -> String {
     uuid::Uuid::new_v4().to_string()

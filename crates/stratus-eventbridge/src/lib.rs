@@ -88,14 +88,4 @@ pub(crate) fn backend_error(context: &'static str) -> impl FnOnce(StoreError) ->
     move |error| ServiceError::store(context, error)
 }
 
-/// A JSON-protocol request body: an object (an empty body is `{}`), or
-/// None when it is not one.
-pub(crate) fn json_body(body: &[u8]) -> Option<serde_json::Value> {
-    if body.iter().all(u8::is_ascii_whitespace) {
-        return Some(serde_json::Value::Object(serde_json::Map::new()));
-    }
-    match serde_json::from_slice(body) {
-        Ok(value @ serde_json::Value::Object(_)) => Some(value),
-        _ => None,
-    }
-}
+pub(crate) use stratus_aws::protocol::json_object as json_body;

@@ -5,7 +5,6 @@
 //! ([`Store::fire_schedule_ticks`]).
 
 use async_trait::async_trait;
-use std::borrow::Cow;
 use stratus_eventbridge::backend::{
     ApiDestinationRecord, ArchiveRecord, ArchivedEvent, BusBackend, BusRecord, BusRoutes,
     ConnectionRecord, EventDelivery, NewEventDelivery, NewRule, PolicyChange, ReplayRecord,
@@ -29,20 +28,13 @@ impl SqliteBuses {
         &self.0
     }
 
-    /// Runs `f` on the blocking pool; a task that panicked or was
-    /// cancelled is an IO error of `context`.
+    /// Runs `f` on the blocking pool ([`crate::blocking`]).
     async fn run<T: Send + 'static>(
         &self,
         context: &'static str,
         f: impl FnOnce(&Store) -> Result<T, StoreError> + Send + 'static,
     ) -> Result<T, StoreError> {
-        let store = self.0.clone();
-        tokio::task::spawn_blocking(move || f(&store))
-            .await
-            .map_err(|join| StoreError::Io {
-                context: Cow::Borrowed(context),
-                source: std::io::Error::other(join),
-            })?
+        crate::blocking(&self.0, context, f).await
     }
 }
 

@@ -29,6 +29,23 @@ pub use topics::SqliteTopics;
 mod buses;
 pub use buses::SqliteBuses;
 
+/// Runs a store call on the blocking pool: every backend method is one
+/// such call. A task that panicked or was cancelled is an IO error of
+/// `context`.
+pub(crate) async fn blocking<T: Send + 'static>(
+    store: &Store,
+    context: &'static str,
+    f: impl FnOnce(&Store) -> Result<T, StoreError> + Send + 'static,
+) -> Result<T, StoreError> {
+    let store = store.clone();
+    tokio::task::spawn_blocking(move || f(&store))
+        .await
+        .map_err(|join| StoreError::Io {
+            context: Cow::Borrowed(context),
+            source: std::io::Error::other(join),
+        })?
+}
+
 /// SQS's queues in the embedded SQLite store; cheap to clone.
 #[derive(Clone)]
 pub struct SqliteQueues(Store);
@@ -44,20 +61,13 @@ impl SqliteQueues {
         &self.0
     }
 
-    /// Runs `f` on the blocking pool; a task that panicked or was
-    /// cancelled is an IO error of `context`.
+    /// Runs `f` on the blocking pool ([`crate::blocking`]).
     async fn run<T: Send + 'static>(
         &self,
         context: &'static str,
         f: impl FnOnce(&Store) -> Result<T, StoreError> + Send + 'static,
     ) -> Result<T, StoreError> {
-        let store = self.0.clone();
-        tokio::task::spawn_blocking(move || f(&store))
-            .await
-            .map_err(|join| StoreError::Io {
-                context: Cow::Borrowed(context),
-                source: std::io::Error::other(join),
-            })?
+        crate::blocking(&self.0, context, f).await
     }
 }
 

@@ -3,7 +3,6 @@
 //! transactions are there), run on the blocking pool.
 
 use async_trait::async_trait;
-use std::borrow::Cow;
 use std::collections::BTreeMap;
 use stratus_sns::ServiceError;
 use stratus_sns::backend::{
@@ -28,20 +27,13 @@ impl SqliteTopics {
         &self.0
     }
 
-    /// Runs `f` on the blocking pool; a task that panicked or was
-    /// cancelled is an IO error of `context`.
+    /// Runs `f` on the blocking pool ([`crate::blocking`]).
     async fn run<T: Send + 'static>(
         &self,
         context: &'static str,
         f: impl FnOnce(&Store) -> Result<T, StoreError> + Send + 'static,
     ) -> Result<T, StoreError> {
-        let store = self.0.clone();
-        tokio::task::spawn_blocking(move || f(&store))
-            .await
-            .map_err(|join| StoreError::Io {
-                context: Cow::Borrowed(context),
-                source: std::io::Error::other(join),
-            })?
+        crate::blocking(&self.0, context, f).await
     }
 }
 
