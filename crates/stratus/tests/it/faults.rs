@@ -4,6 +4,7 @@
 use crate::harness::{Server, app, fixtures, request};
 use std::io::{Read, Write};
 use std::net::TcpListener;
+use std::time::{Duration, Instant};
 
 fn testbed_app(extra: &str, routes: &[&str]) -> String {
     let f = fixtures();
@@ -178,4 +179,45 @@ fn environment_and_outbound_allow_list() {
     // release the upstream thread if it still waits
     let _ = std::net::TcpStream::connect(("127.0.0.1", port));
     let _ = serve.join();
+}
+
+/// A log line written while a function runs carries the invocation's
+/// span: function, version and request id (here the wasm runtime's note
+/// of a denied outbound request, at debug level).
+#[test]
+fn log_lines_inside_an_invocation_carry_its_request_id() {
+    let logdir = tempfile::tempdir().expect("tempdir");
+    let log = logdir.path().join("server.log");
+    let server = Server::start_logged(&[], &log);
+    let f = fixtures();
+    let dir = app(&format!(
+        "service: spans\nfunctions:\n  traced:\n    handler: {}\n    allowedOutboundHosts: [\"example.com\"]\n    events:\n      - httpApi: GET /fetch\n",
+        f.testbed.display()
+    ));
+    server.cli_ok(&["deploy"], dir.path());
+    let denied = server.get("/fetch?url=http://127.0.0.1:9/x");
+    assert_ne!(denied.status, 200, "{}", denied.text());
+    let request_id = denied
+        .header("x-stratus-request-id")
+        .expect("the gateway names the request id")
+        .to_string();
+    let deadline = Instant::now() + Duration::from_secs(10);
+    let line = loop {
+        let text = std::fs::read_to_string(&log).unwrap_or_default();
+        if let Some(line) = text.lines().find(|l| l.contains("outbound request denied")) {
+            break line.to_string();
+        }
+        assert!(
+            Instant::now() < deadline,
+            "no denied-request line in:\n{text}"
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    };
+    assert!(line.contains("function=traced"), "{line}");
+    assert!(line.contains("version=1"), "{line}");
+    assert!(
+        line.contains(&format!("request_id={request_id}")),
+        "{line} lacks request_id={request_id}"
+    );
+    server.assert_healthy();
 }

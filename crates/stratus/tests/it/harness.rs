@@ -53,6 +53,9 @@ pub struct Server {
     pub gateway: String,
     pub token: String,
     pub extra: Vec<String>,
+    /// Where the server's log goes (debug level), if not to the test's
+    /// stderr (warnings only).
+    pub log: Option<PathBuf>,
 }
 
 #[derive(serde::Deserialize)]
@@ -61,8 +64,20 @@ struct ServerFile {
     gateway: String,
 }
 
-fn spawn_server(home: &Path, data_dir: &Path, extra: &[String]) -> (Child, ServerFile) {
+fn spawn_server(
+    home: &Path,
+    data_dir: &Path,
+    extra: &[String],
+    log: Option<&Path>,
+) -> (Child, ServerFile) {
     let _ = std::fs::remove_file(data_dir.join("server.json"));
+    let (level, stderr) = match log {
+        Some(path) => (
+            "debug",
+            Stdio::from(std::fs::File::create(path).expect("create the server log")),
+        ),
+        None => ("warn", Stdio::inherit()),
+    };
     let mut child = Command::new(BIN)
         .arg("serve")
         .arg("--data-dir")
@@ -70,13 +85,13 @@ fn spawn_server(home: &Path, data_dir: &Path, extra: &[String]) -> (Child, Serve
         .args(["--listen", "127.0.0.1:0", "--api-listen", "127.0.0.1:0"])
         .args(extra)
         .env("HOME", home)
-        .env("STRATUS_LOG", "warn")
+        .env("STRATUS_LOG", level)
         .env_remove("STRATUS_TOKEN")
         .env_remove("STRATUS_ENDPOINT")
         .env_remove("STRATUS_DATA_DIR")
         .stdin(Stdio::null())
         .stdout(Stdio::null())
-        .stderr(Stdio::inherit())
+        .stderr(stderr)
         .spawn()
         .expect("spawn stratus serve");
     let deadline = Instant::now() + Duration::from_secs(60);
@@ -108,8 +123,25 @@ impl Server {
         )
     }
 
+    /// A server whose debug-level log goes to `log`.
+    pub fn start_logged(extra: &[&str], log: &Path) -> Server {
+        let home = tempfile::tempdir().expect("tempdir");
+        let data_dir = home.path().join("data");
+        let extra = extra.iter().map(|s| s.to_string()).collect();
+        Self::start_with(home, data_dir, extra, Some(log.to_path_buf()))
+    }
+
     fn start_in(home: tempfile::TempDir, data_dir: PathBuf, extra: Vec<String>) -> Server {
-        let (child, info) = spawn_server(home.path(), &data_dir, &extra);
+        Self::start_with(home, data_dir, extra, None)
+    }
+
+    fn start_with(
+        home: tempfile::TempDir,
+        data_dir: PathBuf,
+        extra: Vec<String>,
+        log: Option<PathBuf>,
+    ) -> Server {
+        let (child, info) = spawn_server(home.path(), &data_dir, &extra, log.as_deref());
         let token = std::fs::read_to_string(data_dir.join("token"))
             .expect("token file")
             .trim()
@@ -122,6 +154,7 @@ impl Server {
             gateway: info.gateway,
             token,
             extra,
+            log,
         }
     }
 
@@ -141,7 +174,12 @@ impl Server {
     pub fn restart(&mut self) {
         let _ = self.child.kill();
         let _ = self.child.wait();
-        let (child, info) = spawn_server(self.home.path(), &self.data_dir, &self.extra);
+        let (child, info) = spawn_server(
+            self.home.path(),
+            &self.data_dir,
+            &self.extra,
+            self.log.as_deref(),
+        );
         self.child = child;
         self.api = info.api;
         self.gateway = info.gateway;
