@@ -10,38 +10,11 @@ use stratus_eventbridge::backend::{
     ConnectionRecord, EventDelivery, NewEventDelivery, NewRule, PolicyChange, ReplayRecord,
     RuleRecord, ScheduleKey, ScheduleState, ScheduleTick, StoreError, TagOwner, TargetRecord,
 };
-use stratus_store::Store;
 
-/// EventBridge's buses, rules, archives, replays, connections, outbox and
-/// schedules in the embedded SQLite store; cheap to clone.
-#[derive(Clone)]
-pub struct SqliteBuses(Store);
-
-impl SqliteBuses {
-    /// The buses of `store`.
-    pub fn new(store: Store) -> SqliteBuses {
-        SqliteBuses(store)
-    }
-
-    /// The store.
-    pub fn store(&self) -> &Store {
-        &self.0
-    }
-
-    /// Runs `f` on the blocking pool ([`crate::blocking`]).
-    async fn run<T: Send + 'static>(
-        &self,
-        context: &'static str,
-        f: impl FnOnce(&Store) -> Result<T, StoreError> + Send + 'static,
-    ) -> Result<T, StoreError> {
-        crate::blocking(&self.0, context, f).await
-    }
-}
-
-impl From<Store> for SqliteBuses {
-    fn from(store: Store) -> Self {
-        SqliteBuses(store)
-    }
+sqlite_backend! {
+    /// EventBridge's buses, rules, archives, replays, connections, outbox and
+    /// schedules in the embedded SQLite store; cheap to clone.
+    SqliteBuses
 }
 
 #[async_trait]

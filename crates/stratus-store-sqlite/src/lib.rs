@@ -23,6 +23,45 @@ use stratus_sqs::backend::{
 };
 use stratus_store::Store;
 
+/// A backend over the SQLite store: the struct, `new`, `store`, `From<Store>`
+/// and `run` (one store call on the blocking pool, [`blocking`]).
+macro_rules! sqlite_backend {
+    ($(#[$doc:meta])* $name:ident) => {
+        $(#[$doc])*
+        #[derive(Clone)]
+        pub struct $name(stratus_store::Store);
+
+        impl $name {
+            /// The backend over `store`.
+            pub fn new(store: stratus_store::Store) -> $name {
+                $name(store)
+            }
+
+            /// The store.
+            pub fn store(&self) -> &stratus_store::Store {
+                &self.0
+            }
+
+            /// Runs `f` on the blocking pool ([`crate::blocking`]).
+            async fn run<T: Send + 'static>(
+                &self,
+                context: &'static str,
+                f: impl FnOnce(&stratus_store::Store) -> Result<T, stratus_store::StoreError>
+                + Send
+                + 'static,
+            ) -> Result<T, stratus_store::StoreError> {
+                crate::blocking(&self.0, context, f).await
+            }
+        }
+
+        impl From<stratus_store::Store> for $name {
+            fn from(store: stratus_store::Store) -> Self {
+                $name(store)
+            }
+        }
+    };
+}
+
 mod topics;
 pub use topics::SqliteTopics;
 
@@ -46,35 +85,9 @@ pub(crate) async fn blocking<T: Send + 'static>(
         })?
 }
 
-/// SQS's queues in the embedded SQLite store; cheap to clone.
-#[derive(Clone)]
-pub struct SqliteQueues(Store);
-
-impl SqliteQueues {
-    /// The queues of `store`.
-    pub fn new(store: Store) -> SqliteQueues {
-        SqliteQueues(store)
-    }
-
-    /// The store.
-    pub fn store(&self) -> &Store {
-        &self.0
-    }
-
-    /// Runs `f` on the blocking pool ([`crate::blocking`]).
-    async fn run<T: Send + 'static>(
-        &self,
-        context: &'static str,
-        f: impl FnOnce(&Store) -> Result<T, StoreError> + Send + 'static,
-    ) -> Result<T, StoreError> {
-        crate::blocking(&self.0, context, f).await
-    }
-}
-
-impl From<Store> for SqliteQueues {
-    fn from(store: Store) -> Self {
-        SqliteQueues(store)
-    }
+sqlite_backend! {
+    /// SQS's queues in the embedded SQLite store; cheap to clone.
+    SqliteQueues
 }
 
 #[async_trait]

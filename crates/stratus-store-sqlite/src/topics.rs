@@ -9,38 +9,11 @@ use stratus_sns::backend::{
     Dedup, NewOutboxMessage, NewSubscription, NewTopicDelivery, OutboxMessage, StoreError,
     SubscriptionRecord, TopicBackend, TopicChange, TopicDelivery, TopicRecord,
 };
-use stratus_store::Store;
 
-/// SNS's topics, subscriptions and outboxes in the embedded SQLite store;
-/// cheap to clone.
-#[derive(Clone)]
-pub struct SqliteTopics(Store);
-
-impl SqliteTopics {
-    /// The topics of `store`.
-    pub fn new(store: Store) -> SqliteTopics {
-        SqliteTopics(store)
-    }
-
-    /// The store.
-    pub fn store(&self) -> &Store {
-        &self.0
-    }
-
-    /// Runs `f` on the blocking pool ([`crate::blocking`]).
-    async fn run<T: Send + 'static>(
-        &self,
-        context: &'static str,
-        f: impl FnOnce(&Store) -> Result<T, StoreError> + Send + 'static,
-    ) -> Result<T, StoreError> {
-        crate::blocking(&self.0, context, f).await
-    }
-}
-
-impl From<Store> for SqliteTopics {
-    fn from(store: Store) -> Self {
-        SqliteTopics(store)
-    }
+sqlite_backend! {
+    /// SNS's topics, subscriptions and outboxes in the embedded SQLite store;
+    /// cheap to clone.
+    SqliteTopics
 }
 
 #[async_trait]
