@@ -5,6 +5,7 @@
 
 pub mod apigw;
 pub mod arn;
+pub mod durable;
 pub mod events;
 pub mod filter_policy;
 pub mod function;
@@ -15,6 +16,7 @@ pub mod pricing;
 pub mod route;
 pub mod schedule;
 pub mod scope;
+pub mod store;
 pub mod transform;
 
 pub use arn::{Arn, ArnError, ArnResource, FunctionRef, ResourceKind};
@@ -29,6 +31,7 @@ pub use names::{NameError, NameKind};
 pub use pricing::{Cost, PriceSheet, PricingError};
 pub use route::{RouteError, RouteMatch, RoutePattern, Router};
 pub use scope::{AccountId, Region, ResourceScope, ScopeError};
+pub use store::StoreError;
 
 /// An error and its sources, joined by `: ` (for log lines).
 pub fn error_chain(error: &dyn std::error::Error) -> String {

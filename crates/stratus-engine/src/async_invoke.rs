@@ -12,11 +12,12 @@
 //! - A crash leaves claimed events leased; the next start releases them, so
 //!   every acknowledged event runs at least once.
 
+use crate::backend::Claimed;
 use crate::engine::{Engine, EngineError, Qualifier, Trigger, now_ms};
+use crate::records::{AsyncEvent, NewAsyncEvent};
 use bytes::Bytes;
 use std::sync::Arc;
 use std::time::Duration;
-use stratus_store::{AsyncEvent, NewAsyncEvent};
 
 /// Largest asynchronous payload (Lambda's 1 MB for `Event` invocations).
 pub const MAX_ASYNC_PAYLOAD_BYTES: usize = 1024 * 1024;
@@ -48,8 +49,7 @@ impl Engine {
             .async_event(function, qualifier, payload, headers, None)
             .await?;
         let request_id = event.request_id.clone();
-        self.blocking(move |s| s.enqueue_async(&event, now_ms()))
-            .await?;
+        self.queue().enqueue(&event, now_ms()).await?;
         self.wake_async();
         tracing::debug!(function, request_id = %request_id, "queued an asynchronous invocation");
         Ok(request_id)
@@ -104,8 +104,8 @@ impl Engine {
     }
 
     /// Pending and failed asynchronous events.
-    pub async fn async_queue(&self) -> Result<stratus_store::AsyncQueueStats, EngineError> {
-        self.blocking(|s| s.async_stats()).await
+    pub async fn async_queue(&self) -> Result<crate::records::AsyncQueueStats, EngineError> {
+        Ok(self.queue().stats().await?)
     }
 
     pub(super) fn spawn_async_dispatcher(&self) {
@@ -128,9 +128,10 @@ impl Engine {
                     continue;
                 }
                 let claimed = engine
-                    .blocking(move |s| s.claim_async(now_ms(), free, LEASE.as_millis() as i64))
+                    .queue()
+                    .claim(now_ms(), free, LEASE.as_millis() as i64)
                     .await;
-                let (events, expired) = match claimed {
+                let Claimed { events, expired } = match claimed {
                     Ok(found) => found,
                     Err(error) => {
                         tracing::warn!(error = %crate::error_chain(&error), "could not claim asynchronous events");
@@ -146,7 +147,7 @@ impl Engine {
                         // Cannot happen (we claimed no more than were free);
                         // put the event back rather than lose it.
                         let id = event.id;
-                        let _ = engine.blocking(move |s| s.retry_async(id, now_ms(), "no dispatch slot", false)).await;
+                        let _ = engine.queue().retry(id, now_ms(), "no dispatch slot", false).await;
                         continue;
                     };
                     let engine = engine.clone();
@@ -169,7 +170,7 @@ impl Engine {
     /// How long the dispatcher may sleep: until the next due event, at most
     /// [`IDLE_POLL`].
     async fn next_wait(&self) -> Duration {
-        match self.blocking(|s| s.next_async_due()).await {
+        match self.queue().next_due().await {
             Ok(Some(due)) => {
                 let ms = (due - now_ms()).clamp(0, IDLE_POLL.as_millis() as i64);
                 Duration::from_millis(ms as u64)
@@ -292,19 +293,17 @@ impl Engine {
                     outcome(Condition::Success, None, Some(response), Some(version)),
                 )
                 .await;
-                self.blocking(move |s| s.complete_async(id)).await
+                self.queue().complete(id).await
             }
             Settle::Later => {
                 let at = now + THROTTLE_RETRY.as_millis() as i64;
-                self.blocking(move |s| s.retry_async(id, at, "throttled", false))
-                    .await
+                self.queue().retry(id, at, "throttled", false).await
             }
             Settle::Retry(failure) if event.attempt < event.max_attempts => {
                 let error = format!("{}: {}", failure.error_type, failure.message);
                 let at = now + (delay * event.attempt).as_millis() as i64;
                 tracing::info!(function = %event.function, request_id = %event.request_id, attempt = event.attempt, error = %error, "asynchronous invocation failed; will retry");
-                self.blocking(move |s| s.retry_async(id, at, &error, true))
-                    .await
+                self.queue().retry(id, at, &error, true).await
             }
             Settle::Retry(failure) => {
                 let error = format!("{}: {}", failure.error_type, failure.message);
@@ -317,14 +316,14 @@ impl Engine {
                     )
                     .await;
                 if delivered {
-                    self.blocking(move |s| s.complete_async(id)).await
+                    self.queue().complete(id).await
                 } else {
-                    self.blocking(move |s| s.fail_async(id, &error)).await
+                    self.queue().fail(id, &error).await
                 }
             }
             Settle::Fail(error) => {
                 tracing::warn!(function = %event.function, request_id = %event.request_id, attempts = event.attempt, error = %error, "asynchronous invocation failed for good");
-                self.blocking(move |s| s.fail_async(id, &error)).await
+                self.queue().fail(id, &error).await
             }
         };
         if let Err(error) = result {
@@ -349,10 +348,15 @@ impl Engine {
         };
         if self.report(&event, outcome).await {
             let id = event.id;
-            if let Err(error) = self.blocking(move |s| s.complete_async(id)).await {
+            if let Err(error) = self.queue().complete(id).await {
                 tracing::warn!(request_id = %event.request_id, error = %crate::error_chain(&error), "could not remove an expired asynchronous event");
             }
         }
+    }
+
+    /// The async queue's backend.
+    fn queue(&self) -> &dyn crate::backend::AsyncQueueBackend {
+        self.inner.backends.async_queue.as_ref()
     }
 
     /// Sets the handler of finished asynchronous invocations (destinations

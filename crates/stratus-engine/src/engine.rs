@@ -6,9 +6,11 @@ pub use crate::async_invoke::{
     AsyncOutcome, AsyncOutcomes, Condition, MAX_ASYNC_PAYLOAD_BYTES, MAX_RETRY_ATTEMPTS,
 };
 
+use crate::backend::{EngineBackends, StoreError};
 use crate::limits::{Limits, Throttle};
 use crate::metrics::{FunctionMetrics, Metrics};
 use crate::pool::Pool;
+use crate::records::{FunctionRecord, LogRecord};
 use crate::runtime::{FunctionError, Runtime, RuntimeError};
 use crate::writer::{LogWriter, WriterHandle};
 use bytes::Bytes;
@@ -19,7 +21,6 @@ use std::time::Duration;
 use stratus_core::pricing::PriceSheet;
 use stratus_core::route::Router;
 use stratus_core::{FunctionConfig, RuntimeKind};
-use stratus_store::{FunctionRecord, LogRecord, Store, StoreError};
 use tokio::sync::Notify;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
@@ -193,7 +194,7 @@ pub(crate) struct Registry {
 #[serde(rename_all = "camelCase")]
 pub struct FunctionUsage {
     #[serde(flatten)]
-    pub stats: stratus_store::FunctionStats,
+    pub stats: crate::records::FunctionStats,
     /// Cost before the free tier, in USD.
     pub cost: f64,
 }
@@ -211,7 +212,7 @@ pub struct Usage {
 }
 
 pub(crate) struct Inner {
-    pub(crate) store: Store,
+    pub(crate) backends: EngineBackends,
     pub(crate) config: EngineConfig,
     pub(crate) runtimes: HashMap<RuntimeKind, Arc<dyn Runtime>>,
     pub(crate) registry: RwLock<Registry>,
@@ -265,19 +266,20 @@ impl Drop for InflightGuard<'_> {
 }
 
 impl Engine {
-    /// Builds the engine over a store, loads the deployed functions and starts
-    /// the background loops (log writer, scale-to-zero reaper, retention).
+    /// Builds the engine over its backends, loads the deployed functions and
+    /// starts the background loops (log writer, scale-to-zero reaper,
+    /// retention, the async dispatcher).
     pub async fn start(
-        store: Store,
+        backends: EngineBackends,
         runtimes: Vec<Arc<dyn Runtime>>,
         config: EngineConfig,
     ) -> Result<Engine, EngineError> {
         let cancel = CancellationToken::new();
         let tasks = TaskTracker::new();
-        let writer = LogWriter::spawn(store.clone());
+        let writer = LogWriter::spawn(backends.telemetry.clone());
         let inner = Arc::new(Inner {
             limits: Limits::new(config.max_concurrency),
-            store,
+            backends,
             config,
             runtimes: runtimes
                 .into_iter()
@@ -300,7 +302,7 @@ impl Engine {
         let engine = Engine { inner };
         engine.reload().await?;
         // Events a previous process held when it stopped run again.
-        let released = engine.blocking(|s| s.release_async_leases()).await?;
+        let released = engine.inner.backends.async_queue.release_leases().await?;
         if released > 0 {
             tracing::info!(
                 released,
@@ -324,9 +326,9 @@ impl Engine {
         self.inner.cancel.clone()
     }
 
-    /// The store behind the engine.
-    pub fn store(&self) -> &Store {
-        &self.inner.store
+    /// The backends the engine runs on.
+    pub fn backends(&self) -> &EngineBackends {
+        &self.inner.backends
     }
 
     /// The engine's settings.
@@ -342,17 +344,6 @@ impl Engine {
             .ok_or_else(|| EngineError::Invalid(format!("runtime {kind:?} is not available")))
     }
 
-    pub(crate) async fn blocking<T: Send + 'static>(
-        &self,
-        f: impl FnOnce(&Store) -> Result<T, StoreError> + Send + 'static,
-    ) -> Result<T, EngineError> {
-        let store = self.inner.store.clone();
-        tokio::task::spawn_blocking(move || f(&store))
-            .await
-            .map_err(|e| EngineError::Internal(format!("store task failed: {e}")))?
-            .map_err(EngineError::from)
-    }
-
     /// Usage of the current calendar month (UTC), priced.
     pub async fn usage(&self) -> Result<Usage, EngineError> {
         use chrono::Datelike;
@@ -363,7 +354,7 @@ impl Engine {
             .and_then(|d| d.and_hms_opt(0, 0, 0))
             .map(|d| d.and_utc().timestamp_millis())
             .unwrap_or(0);
-        let stats = self.blocking(move |s| s.stats(month_start)).await?;
+        let stats = self.inner.backends.telemetry.stats(month_start).await?;
         let prices = self.inner.config.prices.clone();
         let mut total_requests = 0;
         let mut total_gb_seconds = 0.0;
@@ -393,8 +384,12 @@ impl Engine {
         after: i64,
         limit: usize,
     ) -> Result<Vec<LogRecord>, EngineError> {
-        let owned = function.to_string();
-        self.blocking(move |s| s.logs(&owned, after, limit)).await
+        Ok(self
+            .inner
+            .backends
+            .telemetry
+            .logs(function, after, limit)
+            .await?)
     }
 
     /// Prometheus text.

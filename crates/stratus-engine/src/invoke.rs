@@ -3,11 +3,11 @@
 
 use crate::engine::*;
 use crate::limits::Throttle;
+use crate::records::{InvocationRecord, LogRecord, LogStream, Outcome};
 use crate::runtime::{FunctionError, FunctionErrorKind, InvokeOutput, InvokeRequest};
 use bytes::Bytes;
 use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
-use stratus_store::{InvocationRecord, LogRecord, LogStream, Outcome};
 use tracing::Instrument;
 
 impl Engine {

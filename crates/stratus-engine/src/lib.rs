@@ -3,12 +3,15 @@
 //! implement; knows nothing of triggers or wire formats.
 
 mod async_invoke;
+pub mod backend;
+mod cache;
 mod engine;
 mod invoke;
 mod lifecycle;
 mod limits;
 mod metrics;
 mod pool;
+pub mod records;
 mod registry;
 pub mod runtime;
 mod writer;
@@ -25,4 +28,6 @@ pub use runtime::{
     RuntimeError,
 };
 
+pub use backend::{EngineBackends, StoreError};
+pub use cache::NodeCache;
 pub use stratus_core::error_chain;

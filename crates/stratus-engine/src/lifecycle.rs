@@ -81,14 +81,15 @@ impl Engine {
                 }
                 let config = engine.inner.config.clone();
                 let result = engine
-                    .blocking(move |s| {
-                        s.prune(
-                            now_ms(),
-                            config.log_retention.as_millis() as i64,
-                            config.max_log_records,
-                            config.usage_retention.as_millis() as i64,
-                        )
-                    })
+                    .inner
+                    .backends
+                    .telemetry
+                    .prune(
+                        now_ms(),
+                        config.log_retention.as_millis() as i64,
+                        config.max_log_records,
+                        config.usage_retention.as_millis() as i64,
+                    )
                     .await;
                 match result {
                     Ok(0) => {}

@@ -3,18 +3,18 @@
 
 use crate::engine::*;
 use crate::pool::Pool;
+use crate::records::{DeployResult, FunctionRecord};
 use bytes::Bytes;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 use stratus_core::route::Router;
 use stratus_core::{FunctionConfig, RuntimeKind};
-use stratus_store::{DeployResult, FunctionRecord};
 
 impl Engine {
     /// Rebuilds the registry from the store, keeping warm pools of versions
     /// that did not change.
     pub(crate) async fn reload(&self) -> Result<(), EngineError> {
-        let records = self.blocking(|s| s.list_functions()).await?;
+        let records = self.inner.backends.functions.list_functions().await?;
         let mut fresh = Registry::default();
         let mut to_provision = Vec::new();
         {
@@ -100,24 +100,25 @@ impl Engine {
         bytes: Bytes,
     ) -> Result<(), EngineError> {
         let runtime = self.runtime(kind)?;
-        let owned = sha256.to_string();
-        let copy = bytes.clone();
         // Verify the hash and keep the source before compiling, so a bad
         // upload is rejected without burning a compile.
-        self.blocking(move |s| s.put_artifact(&owned, &copy).map(|_| ()))
+        self.inner
+            .backends
+            .functions
+            .put_artifact(sha256, bytes.clone())
             .await?;
         runtime.prepare(sha256, bytes).await?;
         Ok(())
     }
 
-    /// Whether an artifact is stored and compiled.
-    pub fn has_artifact(&self, kind: RuntimeKind, sha256: &str) -> bool {
-        self.inner.store.has_artifact(sha256)
-            && self
-                .inner
-                .runtimes
-                .get(&kind)
-                .is_some_and(|r| r.is_prepared(sha256))
+    /// Whether an artifact is kept and compiled on this node.
+    pub async fn has_artifact(&self, kind: RuntimeKind, sha256: &str) -> Result<bool, EngineError> {
+        let prepared = self
+            .inner
+            .runtimes
+            .get(&kind)
+            .is_some_and(|r| r.is_prepared(sha256));
+        Ok(prepared && self.inner.backends.functions.has_artifact(sha256).await?)
     }
 
     /// Deploys a service: a new immutable version for each changed function,
@@ -129,7 +130,7 @@ impl Engine {
     ) -> Result<Vec<DeployResult>, EngineError> {
         let _serial = self.inner.deploy_lock.lock().await;
         for config in &configs {
-            if !self.has_artifact(config.runtime, &config.artifact) {
+            if !self.has_artifact(config.runtime, &config.artifact).await? {
                 return Err(EngineError::Invalid(format!(
                     "artifact {} of function `{}` was not uploaded",
                     config.artifact, config.name
@@ -140,9 +141,11 @@ impl Engine {
         let mut kinds: Vec<RuntimeKind> = configs.iter().map(|c| c.runtime).collect();
         kinds.sort_by_key(|k| k.as_str());
         kinds.dedup();
-        let service_owned = service.to_string();
         let results = self
-            .blocking(move |s| s.deploy(&service_owned, &configs))
+            .inner
+            .backends
+            .functions
+            .deploy(service, &configs)
             .await?;
         self.reload().await?;
         for kind in kinds {
@@ -198,8 +201,7 @@ impl Engine {
     /// Removes one function.
     pub async fn remove_function(&self, name: &str) -> Result<bool, EngineError> {
         let _serial = self.inner.deploy_lock.lock().await;
-        let owned = name.to_string();
-        let removed = self.blocking(move |s| s.remove_function(&owned)).await?;
+        let removed = self.inner.backends.functions.remove_function(name).await?;
         self.reload().await?;
         Ok(removed)
     }
@@ -207,8 +209,12 @@ impl Engine {
     /// Removes every function of a service.
     pub async fn remove_service(&self, service: &str) -> Result<Vec<String>, EngineError> {
         let _serial = self.inner.deploy_lock.lock().await;
-        let owned = service.to_string();
-        let removed = self.blocking(move |s| s.remove_service(&owned)).await?;
+        let removed = self
+            .inner
+            .backends
+            .functions
+            .remove_service(service)
+            .await?;
         self.reload().await?;
         Ok(removed)
     }
@@ -294,9 +300,11 @@ impl Engine {
         {
             return Ok(found.clone());
         }
-        let name = function.to_string();
         let record = self
-            .blocking(move |s| s.get_version(&name, version))
+            .inner
+            .backends
+            .functions
+            .version(function, version)
             .await?
             .ok_or_else(|| EngineError::NotFound(format!("{function}:{version}")))?;
         let runtime = self.runtime(record.config.runtime)?;

@@ -4,12 +4,12 @@
 //! [`Instance`] (the cold start) and runs one request on it. Limits, metering,
 //! logging and tracing are the engine's job.
 
+use crate::records::LogStream;
 use async_trait::async_trait;
 use bytes::Bytes;
 use std::sync::Arc;
 use std::time::Duration;
 use stratus_core::{FunctionConfig, RuntimeKind};
-use stratus_store::LogStream;
 
 /// Why an artifact or a function could not be prepared or loaded.
 #[derive(Debug, thiserror::Error)]

@@ -1,10 +1,12 @@
-//! The log and usage writer: one thread that commits records to the store in
-//! batches, so invocations never wait on SQLite.
+//! The log and usage writer: one thread that commits records to the
+//! telemetry backend in batches, so invocations never wait on it.
 
+use crate::backend::TelemetryBackend;
+use crate::records::{InvocationRecord, LogRecord};
+use std::sync::Arc;
 use std::sync::Mutex;
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
-use stratus_store::{InvocationRecord, LogRecord, Store};
 use tokio::sync::{mpsc, oneshot};
 
 enum Message {
@@ -29,11 +31,14 @@ pub struct LogWriter;
 
 impl LogWriter {
     /// Starts the writer thread.
-    pub fn spawn(store: Store) -> WriterHandle {
+    /// Starts the writer thread; it runs the backend's futures on the
+    /// current Tokio runtime.
+    pub fn spawn(backend: Arc<dyn TelemetryBackend>) -> WriterHandle {
         let (tx, rx) = mpsc::unbounded_channel();
+        let runtime = tokio::runtime::Handle::current();
         let thread = std::thread::Builder::new()
             .name("stratus-log-writer".into())
-            .spawn(move || run(store, rx))
+            .spawn(move || run(&runtime, backend, rx))
             .ok();
         if thread.is_none() {
             tracing::error!("could not start the log writer thread; logs will not be kept");
@@ -67,14 +72,15 @@ impl Batch {
         self.logs.len() + self.invocations.len()
     }
 
-    fn commit(self, store: &Store) {
-        if self.len() > 0
-            && let Err(error) = store.append(&self.logs, &self.invocations)
+    fn commit(self, runtime: &tokio::runtime::Handle, backend: &dyn TelemetryBackend) {
+        let (logs, invocations) = (self.logs.len(), self.invocations.len());
+        if logs + invocations > 0
+            && let Err(error) = runtime.block_on(backend.append(self.logs, self.invocations))
         {
             tracing::error!(
                 error = %crate::error_chain(&error),
-                logs = self.logs.len(),
-                invocations = self.invocations.len(),
+                logs,
+                invocations,
                 "failed to write log records"
             );
         }
@@ -84,7 +90,11 @@ impl Batch {
     }
 }
 
-fn run(store: Store, mut rx: mpsc::UnboundedReceiver<Message>) {
+fn run(
+    runtime: &tokio::runtime::Handle,
+    backend: Arc<dyn TelemetryBackend>,
+    mut rx: mpsc::UnboundedReceiver<Message>,
+) {
     while let Some(first) = rx.blocking_recv() {
         let mut batch = Batch::default();
         batch.add(first);
@@ -98,7 +108,7 @@ fn run(store: Store, mut rx: mpsc::UnboundedReceiver<Message>) {
                 Err(_) => break,
             }
         }
-        batch.commit(&store);
+        batch.commit(runtime, backend.as_ref());
     }
 }
 

@@ -14,6 +14,7 @@
 //! stored after each event, so a replay cut by a restart resumes where it
 //! was (an event being delivered at the crash may be delivered twice).
 
+use crate::backend::{ArchiveRecord, ReplayRecord};
 use crate::bus::{Routing, aws_codes, bus_name, not_found, parse_pattern};
 use crate::connections::Violations;
 use crate::{EventBridge, ServiceError, now_ms};
@@ -21,7 +22,6 @@ use std::time::Duration;
 use stratus_core::arn::Arn;
 use stratus_core::events::EventBridgeEvent;
 use stratus_core::function::{ACCOUNT_ID, REGION};
-use stratus_store::{ArchiveRecord, ReplayRecord};
 use tokio_util::sync::CancellationToken;
 
 /// Archived events replayed per store read.

@@ -18,17 +18,13 @@
 //! the binary and test harnesses build it and hand it to
 //! [`crate::EventBridge::start`]. This crate never names a backend.
 //!
-//! For now the methods answer [`StoreError`] and take and return the
-//! store's types ([`BusRecord`], [`RuleRecord`], [`TargetRecord`], ...),
-//! re-exported from `stratus-store`; moving them out of the store is the
-//! next step, not this one.
+//! The methods answer [`StoreError`] and take and return the records
+//! defined here ([`BusRecord`], [`RuleRecord`], [`TargetRecord`], ...):
+//! the backend depends on this crate, never the other way.
 
 use async_trait::async_trait;
-pub use stratus_store::{
-    ApiDestinationRecord, ArchiveRecord, ArchivedEvent, BusRecord, ConnectionRecord, EventDelivery,
-    NewAsyncEvent, NewEventDelivery, NewRule, ReplayRecord, RuleRecord, ScheduleKey, ScheduleState,
-    ScheduleTick, StoreError, TagOwner, TargetRecord,
-};
+pub use stratus_core::StoreError;
+pub use stratus_engine::records::NewAsyncEvent;
 
 /// A rule with its targets.
 pub type Route = (RuleRecord, Vec<TargetRecord>);
@@ -324,4 +320,279 @@ pub trait BusBackend: Send + Sync + 'static {
         ticks: &[ScheduleTick],
         now_ms: i64,
     ) -> Result<Vec<bool>, StoreError>;
+}
+
+// The records a bus backend stores and returns.
+
+/// A stored event bus.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BusRecord {
+    /// Its name.
+    pub name: String,
+    /// Its description, if any.
+    pub description: Option<String>,
+    /// When it was created (ms since the epoch).
+    pub created_ms: i64,
+    /// When it last changed (ms since the epoch): its creation or its
+    /// policy.
+    pub modified_ms: i64,
+    /// Its resource policy (JSON text), if any.
+    pub policy: Option<String>,
+}
+
+/// A rule to create or replace.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NewRule {
+    /// The bus's name.
+    pub bus: String,
+    /// The rule's name.
+    pub name: String,
+    /// The event pattern (JSON text).
+    pub pattern: Option<String>,
+    /// The schedule expression.
+    pub schedule: Option<String>,
+    /// Whether it is `ENABLED`.
+    pub enabled: bool,
+    /// Its description.
+    pub description: Option<String>,
+}
+
+/// A stored rule.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RuleRecord {
+    /// The bus's name.
+    pub bus: String,
+    /// The rule's name.
+    pub name: String,
+    /// The event pattern (JSON text).
+    pub pattern: Option<String>,
+    /// The schedule expression.
+    pub schedule: Option<String>,
+    /// Whether it is `ENABLED`.
+    pub enabled: bool,
+    /// Its description.
+    pub description: Option<String>,
+    /// When it was first created (ms since the epoch).
+    pub created_ms: i64,
+}
+
+/// A target of a rule.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct TargetRecord {
+    /// Its id, unique within the rule.
+    pub id: String,
+    /// The ARN of the function, queue, topic, bus or API destination.
+    pub arn: String,
+    /// Constant JSON input.
+    pub input: Option<String>,
+    /// A JSON path into the event.
+    pub input_path: Option<String>,
+    /// An input transformer (JSON text with `InputPathsMap`, `InputTemplate`).
+    pub input_transformer: Option<String>,
+    /// The target's other parameters (a JSON object: `SqsParameters`,
+    /// `HttpParameters`, `RetryPolicy`, …), kept as given.
+    pub params: Option<String>,
+}
+
+/// The tags of a bus (`rule` None) or of a rule.
+pub type TagOwner<'a> = (&'a str, Option<&'a str>);
+
+/// An archive of an event bus (EventBridge): the events of its bus that
+/// match its pattern, kept `retention_days` (0: forever).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ArchiveRecord {
+    /// Its name, unique among archives.
+    pub name: String,
+    /// The bus whose events it keeps.
+    pub bus: String,
+    /// Its description.
+    pub description: Option<String>,
+    /// The event pattern (JSON text); every event of the bus when None.
+    pub pattern: Option<String>,
+    /// Days an event is kept; 0 keeps it forever.
+    pub retention_days: u32,
+    /// `ENABLED` (the only state Stratus has).
+    pub state: String,
+    /// When it was created (ms since the epoch).
+    pub created_ms: i64,
+    /// How many events it holds (read only).
+    pub event_count: u64,
+    /// The size of those events in bytes (read only).
+    pub size_bytes: u64,
+}
+
+/// An archived event.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ArchivedEvent {
+    /// Its position in the archives, increasing with arrival.
+    pub seq: i64,
+    /// The event's `time` (ms since the epoch).
+    pub time_ms: i64,
+    /// The event, as JSON text.
+    pub event: String,
+}
+
+/// A replay of an archive's events onto its bus.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ReplayRecord {
+    /// Its name, unique among replays.
+    pub name: String,
+    /// The archive replayed.
+    pub archive: String,
+    /// Its description.
+    pub description: Option<String>,
+    /// The bus the events are replayed to.
+    pub bus: String,
+    /// The ARNs of the rules replayed to (every rule of the bus when empty).
+    pub filter_arns: Vec<String>,
+    /// The first event time replayed (ms, inclusive).
+    pub start_ms: i64,
+    /// The last event time replayed (ms, exclusive).
+    pub end_ms: i64,
+    /// `STARTING`, `RUNNING`, `CANCELLING`, `COMPLETED`, `CANCELLED` or
+    /// `FAILED`.
+    pub state: String,
+    /// Why it is in that state, if it says.
+    pub state_reason: Option<String>,
+    /// When it started (ms).
+    pub replay_start_ms: i64,
+    /// When it ended (ms).
+    pub replay_end_ms: Option<i64>,
+    /// The time of the last event replayed (ms).
+    pub last_replayed_ms: Option<i64>,
+    /// The `seq` of the last archived event replayed (0 before the first).
+    pub cursor: i64,
+}
+
+/// A connection of API destinations: how to authorize with an endpoint.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ConnectionRecord {
+    /// Its name, unique among connections.
+    pub name: String,
+    /// The id in its ARN.
+    pub id: String,
+    /// Its description.
+    pub description: Option<String>,
+    /// `API_KEY`, `BASIC` or `OAUTH_CLIENT_CREDENTIALS`.
+    pub auth_type: String,
+    /// `AuthParameters` as given (JSON text, secrets included).
+    pub auth: String,
+    /// `AUTHORIZED`, `AUTHORIZING`, …
+    pub state: String,
+    /// When it was created (ms).
+    pub created_ms: i64,
+    /// When it last changed (ms).
+    pub modified_ms: i64,
+    /// When it was last authorized (ms).
+    pub authorized_ms: Option<i64>,
+}
+
+/// An API destination: an HTTP endpoint rules deliver to.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ApiDestinationRecord {
+    /// Its name, unique among API destinations.
+    pub name: String,
+    /// The id in its ARN.
+    pub id: String,
+    /// Its description.
+    pub description: Option<String>,
+    /// The ARN of its connection.
+    pub connection_arn: String,
+    /// The URL events go to.
+    pub endpoint: String,
+    /// The HTTP method.
+    pub method: String,
+    /// `InvocationRateLimitPerSecond`, if given.
+    pub rate_limit: Option<u32>,
+    /// When it was created (ms).
+    pub created_ms: i64,
+    /// When it last changed (ms).
+    pub modified_ms: i64,
+}
+
+/// A delivery of a rule's target waiting in the bus's outbox: the targets
+/// that are not functions (queues, topics, buses, API destinations) of a
+/// schedule's tick, and every delivery to an API destination, retried until
+/// it succeeds or runs out of attempts or age.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NewEventDelivery {
+    /// The target's ARN.
+    pub target: String,
+    /// What it gets (the rendered input).
+    pub payload: String,
+    /// The event's `detail-type`.
+    pub kind: String,
+    /// The event's `source`.
+    pub source: String,
+    /// The event's id.
+    pub event_id: Option<String>,
+    /// The target's parameters (JSON text: `SqsParameters`,
+    /// `HttpParameters`, …), if any.
+    pub params: Option<String>,
+    /// The rule's ARN (logs, metrics).
+    pub rule: String,
+    /// Attempts at most (first included).
+    pub max_attempts: u32,
+    /// How long it may be retried (ms after it was queued).
+    pub max_age_ms: i64,
+}
+
+/// A delivery claimed from the outbox.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct EventDelivery {
+    /// Its id in the outbox.
+    pub id: i64,
+    /// Attempts made before this one.
+    pub attempts: u32,
+    /// When it was queued (ms).
+    pub created_ms: i64,
+    /// What to deliver.
+    pub delivery: NewEventDelivery,
+}
+
+/// A schedule the scheduler follows.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ScheduleKey {
+    /// The stable key of the schedule.
+    pub key: String,
+    /// The function it invokes (a rule's schedule: the rule's ARN).
+    pub function: String,
+    /// The expression, for display.
+    pub expression: String,
+}
+
+/// The stored state of one schedule.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ScheduleState {
+    /// The stable key of the schedule.
+    pub key: String,
+    /// The function it invokes (a rule's schedule: the rule's ARN).
+    pub function: String,
+    /// The expression, for display.
+    pub expression: String,
+    /// When the schedule was first seen (ms): rate ticks are
+    /// `anchor + k * period`, and no tick before it fires.
+    pub anchor_ms: i64,
+    /// The last tick fired (ms), or the anchor if none has.
+    pub last_tick_ms: i64,
+    /// How many ticks have fired.
+    pub fired: u64,
+}
+
+/// A tick to fire, with what it enqueues: asynchronous invocations (a
+/// manifest schedule's function, a rule's function targets) and outbox
+/// deliveries (a rule's other targets).
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct ScheduleTick {
+    /// The schedule's key.
+    pub key: String,
+    /// The tick (ms since the epoch).
+    pub tick_ms: i64,
+    /// The invocations to enqueue.
+    pub events: Vec<NewAsyncEvent>,
+    /// The deliveries to queue in the bus's outbox.
+    pub deliveries: Vec<NewEventDelivery>,
+    /// For a rule's schedule, the rule (bus, name): the tick fires only if
+    /// the rule still exists, enabled, with a schedule.
+    pub rule: Option<(String, String)>,
 }

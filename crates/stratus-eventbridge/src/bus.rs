@@ -27,6 +27,9 @@
 //! Rules with a `ScheduleExpression` fire from the scheduler
 //! (`scheduler.rs`), like manifest schedules.
 
+use crate::backend::{
+    ArchiveRecord, BusRecord, NewEventDelivery, NewRule, RuleRecord, StoreError, TargetRecord,
+};
 use crate::targets::{Dest, TargetParams, bad_target_arn};
 use crate::{ErrorKind, EventBridge, EventOrigin, ServiceError, now_ms};
 use serde_json::{Value, json};
@@ -41,9 +44,6 @@ use stratus_core::names::{NameProblem, bus_name as check_bus_name, rule_name as 
 use stratus_core::pattern::Pattern;
 use stratus_core::scope::ResourceScope;
 use stratus_core::transform::{RuleContext, TargetInput};
-use stratus_store::{
-    ArchiveRecord, BusRecord, NewEventDelivery, NewRule, RuleRecord, StoreError, TargetRecord,
-};
 use tokio::sync::Notify;
 use tokio_util::sync::CancellationToken;
 

@@ -16,13 +16,13 @@
 //! (headers, query string, and values for the endpoint's `*` path
 //! wildcards), a five-second timeout, retried as `targets.rs` says.
 
+use crate::backend::{ApiDestinationRecord, ConnectionRecord};
 use crate::targets::{Attempt, TargetParams, retriable_status};
 use crate::{EventBridge, ServiceError, now_ms};
 use base64::Engine as _;
 use serde_json::{Map, Value, json};
 use stratus_core::arn::Arn;
 use stratus_core::scope::ResourceScope;
-use stratus_store::{ApiDestinationRecord, ConnectionRecord};
 
 /// The authorization types.
 pub const AUTH_TYPES: &[&str] = &["BASIC", "OAUTH_CLIENT_CREDENTIALS", "API_KEY"];

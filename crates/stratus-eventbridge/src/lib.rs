@@ -36,7 +36,7 @@ pub use service::EventBridgeService;
 pub use stratus_service_kit::{ErrorKind, EventOrigin, Kit, ServiceError, now_ms};
 
 use std::sync::Arc;
-use stratus_store::StoreError;
+use stratus_core::StoreError;
 
 /// An answer of the service.
 pub(crate) type Reply = http::Response<bytes::Bytes>;

@@ -12,7 +12,7 @@
 //! a function as an asynchronous invocation, any other target as a row of
 //! the bus's outbox (`targets.rs`). The tick is recorded and everything it
 //! enqueues committed in one store transaction
-//! ([`stratus_store::Store::fire_schedule_ticks`]), so a tick fires once
+//! ([`BusBackend::fire_schedule_ticks`](crate::backend::BusBackend::fire_schedule_ticks)), so a tick fires once
 //! even if the process dies right after; a rule's tick fires only if the
 //! rule still exists, enabled, at that commit, so a disabled or deleted
 //! rule stops at once.
@@ -52,6 +52,7 @@
 //! removed functions or deleted rules do not fire and are forgotten:
 //! re-enabled, a schedule starts afresh.
 
+use crate::backend::{NewEventDelivery, ScheduleKey, ScheduleState, ScheduleTick};
 use crate::bus::route_targets;
 use crate::targets::Dest;
 use crate::{EventBridge, EventOrigin};
@@ -63,7 +64,6 @@ use stratus_core::schedule::Schedule;
 use stratus_core::scope::ResourceScope;
 use stratus_core::transform::RuleContext;
 use stratus_engine::Qualifier;
-use stratus_store::{NewEventDelivery, ScheduleKey, ScheduleState, ScheduleTick};
 
 /// How late a lone due tick may fire before it counts as missed.
 pub const MISSED_GRACE_MS: i64 = 2_000;

@@ -22,13 +22,13 @@
 //! refuses for good (it does not exist; an API destination answering a
 //! 4xx other than 401, 407, 409 and 429) is not retried.
 
+use crate::backend::{EventDelivery, NewEventDelivery};
 use crate::{ErrorKind, EventBridge, EventOrigin, ServiceError, now_ms};
 use serde_json::{Map, Value};
 use std::time::Duration;
 use stratus_core::TargetRef;
 use stratus_core::arn::{Arn, ArnResource};
 use stratus_service_kit::SendMessage;
-use stratus_store::{EventDelivery, NewEventDelivery};
 
 /// AWS's default `RetryPolicy.MaximumRetryAttempts`.
 pub const DEFAULT_RETRY_ATTEMPTS: u32 = 185;

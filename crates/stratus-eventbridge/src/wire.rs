@@ -17,6 +17,10 @@
 
 use crate::Reply;
 use crate::archives::{NewArchive, NewReplay, archive_arn, replay_arn};
+use crate::backend::{
+    ApiDestinationRecord, ArchiveRecord, BusRecord, ConnectionRecord, ReplayRecord, RuleRecord,
+    TargetRecord,
+};
 use crate::bus::{
     FailedTarget, PermissionStatement, PutEventsEntry, PutRule, PutTarget, check_put_events,
 };
@@ -31,10 +35,6 @@ use serde_json::{Value, json};
 use stratus_aws::AwsRequest;
 use stratus_aws::{AwsError, Protocol};
 use stratus_core::function::{ACCOUNT_ID, bus_arn, rule_arn};
-use stratus_store::{
-    ApiDestinationRecord, ArchiveRecord, BusRecord, ConnectionRecord, ReplayRecord, RuleRecord,
-    TargetRecord,
-};
 
 /// Largest page of the List operations.
 const MAX_LIST_RESULTS: usize = 100;

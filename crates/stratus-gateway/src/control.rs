@@ -19,7 +19,7 @@ use stratus_api as api;
 use stratus_aws::auth::constant_time_eq;
 use stratus_core::{FunctionConfig, RuntimeKind};
 use stratus_engine::Trigger;
-use stratus_store::FunctionRecord;
+use stratus_engine::records::FunctionRecord;
 
 /// Largest artifact accepted by an upload.
 const MAX_ARTIFACT_BYTES: usize = 256 * 1024 * 1024;
@@ -145,7 +145,7 @@ async fn head_artifact(
 ) -> Result<StatusCode, ApiFailure> {
     valid_sha(&sha)?;
     let kind = runtime_of(&query)?;
-    Ok(if state.engine.has_artifact(kind, &sha) {
+    Ok(if state.engine.has_artifact(kind, &sha).await? {
         StatusCode::OK
     } else {
         StatusCode::NOT_FOUND

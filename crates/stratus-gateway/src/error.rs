@@ -4,8 +4,8 @@ use axum::Json;
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use stratus_api::ApiError;
+use stratus_engine::StoreError;
 use stratus_engine::{EngineError, RuntimeError};
-use stratus_store::StoreError;
 
 /// A control API failure.
 #[derive(Debug)]

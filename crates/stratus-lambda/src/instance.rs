@@ -93,7 +93,7 @@ impl Tree {
         }
     }
 }
-use stratus_store::LogStream;
+use stratus_engine::records::LogStream;
 
 /// Lambda's limit on the init phase.
 pub const INIT_TIMEOUT: Duration = Duration::from_secs(10);

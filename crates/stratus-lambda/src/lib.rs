@@ -37,9 +37,9 @@ use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::{Arc, Mutex, OnceLock, Weak};
 use std::time::Duration;
 use stratus_core::{FunctionConfig, RuntimeKind};
+use stratus_engine::records::LogStream;
 use stratus_engine::{Instance, Runtime, RuntimeError};
 use stratus_sandbox::{Bind, Host, Sandboxed, Spec};
-use stratus_store::LogStream;
 
 /// Where instances see their code and the runtime client.
 const TASK_ROOT: &str = "/var/task";

@@ -6,7 +6,7 @@
 
 use std::io::ErrorKind;
 use std::sync::{Arc, Mutex, MutexGuard};
-use stratus_store::LogStream;
+use stratus_engine::records::LogStream;
 use tokio::net::unix::pipe;
 
 /// Longest kept line; longer lines are cut (CloudWatch's event limit is 256 KiB).

@@ -3,8 +3,8 @@
 //! `ResourceNotFoundException`, ...); the gateway renders it in the
 //! protocol's shape and picks the status.
 
+use stratus_core::StoreError;
 use stratus_engine::EngineError;
-use stratus_store::StoreError;
 
 /// What kind of failure, for the HTTP status.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

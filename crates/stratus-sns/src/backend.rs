@@ -21,18 +21,15 @@
 //! the binary and test harnesses build it and hand it to
 //! [`crate::Sns::start`]. This crate never names a backend.
 //!
-//! For now the methods answer [`StoreError`] and take and return the
-//! store's types ([`TopicRecord`], [`SubscriptionRecord`],
-//! [`TopicDelivery`], ...), re-exported from `stratus-store`, as SQS's
-//! `QueueBackend` does.
+//! The methods answer [`StoreError`] and take and return the records
+//! defined here ([`TopicRecord`], [`SubscriptionRecord`],
+//! [`TopicDelivery`], ...): the backend depends on this crate, never the
+//! other way.
 
 use crate::ServiceError;
 use async_trait::async_trait;
 use std::collections::BTreeMap;
-pub use stratus_store::{
-    NewOutboxMessage, NewSubscription, NewTopicDelivery, OutboxKind, OutboxMessage, StoreError,
-    SubscriptionRecord, TopicDelivery, TopicRecord,
-};
+pub use stratus_core::StoreError;
 
 /// A change of a topic (its attributes and tags), made on the topic as it
 /// is inside the backend's transaction; an `Err` changes nothing and is
@@ -194,4 +191,156 @@ pub trait TopicBackend: Send + Sync + 'static {
 
     /// How many HTTP deliveries wait in the outbox (leased ones included).
     async fn pending_deliveries(&self) -> Result<u64, StoreError>;
+}
+
+// The records a topic backend stores and returns.
+
+/// Messages the local outbox keeps (the oldest go first).
+pub const LOCAL_OUTBOX_KEEP: i64 = 10_000;
+
+/// A stored topic.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TopicRecord {
+    /// The name (ends with `.fifo` for FIFO topics).
+    pub name: String,
+    /// Whether it is a FIFO topic.
+    pub fifo: bool,
+    /// Settable attributes (`DisplayName`, `ContentBasedDeduplication`, ...).
+    pub attributes: BTreeMap<String, String>,
+    /// Its tags.
+    pub tags: BTreeMap<String, String>,
+    /// When it was created (ms since the epoch).
+    pub created_ms: i64,
+}
+
+/// A subscription to create.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NewSubscription {
+    /// Its ARN.
+    pub arn: String,
+    /// The topic's name.
+    pub topic: String,
+    /// `lambda`, `sqs`, `http`, `https`, `email`, `email-json` or `sms`.
+    pub protocol: String,
+    /// The function or queue ARN, the URL, the email address or the phone
+    /// number.
+    pub endpoint: String,
+    /// Settable attributes (`FilterPolicy`, `RawMessageDelivery`, ...).
+    pub attributes: BTreeMap<String, String>,
+    /// The token `ConfirmSubscription` takes, if it has one.
+    pub token: Option<String>,
+}
+
+/// A stored subscription.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SubscriptionRecord {
+    /// Its ARN.
+    pub arn: String,
+    /// The topic's name.
+    pub topic: String,
+    /// `lambda`, `sqs`, `http`, `https`, `email`, `email-json` or `sms`.
+    pub protocol: String,
+    /// The function or queue ARN, the URL, the email address or the phone
+    /// number.
+    pub endpoint: String,
+    /// Settable attributes.
+    pub attributes: BTreeMap<String, String>,
+    /// The token `ConfirmSubscription` takes, if it has one.
+    pub token: Option<String>,
+    /// When it was created (ms since the epoch).
+    pub created_ms: i64,
+}
+
+/// An HTTP delivery to commit with a publication.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NewTopicDelivery {
+    /// The subscription it is for.
+    pub subscription_arn: String,
+    /// Where to POST.
+    pub url: String,
+    /// The request headers.
+    pub headers: Vec<(String, String)>,
+    /// The request body.
+    pub body: String,
+}
+
+/// A delivery of the outbox.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TopicDelivery {
+    /// The row id.
+    pub id: i64,
+    /// The subscription it is for.
+    pub subscription_arn: String,
+    /// Where to POST.
+    pub url: String,
+    /// The request headers.
+    pub headers: Vec<(String, String)>,
+    /// The request body.
+    pub body: String,
+    /// Attempts made so far.
+    pub attempts: u32,
+    /// When it was committed (ms since the epoch).
+    pub created_ms: i64,
+}
+
+/// What a message of the topics' local outbox is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub enum OutboxKind {
+    /// A publication delivered to the subscription.
+    Notification,
+    /// The confirmation request of a new subscription (with its token).
+    SubscriptionConfirmation,
+}
+
+impl OutboxKind {
+    /// SNS's name of the message type.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            OutboxKind::Notification => "Notification",
+            OutboxKind::SubscriptionConfirmation => "SubscriptionConfirmation",
+        }
+    }
+
+    /// The kind named `text` ([`OutboxKind::as_str`]), if any.
+    pub fn parse(text: &str) -> Option<OutboxKind> {
+        match text {
+            "Notification" => Some(OutboxKind::Notification),
+            "SubscriptionConfirmation" => Some(OutboxKind::SubscriptionConfirmation),
+            _ => None,
+        }
+    }
+}
+
+/// A message for the topics' local outbox: what an `email`, `email-json`
+/// or `sms` subscription (or a publication to a phone number) would have
+/// been sent, recorded instead of sent.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NewOutboxMessage {
+    /// The topic's name; empty for a publication to a phone number.
+    pub topic: String,
+    /// The subscription's ARN; empty for a publication to a phone number.
+    pub subscription_arn: String,
+    /// `email`, `email-json` or `sms`.
+    pub protocol: String,
+    /// The email address or phone number.
+    pub endpoint: String,
+    /// What the message is.
+    pub kind: OutboxKind,
+    /// The SNS message id.
+    pub message_id: String,
+    /// The subject (emails), if any.
+    pub subject: Option<String>,
+    /// The text that would have been sent.
+    pub body: String,
+}
+
+/// A message of the topics' local outbox.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OutboxMessage {
+    /// The row id (increasing in the order messages were recorded).
+    pub id: i64,
+    /// The message as it was recorded.
+    pub message: NewOutboxMessage,
+    /// When it was recorded (ms since the epoch).
+    pub created_ms: i64,
 }

@@ -18,19 +18,14 @@
 //! the binary and test harnesses build it and hand it to
 //! [`crate::Sqs::start`]. This crate never names a backend.
 //!
-//! For now the methods answer [`StoreError`] and take and return the
-//! store's types ([`QueueInfo`], [`NewQueueMessage`], [`QueueSettings`],
-//! ...), re-exported from `stratus-store`. Moving those types out of the
-//! store (and so reversing the dependency of this crate on
-//! `stratus-store`) is the next step, not this one.
+//! The methods answer [`StoreError`] and take and return the records
+//! defined here ([`QueueInfo`], [`NewQueueMessage`], [`QueueSettings`],
+//! ...): the backend depends on this crate, never the other way.
 
 use crate::ServiceError;
 use async_trait::async_trait;
 use std::collections::BTreeMap;
-pub use stratus_store::{
-    DEDUP_WINDOW_MS, HandleOutcome, MoveOutcome, NewQueueMessage, QueueCounts, QueueInfo,
-    QueueSettings, ReceiveOutcome, Redrive, SendOutcome, StoreError, StoredMessage,
-};
+pub use stratus_core::StoreError;
 
 /// A change of a queue's settings, computed from the queue as it is
 /// inside the backend's transaction; an `Err` changes nothing and is
@@ -208,4 +203,177 @@ pub trait QueueBackend: Send + Sync + 'static {
     /// Removes messages past their queue's retention period and
     /// deduplication ids past their window; returns how many messages.
     async fn sweep_queues(&self, now_ms: i64) -> Result<u64, StoreError>;
+}
+
+// The records a queue backend stores and returns.
+
+/// How long a FIFO deduplication id is remembered.
+pub const DEDUP_WINDOW_MS: i64 = 5 * 60 * 1000;
+
+/// A queue's redrive policy: where messages go after too many receives.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct Redrive {
+    /// The dead-letter queue's name.
+    pub dlq: String,
+    /// A message received more than this many times moves to the DLQ.
+    pub max_receive_count: u32,
+}
+
+/// A queue's settings, validated by the caller.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct QueueSettings {
+    /// Seconds a received message stays invisible.
+    pub visibility_timeout_s: u32,
+    /// Seconds a sent message stays invisible.
+    pub delay_s: u32,
+    /// Seconds a message is kept.
+    pub retention_s: u32,
+    /// FIFO: deduplicate by the body's SHA-256 when no id is given.
+    pub content_based_dedup: bool,
+    /// Where messages go after too many receives.
+    pub redrive: Option<Redrive>,
+    /// Every settable attribute as SQS names and spells it, for
+    /// `GetQueueAttributes`.
+    pub attributes: BTreeMap<String, String>,
+}
+
+/// A stored queue.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct QueueInfo {
+    /// The row id.
+    pub id: i64,
+    /// The name.
+    pub name: String,
+    /// A FIFO queue (name ends in `.fifo`).
+    pub fifo: bool,
+    /// Its settings.
+    pub settings: QueueSettings,
+    /// When it was created (ms since the epoch).
+    pub created_ms: i64,
+    /// When its attributes last changed.
+    pub modified_ms: i64,
+}
+
+/// A message to store.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct NewQueueMessage {
+    /// The message id to answer with.
+    pub message_id: String,
+    /// The body.
+    pub body: String,
+    /// MD5 (hex) of the body.
+    pub md5_of_body: String,
+    /// The message attributes, encoded by the caller.
+    pub attributes: Option<String>,
+    /// MD5 (hex) of the attributes.
+    pub md5_of_attributes: Option<String>,
+    /// Who sent it (`SenderId`).
+    pub sender: String,
+    /// Overrides the queue's delay.
+    pub delay_s: Option<u32>,
+    /// FIFO: the message group.
+    pub group_id: Option<String>,
+    /// FIFO: the deduplication id (already derived from the body for
+    /// content-based deduplication).
+    pub dedup_id: Option<String>,
+    /// The `AWSTraceHeader` message system attribute.
+    pub trace_header: Option<String>,
+}
+
+/// What storing a message answered.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SendOutcome {
+    /// The message's id (the original's for a duplicate).
+    pub message_id: String,
+    /// FIFO: the sequence number.
+    pub sequence_number: Option<String>,
+    /// A duplicate within the deduplication window: nothing was stored.
+    pub duplicate: bool,
+}
+
+/// A received message.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StoredMessage {
+    /// The message id.
+    pub message_id: String,
+    /// The handle to delete it or change its visibility with.
+    pub receipt_handle: String,
+    /// The body.
+    pub body: String,
+    /// MD5 (hex) of the body.
+    pub md5_of_body: String,
+    /// The attributes, as the sender's caller encoded them.
+    pub attributes: Option<String>,
+    /// MD5 (hex) of the attributes.
+    pub md5_of_attributes: Option<String>,
+    /// `SenderId`.
+    pub sender: String,
+    /// When it was sent.
+    pub sent_ms: i64,
+    /// Receives so far, this one included.
+    pub receive_count: u32,
+    /// When it was first received.
+    pub first_receive_ms: i64,
+    /// FIFO: the message group.
+    pub group_id: Option<String>,
+    /// FIFO: the deduplication id.
+    pub dedup_id: Option<String>,
+    /// FIFO: the sequence number.
+    pub sequence_number: Option<String>,
+    /// The `AWSTraceHeader` message system attribute.
+    pub trace_header: Option<String>,
+    /// The queue it was moved to this one (a DLQ) from, after too many
+    /// receives there.
+    pub dead_letter_source: Option<String>,
+}
+
+/// What a receive did.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ReceiveOutcome {
+    /// The messages delivered.
+    pub messages: Vec<StoredMessage>,
+    /// How many messages moved to the dead-letter queue instead.
+    pub moved_to_dlq: u32,
+    /// That queue's name, when some moved.
+    pub dlq: Option<String>,
+}
+
+/// The result of one entry of a delete or visibility change.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum HandleOutcome {
+    /// Done (a delete of a message already gone is done too).
+    Done,
+    /// The handle is malformed, of another queue, or was never issued.
+    InvalidHandle,
+    /// Changing visibility: the message is gone (deleted, expired or
+    /// moved).
+    Gone,
+    /// FIFO: the handle is not the one of the receive in flight (the
+    /// message became visible again, or was received again since).
+    Expired,
+}
+
+/// Counts of one queue.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct QueueCounts {
+    /// Messages that can be received now.
+    pub visible: u64,
+    /// Received and not yet deleted nor visible again.
+    pub in_flight: u64,
+    /// Sent with a delay that has not passed.
+    pub delayed: u64,
+    /// When the oldest message was sent.
+    pub oldest_sent_ms: Option<i64>,
+}
+
+/// What [`Store::move_messages`] did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MoveOutcome {
+    /// How many moved.
+    pub moved: u64,
+    /// The queues they moved to (to wake their receivers).
+    pub destinations: Vec<String>,
+    /// The row id of the last message looked at (moved or left), to go on
+    /// after; None when there was none left to look at.
+    pub last_id: Option<i64>,
 }

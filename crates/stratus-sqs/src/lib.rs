@@ -28,7 +28,7 @@ pub use stratus_service_kit::{
 };
 
 use std::sync::Arc;
-use stratus_store::StoreError;
+use stratus_core::StoreError;
 
 /// An answer of the service.
 pub(crate) type Reply = http::Response<bytes::Bytes>;

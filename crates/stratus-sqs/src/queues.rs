@@ -11,6 +11,9 @@
 //! topics, the bus and destinations; keep them (add fields if needed, with
 //! defaults).
 
+use crate::backend::{
+    HandleOutcome, NewQueueMessage, QueueInfo, QueueSettings, Redrive, StoredMessage,
+};
 use crate::policy::{self, RedriveAllow};
 pub use crate::{MessageAttribute, SendMessage};
 use crate::{ServiceError, Sqs, backend_error, now_ms};
@@ -21,9 +24,6 @@ use std::time::Duration;
 use stratus_core::arn::Arn;
 use stratus_core::function::{ACCOUNT_ID, queue_arn};
 use stratus_core::names;
-use stratus_store::{
-    HandleOutcome, NewQueueMessage, QueueInfo, QueueSettings, Redrive, StoredMessage,
-};
 use tokio::sync::{Notify, watch};
 
 /// A message to send with what only SQS's own API gives: its message
@@ -657,7 +657,7 @@ fn validate_attribute(name: &str, attribute: &MessageAttribute) -> Result<(), Se
 }
 
 /// The typed attributes of `queue` plus the computed ones.
-fn queue_attributes_of(queue: &QueueInfo, counts: &stratus_store::QueueCounts) -> QueueAttributes {
+fn queue_attributes_of(queue: &QueueInfo, counts: &crate::backend::QueueCounts) -> QueueAttributes {
     let number = |name: &str, default: u32| -> u32 {
         queue
             .settings

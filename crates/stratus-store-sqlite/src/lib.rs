@@ -1,27 +1,29 @@
-//! The SQLite backends of the services' state, over the embedded store
-//! (`stratus-store`).
+//! The SQLite backend: every state Stratus keeps, in one embedded store
+//! (`store/`: one data directory with a SQLite database in WAL mode,
+//! `synchronous=FULL`, and content-addressed artifact files).
 //!
-//! [`SqliteQueues`] implements SQS's [`QueueBackend`]: each operation is
-//! one call of the store (its rules, transactions and group commit are
-//! there), run on the blocking pool. The binary builds it and hands it
-//! to the services; `stratus-conformance`'s suite runs against it in
-//! `tests/it/`.
+//! It implements every backend trait, each in a module of its own over
+//! the one [`Store`]:
+//! - the engine's ([`stratus_engine::backend`]): [`SqliteFunctions`],
+//!   [`SqliteTelemetry`], [`SqliteAsyncQueue`] and [`SqliteKeys`]
+//!   (`engine.rs`; [`engine_backends`] bundles them);
+//! - SQS's [`QueueBackend`](stratus_sqs::backend::QueueBackend):
+//!   [`SqliteQueues`] (`queues.rs`);
+//! - SNS's [`TopicBackend`](stratus_sns::backend::TopicBackend):
+//!   [`SqliteTopics`] (`topics.rs`);
+//! - EventBridge's [`BusBackend`](stratus_eventbridge::backend::BusBackend),
+//!   schedules included: [`SqliteBuses`] (`buses.rs`).
 //!
-//! [`SqliteTopics`] (`topics.rs`) implements SNS's
-//! [`TopicBackend`](stratus_sns::TopicBackend) the same way.
-//!
-//! Buses, schedules, the async queue, keys and the engine's functions and
-//! logs still use the `Store` directly.
+//! Each trait method is one call of the store (its rules, transactions and
+//! group commit are there), run on the blocking pool. This crate depends
+//! on the crates whose traits it implements, never the other way; only
+//! the binary and test harnesses name it. `stratus-conformance`'s suite
+//! runs against it in `tests/it/`.
 
-use async_trait::async_trait;
 use std::borrow::Cow;
-use std::collections::BTreeMap;
-use stratus_sqs::ServiceError;
-use stratus_sqs::backend::{
-    HandleOutcome, MoveOutcome, NewQueueMessage, QueueBackend, QueueCounts, QueueInfo,
-    QueueSettings, ReceiveOutcome, SendOutcome, SettingsChange, StoreError,
-};
-use stratus_store::Store;
+pub use store::{Store, StoreError};
+
+mod store;
 
 /// A backend over the SQLite store: the struct, `new`, `store`, `From<Store>`
 /// and `run` (one store call on the blocking pool, [`blocking`]).
@@ -29,16 +31,16 @@ macro_rules! sqlite_backend {
     ($(#[$doc:meta])* $name:ident) => {
         $(#[$doc])*
         #[derive(Clone)]
-        pub struct $name(stratus_store::Store);
+        pub struct $name(crate::store::Store);
 
         impl $name {
             /// The backend over `store`.
-            pub fn new(store: stratus_store::Store) -> $name {
+            pub fn new(store: crate::store::Store) -> $name {
                 $name(store)
             }
 
             /// The store.
-            pub fn store(&self) -> &stratus_store::Store {
+            pub fn store(&self) -> &crate::store::Store {
                 &self.0
             }
 
@@ -46,27 +48,30 @@ macro_rules! sqlite_backend {
             async fn run<T: Send + 'static>(
                 &self,
                 context: &'static str,
-                f: impl FnOnce(&stratus_store::Store) -> Result<T, stratus_store::StoreError>
+                f: impl FnOnce(&crate::store::Store) -> Result<T, crate::store::StoreError>
                 + Send
                 + 'static,
-            ) -> Result<T, stratus_store::StoreError> {
+            ) -> Result<T, crate::store::StoreError> {
                 crate::blocking(&self.0, context, f).await
             }
         }
 
-        impl From<stratus_store::Store> for $name {
-            fn from(store: stratus_store::Store) -> Self {
+        impl From<crate::store::Store> for $name {
+            fn from(store: crate::store::Store) -> Self {
                 $name(store)
             }
         }
     };
 }
 
-mod topics;
-pub use topics::SqliteTopics;
-
 mod buses;
+mod engine;
+mod queues;
+mod topics;
 pub use buses::SqliteBuses;
+pub use engine::{SqliteAsyncQueue, SqliteFunctions, SqliteKeys, SqliteTelemetry, engine_backends};
+pub use queues::SqliteQueues;
+pub use topics::SqliteTopics;
 
 /// Runs a store call on the blocking pool: every backend method is one
 /// such call. A task that panicked or was cancelled is an IO error of
@@ -83,273 +88,4 @@ pub(crate) async fn blocking<T: Send + 'static>(
             context: Cow::Borrowed(context),
             source: std::io::Error::other(join),
         })?
-}
-
-sqlite_backend! {
-    /// SQS's queues in the embedded SQLite store; cheap to clone.
-    SqliteQueues
-}
-
-#[async_trait]
-impl QueueBackend for SqliteQueues {
-    async fn create_queue(
-        &self,
-        name: &str,
-        fifo: bool,
-        settings: &QueueSettings,
-        tags: &BTreeMap<String, String>,
-        now_ms: i64,
-    ) -> Result<(QueueInfo, bool), StoreError> {
-        let (name, settings, tags) = (name.to_string(), settings.clone(), tags.clone());
-        self.run("creating a queue", move |store| {
-            store.create_queue_tagged(&name, fifo, &settings, &tags, now_ms)
-        })
-        .await
-    }
-
-    async fn queue(&self, name: &str) -> Result<Option<QueueInfo>, StoreError> {
-        let name = name.to_string();
-        self.run("reading a queue", move |store| store.queue(&name))
-            .await
-    }
-
-    async fn list_queues(&self, prefix: &str) -> Result<Vec<String>, StoreError> {
-        let prefix = prefix.to_string();
-        self.run("listing queues", move |store| store.list_queues(&prefix))
-            .await
-    }
-
-    async fn delete_queue(&self, name: &str) -> Result<(), StoreError> {
-        let name = name.to_string();
-        self.run("deleting a queue", move |store| store.delete_queue(&name))
-            .await
-    }
-
-    async fn update_queue_settings(
-        &self,
-        name: &str,
-        now_ms: i64,
-        change: SettingsChange,
-    ) -> Result<Result<QueueInfo, ServiceError>, StoreError> {
-        let name = name.to_string();
-        self.run("changing a queue", move |store| {
-            store.update_queue_settings(&name, now_ms, change)
-        })
-        .await
-    }
-
-    async fn queue_tags(&self, name: &str) -> Result<BTreeMap<String, String>, StoreError> {
-        let name = name.to_string();
-        self.run("reading queue tags", move |store| store.queue_tags(&name))
-            .await
-    }
-
-    async fn tag_queue(
-        &self,
-        name: &str,
-        tags: &BTreeMap<String, String>,
-        max_tags: usize,
-    ) -> Result<bool, StoreError> {
-        let (name, tags) = (name.to_string(), tags.clone());
-        self.run("tagging a queue", move |store| {
-            store.tag_queue(&name, &tags, max_tags)
-        })
-        .await
-    }
-
-    async fn untag_queue(&self, name: &str, keys: &[String]) -> Result<(), StoreError> {
-        let (name, keys) = (name.to_string(), keys.to_vec());
-        self.run("untagging a queue", move |store| {
-            store.untag_queue(&name, &keys)
-        })
-        .await
-    }
-
-    async fn send_messages(
-        &self,
-        name: &str,
-        messages: &[NewQueueMessage],
-        now_ms: i64,
-    ) -> Result<Vec<SendOutcome>, StoreError> {
-        let (name, messages) = (name.to_string(), messages.to_vec());
-        self.run("sending messages", move |store| {
-            store.send_messages(&name, &messages, now_ms)
-        })
-        .await
-    }
-
-    async fn receive_messages(
-        &self,
-        name: &str,
-        max: usize,
-        visibility_timeout_s: Option<u32>,
-        now_ms: i64,
-    ) -> Result<ReceiveOutcome, StoreError> {
-        let name = name.to_string();
-        self.run("receiving messages", move |store| {
-            store.receive_messages(&name, max, visibility_timeout_s, now_ms)
-        })
-        .await
-    }
-
-    async fn delete_and_receive(
-        &self,
-        name: &str,
-        handles: &[String],
-        max: usize,
-        visibility_timeout_s: Option<u32>,
-        now_ms: i64,
-    ) -> Result<(Vec<HandleOutcome>, ReceiveOutcome), StoreError> {
-        let (name, handles) = (name.to_string(), handles.to_vec());
-        self.run("deleting and receiving messages", move |store| {
-            let handles: Vec<&str> = handles.iter().map(String::as_str).collect();
-            store.delete_and_receive(&name, &handles, max, visibility_timeout_s, now_ms)
-        })
-        .await
-    }
-
-    async fn delete_messages(
-        &self,
-        name: &str,
-        handles: &[String],
-        now_ms: i64,
-    ) -> Result<Vec<HandleOutcome>, StoreError> {
-        let (name, handles) = (name.to_string(), handles.to_vec());
-        self.run("deleting messages", move |store| {
-            let handles: Vec<&str> = handles.iter().map(String::as_str).collect();
-            store.delete_messages(&name, &handles, now_ms)
-        })
-        .await
-    }
-
-    async fn change_visibility(
-        &self,
-        name: &str,
-        entries: &[(String, u32)],
-        now_ms: i64,
-    ) -> Result<Vec<HandleOutcome>, StoreError> {
-        let (name, entries) = (name.to_string(), entries.to_vec());
-        self.run("changing visibility", move |store| {
-            let entries: Vec<(&str, u32)> = entries
-                .iter()
-                .map(|(handle, secs)| (handle.as_str(), *secs))
-                .collect();
-            store.change_visibility(&name, &entries, now_ms)
-        })
-        .await
-    }
-
-    async fn purge_queue(&self, name: &str) -> Result<u64, StoreError> {
-        let name = name.to_string();
-        self.run("purging a queue", move |store| store.purge_queue(&name))
-            .await
-    }
-
-    async fn queue_counts(&self, name: &str, now_ms: i64) -> Result<QueueCounts, StoreError> {
-        let name = name.to_string();
-        self.run("counting a queue's messages", move |store| {
-            store.queue_counts(&name, now_ms)
-        })
-        .await
-    }
-
-    async fn queue_stats(&self, now_ms: i64) -> Result<Vec<(QueueInfo, QueueCounts)>, StoreError> {
-        self.run("reading queue statistics", move |store| {
-            store.queue_stats(now_ms)
-        })
-        .await
-    }
-
-    async fn dead_letter_sources(&self, dlq: &str) -> Result<Vec<String>, StoreError> {
-        let dlq = dlq.to_string();
-        self.run("listing dead-letter sources", move |store| {
-            store.dead_letter_sources(&dlq)
-        })
-        .await
-    }
-
-    async fn newest_message_id(&self, name: &str) -> Result<Option<i64>, StoreError> {
-        let name = name.to_string();
-        self.run("reading a queue's newest message", move |store| {
-            store.newest_message_id(&name)
-        })
-        .await
-    }
-
-    async fn move_messages(
-        &self,
-        from: &str,
-        to: Option<&str>,
-        after_id: i64,
-        until_id: Option<i64>,
-        limit: usize,
-        now_ms: i64,
-    ) -> Result<MoveOutcome, StoreError> {
-        let (from, to) = (from.to_string(), to.map(str::to_string));
-        self.run("moving messages", move |store| {
-            store.move_messages(&from, to.as_deref(), after_id, until_id, limit, now_ms)
-        })
-        .await
-    }
-
-    async fn start_move_task(
-        &self,
-        source: &str,
-        task_id: &str,
-        started_ms: i64,
-        document: &str,
-    ) -> Result<bool, StoreError> {
-        let (source, task_id, document) = (
-            source.to_string(),
-            task_id.to_string(),
-            document.to_string(),
-        );
-        self.run("starting a move task", move |store| {
-            store.start_move_task(&source, &task_id, started_ms, &document)
-        })
-        .await
-    }
-
-    async fn update_move_task(
-        &self,
-        task_id: &str,
-        running: bool,
-        document: &str,
-    ) -> Result<bool, StoreError> {
-        let (task_id, document) = (task_id.to_string(), document.to_string());
-        self.run("saving a move task", move |store| {
-            store.update_move_task(&task_id, running, &document)
-        })
-        .await
-    }
-
-    async fn move_tasks(&self, source: &str, limit: usize) -> Result<Vec<String>, StoreError> {
-        let source = source.to_string();
-        self.run("listing move tasks", move |store| {
-            store.move_tasks(&source, limit)
-        })
-        .await
-    }
-
-    async fn move_task(&self, source: &str, task_id: &str) -> Result<Option<String>, StoreError> {
-        let (source, task_id) = (source.to_string(), task_id.to_string());
-        self.run("reading a move task", move |store| {
-            store.move_task(&source, &task_id)
-        })
-        .await
-    }
-
-    async fn running_move_tasks(&self) -> Result<Vec<String>, StoreError> {
-        self.run("reading running move tasks", |store| {
-            store.running_move_tasks()
-        })
-        .await
-    }
-
-    async fn sweep_queues(&self, now_ms: i64) -> Result<u64, StoreError> {
-        self.run("sweeping expired messages", move |store| {
-            store.sweep_queues(now_ms)
-        })
-        .await
-    }
 }

@@ -8,7 +8,7 @@ use bytes::Bytes;
 use std::pin::Pin;
 use std::sync::{Arc, Mutex};
 use std::task::{Context, Poll};
-use stratus_store::LogStream;
+use stratus_engine::records::LogStream;
 use wasmtime_wasi::cli::{IsTerminal, StdoutStream};
 use wasmtime_wasi::p2::{OutputStream, Pollable, StreamResult};
 

@@ -24,10 +24,10 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 use stratus_core::{FunctionConfig, RuntimeKind};
+use stratus_engine::NodeCache;
 use stratus_engine::{
     FunctionError, FunctionErrorKind, Instance, InvokeOutput, InvokeRequest, Runtime, RuntimeError,
 };
-use stratus_store::Store as DataStore;
 use wasmtime::component::{Component, Linker, ResourceTable};
 use wasmtime::{Config, Engine, PoolingAllocationConfig, ResourceLimiter, Store, UpdateDeadline};
 use wasmtime_wasi::{WasiCtx, WasiCtxBuilder, WasiCtxView, WasiView};
@@ -163,7 +163,7 @@ impl Drop for EpochTicker {
 pub struct WasmRuntime {
     engine: Engine,
     linker: Arc<Linker<Host>>,
-    store: DataStore,
+    cache: NodeCache,
     engine_key: String,
     config: WasmConfig,
     _ticker: EpochTicker,
@@ -172,7 +172,7 @@ pub struct WasmRuntime {
 impl WasmRuntime {
     /// Builds the wasmtime engine (pooling allocator, epoch interruption) and
     /// the linker with WASI 0.2 and `wasi:http`.
-    pub fn new(store: DataStore, config: WasmConfig) -> Result<WasmRuntime, RuntimeError> {
+    pub fn new(cache: NodeCache, config: WasmConfig) -> Result<WasmRuntime, RuntimeError> {
         let internal = |e: wasmtime::Error| RuntimeError::Internal(format!("{e:#}"));
         let mut pool = PoolingAllocationConfig::default();
         let n = config.max_instances;
@@ -205,7 +205,7 @@ impl WasmRuntime {
         Ok(WasmRuntime {
             engine,
             linker: Arc::new(linker),
-            store,
+            cache,
             engine_key,
             config,
             _ticker: ticker,
@@ -213,7 +213,7 @@ impl WasmRuntime {
     }
 
     fn compiled_path(&self, sha256: &str) -> Result<PathBuf, RuntimeError> {
-        self.store
+        self.cache
             .compiled_path(&self.engine_key, sha256)
             .map_err(|e| RuntimeError::Internal(e.to_string()))
     }
@@ -284,8 +284,8 @@ impl Runtime for WasmRuntime {
         let path = self.compiled_path(sha256)?;
         let started = Instant::now();
         let compiled = tokio::task::block_in_place(|| self.validate(&bytes))?;
-        self.store
-            .write_atomic(&path, &compiled)
+        self.cache
+            .write(&path, &compiled)
             .map_err(|e| RuntimeError::Internal(e.to_string()))?;
         tracing::info!(
             artifact = sha256,

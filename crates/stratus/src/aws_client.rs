@@ -106,7 +106,7 @@ pub fn resolve(target: &Target) -> (String, Option<PathBuf>) {
 /// The admin key of the server at `data_dir`, or the environment's key.
 pub fn credentials(data_dir: Option<&Path>) -> Result<Credentials> {
     if let Some(dir) = data_dir {
-        return read_credentials_file(&dir.join(stratus_store::CREDENTIALS_FILE));
+        return read_credentials_file(&dir.join(stratus_engine::records::CREDENTIALS_FILE));
     }
     let env = |name: &str| std::env::var(name).ok().filter(|v| !v.is_empty());
     match (env("AWS_ACCESS_KEY_ID"), env("AWS_SECRET_ACCESS_KEY")) {

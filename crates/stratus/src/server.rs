@@ -11,7 +11,7 @@ use stratus_core::pricing::PriceSheet;
 use stratus_engine::{Engine, EngineConfig};
 use stratus_gateway::AppState;
 use stratus_lambda::{LambdaConfig, LambdaRuntime};
-use stratus_store::Store;
+use stratus_store_sqlite::Store;
 use stratus_wasm::{WasmConfig, WasmRuntime};
 use tokio::net::TcpListener;
 use tokio::task::JoinHandle;
@@ -148,8 +148,9 @@ pub async fn start(options: ServerOptions) -> Result<Running> {
         function_env: Some(function_env(store.clone(), api_url.clone())),
         ..config
     };
+    let cache = stratus_engine::NodeCache::open(&data_dir).context("open the node's cache")?;
     let wasm = WasmRuntime::new(
-        store.clone(),
+        cache.clone(),
         WasmConfig {
             max_instances: options.max_concurrency.clamp(16, 10_000) as u32,
             always_allowed_hosts: vec![api_url.clone()],
@@ -166,7 +167,7 @@ pub async fn start(options: ServerOptions) -> Result<Running> {
     }
     let lambda = Arc::new(LambdaRuntime::new(
         LambdaConfig {
-            data_dir: data_dir.clone(),
+            data_dir: cache.root().to_path_buf(),
             runtimes_dir: options.runtimes_dir.clone(),
             shutdown_grace: Duration::from_millis(500),
             python_templates: !options.no_python_templates,
@@ -195,9 +196,13 @@ pub async fn start(options: ServerOptions) -> Result<Running> {
         },
         api_url.clone(),
     );
-    let engine = Engine::start(store, vec![Arc::new(wasm), lambda.clone()], config)
-        .await
-        .context("start the engine")?;
+    let engine = Engine::start(
+        stratus_store_sqlite::engine_backends(&store),
+        vec![Arc::new(wasm), lambda.clone()],
+        config,
+    )
+    .await
+    .context("start the engine")?;
 
     let services = stratus_triggers::Triggers::start(
         engine.clone(),
@@ -206,15 +211,9 @@ pub async fn start(options: ServerOptions) -> Result<Running> {
             ..stratus_triggers::ServicesConfig::default()
         },
         stratus_triggers::Backends {
-            queues: Arc::new(stratus_store_sqlite::SqliteQueues::new(
-                engine.store().clone(),
-            )),
-            topics: Arc::new(stratus_store_sqlite::SqliteTopics::new(
-                engine.store().clone(),
-            )),
-            buses: Arc::new(stratus_store_sqlite::SqliteBuses::new(
-                engine.store().clone(),
-            )),
+            queues: Arc::new(stratus_store_sqlite::SqliteQueues::new(store.clone())),
+            topics: Arc::new(stratus_store_sqlite::SqliteTopics::new(store.clone())),
+            buses: Arc::new(stratus_store_sqlite::SqliteBuses::new(store.clone())),
         },
     );
     let state = AppState {

@@ -21,6 +21,7 @@ use std::sync::Arc;
 use std::time::Duration;
 use stratus_aws::auth::{AccessKey, AllowAuthenticated, Authenticator, CachedKeys, KeyStore};
 use stratus_aws::{AwsError, AwsRouter, Caller};
+use stratus_engine::records::KeyKind;
 use stratus_eventbridge::EventBridgeService;
 use stratus_sns::SnsService;
 use stratus_sqs::SqsService;
@@ -50,43 +51,32 @@ pub fn router(state: &AppState) -> AwsRouter {
     router
 }
 
-/// The store's access keys.
+/// The engine's access keys ([`stratus_engine::backend::KeyBackend`]).
 struct StoreKeys(AppState);
 
 #[async_trait]
 impl KeyStore for StoreKeys {
     async fn key(&self, key_id: &str) -> Result<Option<AccessKey>, AwsError> {
-        let store = self.0.engine.store().clone();
-        let id = key_id.to_string();
-        let found = match tokio::task::spawn_blocking(move || store.access_key(&id)).await {
-            Ok(Ok(found)) => found,
-            Ok(Err(error)) => {
-                return Err(AwsError::internal(
-                    "InternalFailure",
-                    "reading an access key",
-                    &error,
-                ));
-            }
-            Err(error) => {
-                return Err(AwsError::internal(
-                    "InternalFailure",
-                    "reading an access key",
-                    &error,
-                ));
-            }
-        };
+        let found = self
+            .0
+            .engine
+            .backends()
+            .keys
+            .access_key(key_id)
+            .await
+            .map_err(|error| {
+                AwsError::internal("InternalFailure", "reading an access key", &error)
+            })?;
         Ok(found.map(|key| AccessKey {
             caller: match key.kind {
-                stratus_store::KeyKind::Admin => Caller::Admin,
-                stratus_store::KeyKind::Function => {
-                    Caller::Function(key.function.unwrap_or_default())
-                }
+                KeyKind::Admin => Caller::Admin,
+                KeyKind::Function => Caller::Function(key.function.unwrap_or_default()),
             },
             secret: key.secret,
             session_token: match key.kind {
-                stratus_store::KeyKind::Admin => None,
+                KeyKind::Admin => None,
                 // A function key without its token is never accepted.
-                stratus_store::KeyKind::Function => Some(key.session_token.unwrap_or_default()),
+                KeyKind::Function => Some(key.session_token.unwrap_or_default()),
             },
         }))
     }

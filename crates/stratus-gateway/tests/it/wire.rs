@@ -2,7 +2,7 @@ use bytes::Bytes;
 use std::path::{Path, PathBuf};
 use stratus_engine::{Engine, EngineConfig};
 use stratus_gateway::AppState;
-use stratus_store::Store;
+use stratus_store_sqlite::Store;
 
 /// One request and the answer expected.
 struct Exchange {
@@ -181,22 +181,20 @@ fn render(response: &http::Response<Bytes>, expected: &str) -> String {
 async fn state(dir: &Path) -> AppState {
     let store = Store::open(dir).expect("open store");
     let token = store.load_or_create_token().expect("token");
-    let engine = Engine::start(store, Vec::new(), EngineConfig::default())
-        .await
-        .expect("start engine");
+    let engine = Engine::start(
+        stratus_store_sqlite::engine_backends(&store),
+        Vec::new(),
+        EngineConfig::default(),
+    )
+    .await
+    .expect("start engine");
     let services = stratus_triggers::Triggers::start(
         engine.clone(),
         stratus_triggers::ServicesConfig::default(),
         stratus_triggers::Backends {
-            queues: std::sync::Arc::new(stratus_store_sqlite::SqliteQueues::new(
-                engine.store().clone(),
-            )),
-            topics: std::sync::Arc::new(stratus_store_sqlite::SqliteTopics::new(
-                engine.store().clone(),
-            )),
-            buses: std::sync::Arc::new(stratus_store_sqlite::SqliteBuses::new(
-                engine.store().clone(),
-            )),
+            queues: std::sync::Arc::new(stratus_store_sqlite::SqliteQueues::new(store.clone())),
+            topics: std::sync::Arc::new(stratus_store_sqlite::SqliteTopics::new(store.clone())),
+            buses: std::sync::Arc::new(stratus_store_sqlite::SqliteBuses::new(store.clone())),
         },
     );
     AppState {

@@ -2,8 +2,8 @@
 //! the async invocations a tick queued are counted in the store.
 
 use stratus_conformance::buses::Invocations;
-use stratus_store::Store;
 use stratus_store_sqlite::SqliteBuses;
+use stratus_store_sqlite::Store;
 use tempfile::TempDir;
 
 /// Keeps the temporary directory alive and reads the async queue.

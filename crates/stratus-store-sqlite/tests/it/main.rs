@@ -3,10 +3,11 @@
 
 mod buses;
 mod replays;
+mod store;
 mod topics;
 
-use stratus_store::Store;
 use stratus_store_sqlite::SqliteQueues;
+use stratus_store_sqlite::Store;
 use tempfile::TempDir;
 
 async fn fresh() -> (TempDir, SqliteQueues) {

@@ -6,19 +6,24 @@ use std::time::Duration;
 use stratus_engine::{Engine, EngineConfig};
 use stratus_eventbridge::EventBridge;
 use stratus_eventbridge::archives::{NewArchive, NewReplay, archive_arn};
+use stratus_eventbridge::backend::ReplayRecord;
 use stratus_eventbridge::bus::PutEventsEntry;
 use stratus_service_kit::{Kit, ServicesConfig, now_ms};
-use stratus_store::{ReplayRecord, Store};
 use stratus_store_sqlite::SqliteBuses;
+use stratus_store_sqlite::Store;
 
 async fn start(dir: &std::path::Path) -> (Engine, EventBridge) {
     let store = Store::open(dir).expect("store");
-    let engine = Engine::start(store, Vec::new(), EngineConfig::default())
-        .await
-        .expect("engine");
+    let engine = Engine::start(
+        stratus_store_sqlite::engine_backends(&store),
+        Vec::new(),
+        EngineConfig::default(),
+    )
+    .await
+    .expect("engine");
     let events = EventBridge::start(
         Kit::new(engine.clone(), ServicesConfig::default()),
-        Arc::new(SqliteBuses::new(engine.store().clone())),
+        Arc::new(SqliteBuses::new(store)),
     );
     (engine, events)
 }

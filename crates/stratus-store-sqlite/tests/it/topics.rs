@@ -1,8 +1,8 @@
 //! The topic cases of `stratus-conformance` against SQLite: one test per
 //! case, each on a fresh store in a temporary directory.
 
-use stratus_store::Store;
 use stratus_store_sqlite::SqliteTopics;
+use stratus_store_sqlite::Store;
 use tempfile::TempDir;
 
 async fn fresh() -> (TempDir, SqliteTopics) {

@@ -5,63 +5,9 @@
 
 use rusqlite::{OptionalExtension, Row, TransactionBehavior, params};
 
-use crate::error::SqlContext;
-use crate::{Store, StoreError, from_sql_int};
-
-/// An event to enqueue.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct NewAsyncEvent {
-    /// The invocation's request id, returned to the caller and kept across
-    /// retries so handlers can deduplicate.
-    pub request_id: String,
-    /// The function to invoke.
-    pub function: String,
-    /// `None` for the current version, else a version number as text.
-    pub qualifier: Option<String>,
-    /// The event payload.
-    pub payload: Vec<u8>,
-    /// Request headers to replay (e.g. `x-amzn-trace-id`).
-    pub headers: Vec<(String, String)>,
-    /// Attempts in all: 1 + `maximumRetryAttempts`.
-    pub max_attempts: u32,
-    /// Events older than this are not run again (`maximumEventAge`).
-    pub max_age_ms: i64,
-}
-
-/// A claimed event.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct AsyncEvent {
-    /// The row id (for completing or retrying the event).
-    pub id: i64,
-    /// The invocation's request id, the same on every attempt.
-    pub request_id: String,
-    /// The function to invoke.
-    pub function: String,
-    /// `None` for the current version, else a version number as text.
-    pub qualifier: Option<String>,
-    /// The event payload.
-    pub payload: Vec<u8>,
-    /// Request headers to replay.
-    pub headers: Vec<(String, String)>,
-    /// When the event was accepted (ms since the epoch).
-    pub enqueued_ms: i64,
-    /// This attempt's number, from 1.
-    pub attempt: u32,
-    /// Attempts in all.
-    pub max_attempts: u32,
-    /// The event's maximum age.
-    pub max_age_ms: i64,
-}
-
-/// Counts of the queue, for metrics and tests.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize)]
-#[serde(rename_all = "camelCase")]
-pub struct AsyncQueueStats {
-    /// Events waiting or running.
-    pub pending: u64,
-    /// Events whose attempts are spent.
-    pub failed: u64,
-}
+use crate::store::error::SqlContext;
+use crate::store::{Store, StoreError, from_sql_int};
+use stratus_engine::records::{AsyncEvent, AsyncQueueStats, NewAsyncEvent};
 
 const COLUMNS: &str = "id, request_id, function, qualifier, payload, headers, enqueued_ms, attempts, max_attempts, max_age_ms";
 

@@ -10,7 +10,7 @@ use std::collections::BTreeMap;
 
 use sha2::{Digest, Sha256};
 use stratus_core::{FunctionConfig, HttpRoute, RuntimeKind};
-use stratus_store::Store;
+use stratus_store_sqlite::Store;
 use tempfile::TempDir;
 
 /// A store in a fresh temporary directory (kept alive by the `TempDir`).

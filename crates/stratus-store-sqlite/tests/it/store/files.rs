@@ -2,9 +2,9 @@
 
 use std::os::unix::fs::PermissionsExt;
 
-use stratus_store::{Store, StoreError};
+use stratus_store_sqlite::{Store, StoreError};
 
-use crate::{sha, store};
+use super::{sha, store};
 
 #[test]
 fn put_artifact_verifies_hash_and_is_idempotent() {
@@ -56,36 +56,17 @@ fn put_artifact_verifies_hash_and_is_idempotent() {
 }
 
 #[test]
-fn compiled_path_and_write_atomic() {
+fn write_atomic_stays_inside_the_data_directory() {
     let (dir, store) = store();
-    let art = sha(b"x");
-    let path = store.compiled_path("wasmtime-48-x86_64", &art).unwrap();
-    assert_eq!(
-        path,
-        dir.path()
-            .join("compiled/wasmtime-48-x86_64")
-            .join(format!("{art}.cwasm"))
-    );
-    assert!(path.parent().unwrap().is_dir());
+    let path = dir.path().join("artifacts").join("note");
     store.write_atomic(&path, b"first").unwrap();
     store.write_atomic(&path, b"second").unwrap();
     assert_eq!(std::fs::read(&path).unwrap(), b"second");
 
-    for key in ["", ".hidden", "a/b", "..", "sp ace"] {
-        assert!(
-            matches!(store.compiled_path(key, &art), Err(StoreError::Invalid(_))),
-            "{key:?} accepted"
-        );
-    }
-    assert!(matches!(
-        store.compiled_path("k", "nothex"),
-        Err(StoreError::Invalid(_))
-    ));
-
     let outside = tempfile::tempdir().unwrap();
     for bad in [
         outside.path().join("x"),
-        dir.path().join("compiled/../../escape"),
+        dir.path().join("artifacts/../../escape"),
         dir.path().to_path_buf(),
     ] {
         assert!(
@@ -136,7 +117,7 @@ fn token_is_private_and_stable() {
     ));
 
     // Two stores get different tokens.
-    let (_other_dir, other) = crate::store();
+    let (_other_dir, other) = super::store();
     assert_ne!(other.load_or_create_token().unwrap(), token);
 }
 
@@ -147,7 +128,10 @@ fn layout_and_newer_schema_is_refused() {
     drop(Store::open(&data).unwrap());
     assert!(data.join("stratus.db").is_file());
     assert!(data.join("artifacts").is_dir());
-    assert!(data.join("compiled").is_dir());
+    assert!(
+        !data.join("compiled").exists(),
+        "compiled forms are the node cache's"
+    );
     let mode = std::fs::metadata(&data).unwrap().permissions().mode();
     assert_eq!(mode & 0o777, 0o700);
 

@@ -5,9 +5,10 @@ use std::collections::{BTreeSet, HashMap};
 use rusqlite::{Connection, OptionalExtension, Row, TransactionBehavior, params};
 use stratus_core::FunctionConfig;
 
-use crate::error::SqlContext;
-use crate::files::validate_sha256;
-use crate::{DeployResult, DeployStatus, FunctionRecord, Store, StoreError, from_sql_int, now_ms};
+use crate::store::error::SqlContext;
+use crate::store::files::validate_sha256;
+use crate::store::{Store, StoreError, from_sql_int, now_ms};
+use stratus_engine::records::{DeployResult, DeployStatus, FunctionRecord};
 
 /// Columns of a [`FunctionRecord`], in the order [`record_from_row`] reads.
 const RECORD_COLUMNS: &str = "f.name, f.service, v.version, v.config, f.created_ms, v.created_ms";

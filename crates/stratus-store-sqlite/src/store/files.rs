@@ -1,35 +1,24 @@
 //! Files of the data directory: the bearer token, content-addressed
-//! artifacts and their compiled forms, and atomic writes.
+//! artifacts, and atomic writes.
 
 use std::collections::BTreeSet;
-use std::fs::{self, File, OpenOptions};
-use std::io::{ErrorKind, Write};
+use std::fs;
+use std::io::ErrorKind;
 use std::path::{Component, Path, PathBuf};
-use std::sync::atomic::{AtomicU64, Ordering};
-use std::time::Duration;
 
 use rand::TryRngCore;
 use rusqlite::OptionalExtension;
 use sha2::{Digest, Sha256};
 
-use crate::error::{IoContext, SqlContext};
-use crate::{Store, StoreError};
+use crate::store::error::{IoContext, SqlContext};
+use crate::store::{Store, StoreError};
 
 /// Uploaded artifacts, `<sha256>.wasm`.
 pub(crate) const ARTIFACTS_DIR: &str = "artifacts";
-/// Compiled forms, `<engine_key>/<sha256>.cwasm`.
-pub(crate) const COMPILED_DIR: &str = "compiled";
 /// The bearer token of the control API.
 const TOKEN_FILE: &str = "token";
-/// Prefix of temporary files; they are renamed into place or swept on open.
-const TEMP_PREFIX: &str = ".tmp-";
-/// Temporary files older than this are leftovers of a crash.
-const TEMP_MAX_AGE: Duration = Duration::from_secs(600);
 /// Longest accepted token, in bytes.
 const MAX_TOKEN_LEN: usize = 1024;
-
-/// Distinguishes temporary files of concurrent writers in one process.
-static TEMP_COUNTER: AtomicU64 = AtomicU64::new(0);
 
 impl Store {
     /// Returns the control API's bearer token from `<dir>/token`, generating
@@ -88,6 +77,16 @@ impl Store {
             .join(format!("{sha256}.wasm"))
     }
 
+    /// The artifact's bytes, if stored. `Invalid` for a malformed hash.
+    pub fn read_artifact(&self, sha256: &str) -> Result<Option<Vec<u8>>, StoreError> {
+        let path = self.artifact_path(sha256)?;
+        match fs::read(&path) {
+            Ok(bytes) => Ok(Some(bytes)),
+            Err(e) if e.kind() == ErrorKind::NotFound => Ok(None),
+            Err(e) => Err(e).io(|| format!("reading {}", path.display())),
+        }
+    }
+
     /// Whether the artifact is stored. False for a malformed hash.
     pub fn has_artifact(&self, sha256: &str) -> bool {
         validate_sha256(sha256).is_ok() && self.artifact_path_unchecked(sha256).is_file()
@@ -115,22 +114,10 @@ impl Store {
         Ok(path)
     }
 
-    /// Where the compiled form of an artifact for one engine configuration
-    /// lives: `<dir>/compiled/<engine_key>/<sha256>.cwasm`. Creates the
-    /// parent directory. `engine_key` must be 1 to 128 characters of
-    /// `[A-Za-z0-9._-]` not starting with a dot; else `Invalid`.
-    pub fn compiled_path(&self, engine_key: &str, sha256: &str) -> Result<PathBuf, StoreError> {
-        validate_sha256(sha256)?;
-        validate_engine_key(engine_key)?;
-        let dir = self.data_dir().join(COMPILED_DIR).join(engine_key);
-        fs::create_dir_all(&dir).io(|| format!("creating {}", dir.display()))?;
-        Ok(dir.join(format!("{sha256}.cwasm")))
-    }
-
     /// Writes `bytes` to `path` atomically and durably: a temporary file in
     /// the same directory, fsync, rename over `path`, fsync of the directory.
     /// Readers see the old content or the new, never a part. `path` must lie
-    /// inside the data directory (e.g. from [`Store::compiled_path`]) and its
+    /// inside the data directory (e.g. an artifact's) and its
     /// parent must exist; else `Invalid`.
     pub fn write_atomic(&self, path: &Path, bytes: &[u8]) -> Result<(), StoreError> {
         let plain = path
@@ -192,7 +179,7 @@ impl Store {
         Ok(on_disk.difference(&referenced).cloned().collect())
     }
 
-    /// Deletes an artifact and all its compiled forms, if no version
+    /// Deletes an artifact, if no version
     /// references it (else `Conflict`). Returns whether the artifact existed.
     /// Holds the write lock, so no deploy can start referencing it meanwhile.
     pub fn remove_artifact(&self, sha256: &str) -> Result<bool, StoreError> {
@@ -211,13 +198,6 @@ impl Store {
                 "artifact {sha256} is still used by function {function:?}"
             )));
         }
-        let compiled = self.data_dir().join(COMPILED_DIR);
-        if let Ok(engines) = fs::read_dir(&compiled) {
-            for engine in engines.flatten() {
-                let path = engine.path().join(format!("{sha256}.cwasm"));
-                remove_if_exists(&path)?;
-            }
-        }
         let existed = remove_if_exists(&self.artifact_path_unchecked(sha256))?;
         sync_dir(&self.data_dir().join(ARTIFACTS_DIR))?;
         drop(conn);
@@ -235,22 +215,6 @@ pub(crate) fn validate_sha256(s: &str) -> Result<(), StoreError> {
     } else {
         Err(StoreError::Invalid(format!(
             "{s:?} is not a SHA-256 (64 lower-case hex digits)"
-        )))
-    }
-}
-
-fn validate_engine_key(key: &str) -> Result<(), StoreError> {
-    let ok = !key.is_empty()
-        && key.len() <= 128
-        && !key.starts_with('.')
-        && key
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b'-'));
-    if ok {
-        Ok(())
-    } else {
-        Err(StoreError::Invalid(format!(
-            "{key:?} is not an engine key (1-128 of [A-Za-z0-9._-], not starting with a dot)"
         )))
     }
 }
@@ -307,38 +271,16 @@ fn tighten_mode(_path: &Path) -> Result<(), StoreError> {
     Ok(())
 }
 
-/// A fresh temporary path next to `path`.
-fn temp_path(path: &Path) -> PathBuf {
-    let n = TEMP_COUNTER.fetch_add(1, Ordering::Relaxed);
-    let name = path
-        .file_name()
-        .map(|n| n.to_string_lossy().into_owned())
-        .unwrap_or_default();
-    path.with_file_name(format!("{TEMP_PREFIX}{}-{n}-{name}", std::process::id()))
-}
+use stratus_core::durable::temp_path;
 
 /// Creates a new file with mode 0600, writes `bytes` and fsyncs it.
 fn write_synced(path: &Path, bytes: &[u8]) -> Result<(), StoreError> {
-    let mut options = OpenOptions::new();
-    options.write(true).create_new(true);
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::OpenOptionsExt;
-        options.mode(0o600);
-    }
-    let mut file = options
-        .open(path)
-        .io(|| format!("creating {}", path.display()))?;
-    file.write_all(bytes)
-        .io(|| format!("writing {}", path.display()))?;
-    file.sync_all().io(|| format!("syncing {}", path.display()))
+    stratus_core::durable::write_synced(path, bytes).io(|| format!("writing {}", path.display()))
 }
 
 /// Fsyncs a directory so that renames and creations in it are durable.
 fn sync_dir(dir: &Path) -> Result<(), StoreError> {
-    File::open(dir)
-        .and_then(|d| d.sync_all())
-        .io(|| format!("syncing directory {}", dir.display()))
+    stratus_core::durable::sync_dir(dir).io(|| format!("syncing directory {}", dir.display()))
 }
 
 /// Removes a file; `false` if it was not there.
@@ -365,44 +307,12 @@ pub(crate) fn create_dir_private(dir: &Path) -> Result<(), StoreError> {
 }
 
 /// Removes temporary files a crashed writer left behind in the data
-/// directory, `artifacts/` and `compiled/*/`. Young ones are spared: they may
+/// directory and `artifacts/`. Young ones are spared: they may
 /// belong to a writer still running. Failures are logged, not returned.
 pub(crate) fn sweep_temp_files(data_dir: &Path) {
-    let mut dirs = vec![data_dir.to_path_buf(), data_dir.join(ARTIFACTS_DIR)];
-    if let Ok(engines) = fs::read_dir(data_dir.join(COMPILED_DIR)) {
-        dirs.extend(
-            engines
-                .flatten()
-                .filter(|e| e.file_type().is_ok_and(|t| t.is_dir()))
-                .map(|e| e.path()),
-        );
-    }
-    for dir in dirs {
-        let Ok(entries) = fs::read_dir(&dir) else {
-            continue;
-        };
-        for entry in entries.flatten() {
-            let is_temp = entry
-                .file_name()
-                .to_str()
-                .is_some_and(|n| n.starts_with(TEMP_PREFIX));
-            let old = entry
-                .metadata()
-                .and_then(|m| m.modified())
-                .ok()
-                .and_then(|t| t.elapsed().ok())
-                .is_some_and(|age| age > TEMP_MAX_AGE);
-            if is_temp && old {
-                let path = entry.path();
-                match fs::remove_file(&path) {
-                    Ok(()) => {
-                        tracing::info!(path = %path.display(), "removed stale temporary file")
-                    }
-                    Err(e) => {
-                        tracing::warn!(path = %path.display(), error = %e, "cannot remove stale temporary file")
-                    }
-                }
-            }
+    for dir in [data_dir.to_path_buf(), data_dir.join(ARTIFACTS_DIR)] {
+        for (path, error) in stratus_core::durable::sweep_temp_files(&dir) {
+            tracing::warn!(path = %path.display(), %error, "cannot remove stale temporary file");
         }
     }
 }

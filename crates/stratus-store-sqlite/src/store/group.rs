@@ -8,8 +8,8 @@ use rusqlite::{Transaction, TransactionBehavior};
 use std::sync::mpsc;
 use std::sync::{Arc, Weak};
 
-use crate::error::SqlContext;
-use crate::{Inner, StoreError};
+use crate::store::error::SqlContext;
+use crate::store::{Inner, StoreError};
 
 /// Jobs per transaction at most.
 const MAX_GROUP: usize = 256;
@@ -122,7 +122,7 @@ fn savepoint<T>(
 
 #[cfg(test)]
 mod tests {
-    use crate::{Store, StoreError};
+    use crate::store::{Store, StoreError};
 
     #[test]
     fn writes_share_commits_and_fail_alone() {

@@ -2,9 +2,10 @@
 
 use std::time::Instant;
 
-use stratus_store::{InvocationRecord, LogRecord, LogStream, Outcome, Store, StoreError};
+use stratus_engine::records::{InvocationRecord, LogRecord, LogStream, Outcome};
+use stratus_store_sqlite::{Store, StoreError};
 
-use crate::store;
+use super::store;
 
 fn log(ts_ms: i64, function: &str, request_id: &str, message: &str) -> LogRecord {
     LogRecord {

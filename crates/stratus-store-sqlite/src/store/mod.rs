@@ -1,17 +1,18 @@
 //! The embedded store of Stratus: one data directory holding a SQLite
 //! database (functions and their immutable versions, logs, invocation
-//! records) and content-addressed files (uploaded artifacts, compiled forms).
+//! records, queues, topics, buses, keys) and content-addressed artifact
+//! files. What a node makes for itself (compiled wasm, unpacked tasks) is
+//! not here: the runtimes keep it in their node-local cache.
 //!
 //! ```text
 //! <data_dir>/stratus.db      SQLite, WAL mode, synchronous=FULL
 //! <data_dir>/token           the control API's bearer token, mode 0600
 //! <data_dir>/artifacts/      <sha256>.wasm, as uploaded
-//! <data_dir>/compiled/       <engine_key>/<sha256>.cwasm, AOT-compiled forms
 //! ```
 //!
 //! Invariants:
-//! - Only this crate opens the database. Everything else goes through
-//!   [`Store`].
+//! - Only this module opens the database. The backends (the parent
+//!   module) go through [`Store`].
 //! - Every write that returns `Ok` is durable: SQLite commits with
 //!   `synchronous=FULL`, and files are written to a temporary name, fsynced,
 //!   renamed and the directory fsynced. A crash at any point leaves either the
@@ -22,8 +23,6 @@
 //!
 //! The API is synchronous; async callers run it on `spawn_blocking` or a
 //! dedicated thread.
-
-#![warn(missing_docs)]
 
 mod async_events;
 mod bus;
@@ -37,7 +36,6 @@ mod schedules;
 mod schema;
 mod telemetry;
 mod topics;
-mod types;
 
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, MutexGuard};
@@ -45,26 +43,7 @@ use std::time::Duration;
 
 use rusqlite::Connection;
 
-pub use async_events::{AsyncEvent, AsyncQueueStats, NewAsyncEvent};
-pub use bus::{BusRecord, NewRule, RuleRecord, TagOwner, TargetRecord};
 pub use error::StoreError;
-pub use keys::{AccessKey, CREDENTIALS_FILE, KeyKind};
-pub use queues::{
-    DEDUP_WINDOW_MS, HandleOutcome, MoveOutcome, NewQueueMessage, QueueCounts, QueueInfo,
-    QueueSettings, ReceiveOutcome, Redrive, SendOutcome, StoredMessage,
-};
-pub use schedules::{ScheduleKey, ScheduleState, ScheduleTick};
-pub use topics::{
-    NewSubscription, NewTopicDelivery, SubscriptionRecord, TopicDelivery, TopicRecord,
-};
-pub use types::{
-    ApiDestinationRecord, ArchiveRecord, ArchivedEvent, ConnectionRecord, EventDelivery,
-    NewEventDelivery, ReplayRecord,
-};
-pub use types::{
-    DeployResult, DeployStatus, FunctionRecord, FunctionStats, InvocationRecord, LogRecord,
-    LogStream, NewOutboxMessage, OutboxKind, OutboxMessage, Outcome,
-};
 
 use error::{IoContext, SqlContext};
 
@@ -103,7 +82,7 @@ impl std::fmt::Debug for Store {
 
 impl Store {
     /// Opens (creating if needed) the data directory: makes `<dir>` (mode
-    /// 0700 when new), `<dir>/artifacts/` and `<dir>/compiled/`, opens
+    /// 0700 when new) and `<dir>/artifacts/`, opens
     /// `<dir>/stratus.db` in WAL mode with `synchronous=FULL`, a busy timeout
     /// and foreign keys on, and runs the schema migrations. Temporary files
     /// left by a crash are removed.
@@ -113,9 +92,7 @@ impl Store {
         let data_dir = std::path::absolute(data_dir)
             .io(|| format!("resolving data directory {}", data_dir.display()))?;
         files::create_dir_private(&data_dir)?;
-        for sub in [files::ARTIFACTS_DIR, files::COMPILED_DIR] {
-            files::create_dir_private(&data_dir.join(sub))?;
-        }
+        files::create_dir_private(&data_dir.join(files::ARTIFACTS_DIR))?;
         files::sweep_temp_files(&data_dir);
 
         let db_path = data_dir.join(DB_FILE);

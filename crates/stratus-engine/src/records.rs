@@ -1,9 +1,11 @@
-//! Records the store reads and writes.
+//! The records the engine keeps through its backends: functions and their
+//! versions, deploy results, logs and invocation records, usage, the async
+//! invocation queue and access keys. Backends
+//! ([`crate::backend`]) store and return them.
 
+use crate::backend::StoreError;
 use serde::{Deserialize, Serialize};
 use stratus_core::FunctionConfig;
-
-use crate::StoreError;
 
 /// One version of a function as stored.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -87,7 +89,7 @@ impl LogStream {
     }
 
     /// The byte that marks a line of this stream in a stored log row.
-    pub(crate) fn tag(self) -> u8 {
+    pub fn tag(self) -> u8 {
         match self {
             LogStream::Platform => b'p',
             LogStream::Stdout => b'o',
@@ -96,7 +98,7 @@ impl LogStream {
     }
 
     /// The stream marked by `tag` in a stored log row.
-    pub(crate) fn from_tag(tag: u8) -> Result<Self, StoreError> {
+    pub fn from_tag(tag: u8) -> Result<Self, StoreError> {
         match tag {
             b'p' => Ok(LogStream::Platform),
             b'o' => Ok(LogStream::Stdout),
@@ -155,7 +157,7 @@ impl Outcome {
         }
     }
 
-    pub(crate) fn parse(s: &str) -> Result<Self, StoreError> {
+    pub fn parse(s: &str) -> Result<Self, StoreError> {
         match s {
             "ok" => Ok(Outcome::Ok),
             "error" => Ok(Outcome::Error),
@@ -221,218 +223,106 @@ pub struct FunctionStats {
     /// Sum of `billed_ms / 1000 * memory_mb / 1024` (GB-seconds).
     pub gb_seconds: f64,
 }
-
-/// An archive of an event bus (EventBridge): the events of its bus that
-/// match its pattern, kept `retention_days` (0: forever).
+/// An event to enqueue.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ArchiveRecord {
-    /// Its name, unique among archives.
-    pub name: String,
-    /// The bus whose events it keeps.
-    pub bus: String,
-    /// Its description.
-    pub description: Option<String>,
-    /// The event pattern (JSON text); every event of the bus when None.
-    pub pattern: Option<String>,
-    /// Days an event is kept; 0 keeps it forever.
-    pub retention_days: u32,
-    /// `ENABLED` (the only state Stratus has).
-    pub state: String,
-    /// When it was created (ms since the epoch).
-    pub created_ms: i64,
-    /// How many events it holds (read only).
-    pub event_count: u64,
-    /// The size of those events in bytes (read only).
-    pub size_bytes: u64,
-}
-
-/// An archived event.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ArchivedEvent {
-    /// Its position in the archives, increasing with arrival.
-    pub seq: i64,
-    /// The event's `time` (ms since the epoch).
-    pub time_ms: i64,
-    /// The event, as JSON text.
-    pub event: String,
-}
-
-/// A replay of an archive's events onto its bus.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ReplayRecord {
-    /// Its name, unique among replays.
-    pub name: String,
-    /// The archive replayed.
-    pub archive: String,
-    /// Its description.
-    pub description: Option<String>,
-    /// The bus the events are replayed to.
-    pub bus: String,
-    /// The ARNs of the rules replayed to (every rule of the bus when empty).
-    pub filter_arns: Vec<String>,
-    /// The first event time replayed (ms, inclusive).
-    pub start_ms: i64,
-    /// The last event time replayed (ms, exclusive).
-    pub end_ms: i64,
-    /// `STARTING`, `RUNNING`, `CANCELLING`, `COMPLETED`, `CANCELLED` or
-    /// `FAILED`.
-    pub state: String,
-    /// Why it is in that state, if it says.
-    pub state_reason: Option<String>,
-    /// When it started (ms).
-    pub replay_start_ms: i64,
-    /// When it ended (ms).
-    pub replay_end_ms: Option<i64>,
-    /// The time of the last event replayed (ms).
-    pub last_replayed_ms: Option<i64>,
-    /// The `seq` of the last archived event replayed (0 before the first).
-    pub cursor: i64,
-}
-
-/// A connection of API destinations: how to authorize with an endpoint.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ConnectionRecord {
-    /// Its name, unique among connections.
-    pub name: String,
-    /// The id in its ARN.
-    pub id: String,
-    /// Its description.
-    pub description: Option<String>,
-    /// `API_KEY`, `BASIC` or `OAUTH_CLIENT_CREDENTIALS`.
-    pub auth_type: String,
-    /// `AuthParameters` as given (JSON text, secrets included).
-    pub auth: String,
-    /// `AUTHORIZED`, `AUTHORIZING`, …
-    pub state: String,
-    /// When it was created (ms).
-    pub created_ms: i64,
-    /// When it last changed (ms).
-    pub modified_ms: i64,
-    /// When it was last authorized (ms).
-    pub authorized_ms: Option<i64>,
-}
-
-/// An API destination: an HTTP endpoint rules deliver to.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ApiDestinationRecord {
-    /// Its name, unique among API destinations.
-    pub name: String,
-    /// The id in its ARN.
-    pub id: String,
-    /// Its description.
-    pub description: Option<String>,
-    /// The ARN of its connection.
-    pub connection_arn: String,
-    /// The URL events go to.
-    pub endpoint: String,
-    /// The HTTP method.
-    pub method: String,
-    /// `InvocationRateLimitPerSecond`, if given.
-    pub rate_limit: Option<u32>,
-    /// When it was created (ms).
-    pub created_ms: i64,
-    /// When it last changed (ms).
-    pub modified_ms: i64,
-}
-
-/// A delivery of a rule's target waiting in the bus's outbox: the targets
-/// that are not functions (queues, topics, buses, API destinations) of a
-/// schedule's tick, and every delivery to an API destination, retried until
-/// it succeeds or runs out of attempts or age.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct NewEventDelivery {
-    /// The target's ARN.
-    pub target: String,
-    /// What it gets (the rendered input).
-    pub payload: String,
-    /// The event's `detail-type`.
-    pub kind: String,
-    /// The event's `source`.
-    pub source: String,
-    /// The event's id.
-    pub event_id: Option<String>,
-    /// The target's parameters (JSON text: `SqsParameters`,
-    /// `HttpParameters`, …), if any.
-    pub params: Option<String>,
-    /// The rule's ARN (logs, metrics).
-    pub rule: String,
-    /// Attempts at most (first included).
+pub struct NewAsyncEvent {
+    /// The invocation's request id, returned to the caller and kept across
+    /// retries so handlers can deduplicate.
+    pub request_id: String,
+    /// The function to invoke.
+    pub function: String,
+    /// `None` for the current version, else a version number as text.
+    pub qualifier: Option<String>,
+    /// The event payload.
+    pub payload: Vec<u8>,
+    /// Request headers to replay (e.g. `x-amzn-trace-id`).
+    pub headers: Vec<(String, String)>,
+    /// Attempts in all: 1 + `maximumRetryAttempts`.
     pub max_attempts: u32,
-    /// How long it may be retried (ms after it was queued).
+    /// Events older than this are not run again (`maximumEventAge`).
     pub max_age_ms: i64,
 }
 
-/// A delivery claimed from the outbox.
+/// A claimed event.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct EventDelivery {
-    /// Its id in the outbox.
+pub struct AsyncEvent {
+    /// The row id (for completing or retrying the event).
     pub id: i64,
-    /// Attempts made before this one.
-    pub attempts: u32,
-    /// When it was queued (ms).
-    pub created_ms: i64,
-    /// What to deliver.
-    pub delivery: NewEventDelivery,
+    /// The invocation's request id, the same on every attempt.
+    pub request_id: String,
+    /// The function to invoke.
+    pub function: String,
+    /// `None` for the current version, else a version number as text.
+    pub qualifier: Option<String>,
+    /// The event payload.
+    pub payload: Vec<u8>,
+    /// Request headers to replay.
+    pub headers: Vec<(String, String)>,
+    /// When the event was accepted (ms since the epoch).
+    pub enqueued_ms: i64,
+    /// This attempt's number, from 1.
+    pub attempt: u32,
+    /// Attempts in all.
+    pub max_attempts: u32,
+    /// The event's maximum age.
+    pub max_age_ms: i64,
 }
 
-/// What a message of the topics' local outbox is.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-pub enum OutboxKind {
-    /// A publication delivered to the subscription.
-    Notification,
-    /// The confirmation request of a new subscription (with its token).
-    SubscriptionConfirmation,
+/// Counts of the queue, for metrics and tests.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct AsyncQueueStats {
+    /// Events waiting or running.
+    pub pending: u64,
+    /// Events whose attempts are spent.
+    pub failed: u64,
+}
+/// The admin key in AWS's shared-credentials format.
+pub const CREDENTIALS_FILE: &str = "credentials";
+
+/// What a key may do.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum KeyKind {
+    /// Everything (the operator's key).
+    Admin,
+    /// One function's own credentials.
+    Function,
 }
 
-impl OutboxKind {
-    /// SNS's name of the message type.
+impl KeyKind {
+    /// The stored name: `admin` or `function`.
     pub fn as_str(self) -> &'static str {
         match self {
-            OutboxKind::Notification => "Notification",
-            OutboxKind::SubscriptionConfirmation => "SubscriptionConfirmation",
-        }
-    }
-
-    /// The kind named `text` ([`OutboxKind::as_str`]), if any.
-    pub fn parse(text: &str) -> Option<OutboxKind> {
-        match text {
-            "Notification" => Some(OutboxKind::Notification),
-            "SubscriptionConfirmation" => Some(OutboxKind::SubscriptionConfirmation),
-            _ => None,
+            KeyKind::Admin => "admin",
+            KeyKind::Function => "function",
         }
     }
 }
 
-/// A message for the topics' local outbox: what an `email`, `email-json`
-/// or `sms` subscription (or a publication to a phone number) would have
-/// been sent, recorded instead of sent.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct NewOutboxMessage {
-    /// The topic's name; empty for a publication to a phone number.
-    pub topic: String,
-    /// The subscription's ARN; empty for a publication to a phone number.
-    pub subscription_arn: String,
-    /// `email`, `email-json` or `sms`.
-    pub protocol: String,
-    /// The email address or phone number.
-    pub endpoint: String,
-    /// What the message is.
-    pub kind: OutboxKind,
-    /// The SNS message id.
-    pub message_id: String,
-    /// The subject (emails), if any.
-    pub subject: Option<String>,
-    /// The text that would have been sent.
-    pub body: String,
-}
-
-/// A message of the topics' local outbox.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct OutboxMessage {
-    /// The row id (increasing in the order messages were recorded).
-    pub id: i64,
-    /// The message as it was recorded.
-    pub message: NewOutboxMessage,
-    /// When it was recorded (ms since the epoch).
+/// An access key.
+#[derive(Clone, PartialEq, Eq)]
+pub struct AccessKey {
+    /// `AKIA...` (admin) or `ASIA...` (function).
+    pub key_id: String,
+    /// The secret access key (40 characters).
+    pub secret: String,
+    /// Admin or function.
+    pub kind: KeyKind,
+    /// The function, for a function key.
+    pub function: Option<String>,
+    /// The session token a function key must present
+    /// (`x-amz-security-token`).
+    pub session_token: Option<String>,
+    /// When it was created, ms since the epoch.
     pub created_ms: i64,
+}
+
+impl std::fmt::Debug for AccessKey {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("AccessKey")
+            .field("key_id", &self.key_id)
+            .field("kind", &self.kind)
+            .field("function", &self.function)
+            .finish_non_exhaustive()
+    }
 }

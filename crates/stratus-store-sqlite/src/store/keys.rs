@@ -15,8 +15,9 @@ use std::path::Path;
 use rand::Rng;
 use rusqlite::{OptionalExtension, TransactionBehavior, params};
 
-use crate::error::{IoContext, SqlContext};
-use crate::{Store, StoreError, now_ms};
+use crate::store::error::{IoContext, SqlContext};
+use crate::store::{Store, StoreError, now_ms};
+use stratus_engine::records::{AccessKey, CREDENTIALS_FILE, KeyKind};
 
 /// The schema migration that creates this module's tables.
 pub(crate) const MIGRATION: &str = r#"
@@ -31,55 +32,6 @@ CREATE TABLE access_keys (
 ) WITHOUT ROWID;
 CREATE UNIQUE INDEX access_keys_one_admin ON access_keys (kind) WHERE kind = 'admin';
 "#;
-
-/// The admin key in AWS's shared-credentials format.
-pub const CREDENTIALS_FILE: &str = "credentials";
-
-/// What a key may do.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum KeyKind {
-    /// Everything (the operator's key).
-    Admin,
-    /// One function's own credentials.
-    Function,
-}
-
-impl KeyKind {
-    fn as_str(self) -> &'static str {
-        match self {
-            KeyKind::Admin => "admin",
-            KeyKind::Function => "function",
-        }
-    }
-}
-
-/// An access key.
-#[derive(Clone, PartialEq, Eq)]
-pub struct AccessKey {
-    /// `AKIA...` (admin) or `ASIA...` (function).
-    pub key_id: String,
-    /// The secret access key (40 characters).
-    pub secret: String,
-    /// Admin or function.
-    pub kind: KeyKind,
-    /// The function, for a function key.
-    pub function: Option<String>,
-    /// The session token a function key must present
-    /// (`x-amz-security-token`).
-    pub session_token: Option<String>,
-    /// When it was created, ms since the epoch.
-    pub created_ms: i64,
-}
-
-impl std::fmt::Debug for AccessKey {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("AccessKey")
-            .field("key_id", &self.key_id)
-            .field("kind", &self.kind)
-            .field("function", &self.function)
-            .finish_non_exhaustive()
-    }
-}
 
 const UPPER_ALNUM: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789";
 const SECRET_CHARS: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";

@@ -16,12 +16,12 @@
 
 use rusqlite::{OptionalExtension, Row, TransactionBehavior, params};
 
-use crate::error::SqlContext;
-use crate::types::{
-    ApiDestinationRecord, ArchiveRecord, ArchivedEvent, ConnectionRecord, EventDelivery,
-    NewEventDelivery, ReplayRecord,
+use crate::store::error::SqlContext;
+use crate::store::{Store, StoreError};
+use stratus_eventbridge::backend::{
+    ApiDestinationRecord, ArchiveRecord, ArchivedEvent, BusRecord, BusRoutes, ConnectionRecord,
+    EventDelivery, NewEventDelivery, NewRule, ReplayRecord, RuleRecord, TagOwner, TargetRecord,
 };
-use crate::{Store, StoreError};
 
 /// The second migration of the buses (schema version 10): the default
 /// bus's creation time, buses' policies and modification times, targets'
@@ -146,86 +146,6 @@ CREATE TABLE event_targets (
     FOREIGN KEY (bus, rule) REFERENCES event_rules (bus, name) ON DELETE CASCADE
 );
 ";
-
-/// A stored event bus.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct BusRecord {
-    /// Its name.
-    pub name: String,
-    /// Its description, if any.
-    pub description: Option<String>,
-    /// When it was created (ms since the epoch).
-    pub created_ms: i64,
-    /// When it last changed (ms since the epoch): its creation or its
-    /// policy.
-    pub modified_ms: i64,
-    /// Its resource policy (JSON text), if any.
-    pub policy: Option<String>,
-}
-
-/// A rule to create or replace.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct NewRule {
-    /// The bus's name.
-    pub bus: String,
-    /// The rule's name.
-    pub name: String,
-    /// The event pattern (JSON text).
-    pub pattern: Option<String>,
-    /// The schedule expression.
-    pub schedule: Option<String>,
-    /// Whether it is `ENABLED`.
-    pub enabled: bool,
-    /// Its description.
-    pub description: Option<String>,
-}
-
-/// A stored rule.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct RuleRecord {
-    /// The bus's name.
-    pub bus: String,
-    /// The rule's name.
-    pub name: String,
-    /// The event pattern (JSON text).
-    pub pattern: Option<String>,
-    /// The schedule expression.
-    pub schedule: Option<String>,
-    /// Whether it is `ENABLED`.
-    pub enabled: bool,
-    /// Its description.
-    pub description: Option<String>,
-    /// When it was first created (ms since the epoch).
-    pub created_ms: i64,
-}
-
-/// A target of a rule.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct TargetRecord {
-    /// Its id, unique within the rule.
-    pub id: String,
-    /// The ARN of the function, queue, topic, bus or API destination.
-    pub arn: String,
-    /// Constant JSON input.
-    pub input: Option<String>,
-    /// A JSON path into the event.
-    pub input_path: Option<String>,
-    /// An input transformer (JSON text with `InputPathsMap`, `InputTemplate`).
-    pub input_transformer: Option<String>,
-    /// The target's other parameters (a JSON object: `SqsParameters`,
-    /// `HttpParameters`, `RetryPolicy`, …), kept as given.
-    pub params: Option<String>,
-}
-
-/// An enabled rule with its targets.
-pub type Route = (RuleRecord, Vec<TargetRecord>);
-
-/// What PutEvents matches an event of a bus against: its enabled pattern
-/// rules with their targets, and its enabled archives.
-pub type BusRoutes = (Vec<Route>, Vec<ArchiveRecord>);
-
-/// The tags of a bus (`rule` None) or of a rule.
-pub type TagOwner<'a> = (&'a str, Option<&'a str>);
 
 const RULE_COLUMNS: &str = "bus, name, pattern, schedule, enabled, description, created_ms";
 

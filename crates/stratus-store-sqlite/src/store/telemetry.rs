@@ -5,11 +5,9 @@ use std::collections::BTreeMap;
 
 use rusqlite::{Row, TransactionBehavior, params};
 
-use crate::error::SqlContext;
-use crate::{
-    FunctionStats, InvocationRecord, LogRecord, LogStream, Outcome, Store, StoreError,
-    from_sql_int, to_sql_int,
-};
+use crate::store::error::SqlContext;
+use crate::store::{Store, StoreError, from_sql_int, to_sql_int};
+use stratus_engine::records::{FunctionStats, InvocationRecord, LogRecord, LogStream, Outcome};
 
 /// Rows deleted per transaction when pruning, so that retention never holds
 /// the write lock for long.

@@ -10,9 +10,10 @@ use std::sync::mpsc;
 use std::time::Duration;
 
 use stratus_core::FunctionConfig;
-use stratus_store::{DeployStatus, Store};
+use stratus_engine::records::DeployStatus;
+use stratus_store_sqlite::Store;
 
-use crate::{config, upload};
+use super::{config, upload};
 
 const DIR_VAR: &str = "STRATUS_STORE_CRASH_DIR";
 const ROUND_VAR: &str = "STRATUS_STORE_CRASH_ROUND";
@@ -77,7 +78,7 @@ fn deploy_killed_midway_keeps_a_complete_version() {
         let mut child = Command::new(&exe)
             .args([
                 "--exact",
-                "crash::deploy_killed_midway_keeps_a_complete_version",
+                "store::crash::deploy_killed_midway_keeps_a_complete_version",
                 "--nocapture",
                 "--test-threads=1",
             ])

@@ -14,11 +14,12 @@ use std::collections::BTreeMap;
 
 use rusqlite::{OptionalExtension, Row, TransactionBehavior, params};
 
-use crate::error::SqlContext;
-use crate::{NewOutboxMessage, OutboxKind, OutboxMessage, Store, StoreError, from_sql_int};
-
-/// Messages the local outbox keeps (the oldest go first).
-pub const LOCAL_OUTBOX_KEEP: i64 = 10_000;
+use crate::store::error::SqlContext;
+use crate::store::{Store, StoreError, from_sql_int};
+use stratus_sns::backend::{
+    LOCAL_OUTBOX_KEEP, NewOutboxMessage, NewSubscription, NewTopicDelivery, OutboxKind,
+    OutboxMessage, SubscriptionRecord, TopicDelivery, TopicRecord,
+};
 
 /// The second migration of the topics: topics' tags, subscriptions'
 /// confirmation tokens, and the local outbox of `email`, `email-json` and
@@ -78,91 +79,6 @@ CREATE TABLE topic_deliveries (
 );
 CREATE INDEX topic_deliveries_by_due ON topic_deliveries (due_ms);
 ";
-
-/// A stored topic.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct TopicRecord {
-    /// The name (ends with `.fifo` for FIFO topics).
-    pub name: String,
-    /// Whether it is a FIFO topic.
-    pub fifo: bool,
-    /// Settable attributes (`DisplayName`, `ContentBasedDeduplication`, ...).
-    pub attributes: BTreeMap<String, String>,
-    /// Its tags.
-    pub tags: BTreeMap<String, String>,
-    /// When it was created (ms since the epoch).
-    pub created_ms: i64,
-}
-
-/// A subscription to create.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct NewSubscription {
-    /// Its ARN.
-    pub arn: String,
-    /// The topic's name.
-    pub topic: String,
-    /// `lambda`, `sqs`, `http`, `https`, `email`, `email-json` or `sms`.
-    pub protocol: String,
-    /// The function or queue ARN, the URL, the email address or the phone
-    /// number.
-    pub endpoint: String,
-    /// Settable attributes (`FilterPolicy`, `RawMessageDelivery`, ...).
-    pub attributes: BTreeMap<String, String>,
-    /// The token `ConfirmSubscription` takes, if it has one.
-    pub token: Option<String>,
-}
-
-/// A stored subscription.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct SubscriptionRecord {
-    /// Its ARN.
-    pub arn: String,
-    /// The topic's name.
-    pub topic: String,
-    /// `lambda`, `sqs`, `http`, `https`, `email`, `email-json` or `sms`.
-    pub protocol: String,
-    /// The function or queue ARN, the URL, the email address or the phone
-    /// number.
-    pub endpoint: String,
-    /// Settable attributes.
-    pub attributes: BTreeMap<String, String>,
-    /// The token `ConfirmSubscription` takes, if it has one.
-    pub token: Option<String>,
-    /// When it was created (ms since the epoch).
-    pub created_ms: i64,
-}
-
-/// An HTTP delivery to commit with a publication.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct NewTopicDelivery {
-    /// The subscription it is for.
-    pub subscription_arn: String,
-    /// Where to POST.
-    pub url: String,
-    /// The request headers.
-    pub headers: Vec<(String, String)>,
-    /// The request body.
-    pub body: String,
-}
-
-/// A delivery of the outbox.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct TopicDelivery {
-    /// The row id.
-    pub id: i64,
-    /// The subscription it is for.
-    pub subscription_arn: String,
-    /// Where to POST.
-    pub url: String,
-    /// The request headers.
-    pub headers: Vec<(String, String)>,
-    /// The request body.
-    pub body: String,
-    /// Attempts made so far.
-    pub attempts: u32,
-    /// When it was committed (ms since the epoch).
-    pub created_ms: i64,
-}
 
 fn parse_map(text: &str, what: &str) -> Result<BTreeMap<String, String>, StoreError> {
     serde_json::from_str(text)

@@ -9,11 +9,12 @@
 
 use rusqlite::{OptionalExtension, TransactionBehavior, params};
 
-use crate::async_events::{NewAsyncEvent, insert_async};
-use crate::bus::{insert_deliveries, schedule_rule_enabled};
-use crate::error::SqlContext;
-use crate::types::NewEventDelivery;
-use crate::{Store, StoreError, from_sql_int};
+use crate::store::async_events::insert_async;
+use crate::store::bus::{insert_deliveries, schedule_rule_enabled};
+use crate::store::error::SqlContext;
+use crate::store::{Store, StoreError, from_sql_int};
+use stratus_engine::records::NewAsyncEvent;
+use stratus_eventbridge::backend::{ScheduleKey, ScheduleState, ScheduleTick};
 
 /// The schema migration that creates this module's tables.
 pub(crate) const MIGRATION: &str = "CREATE TABLE schedules (
@@ -26,53 +27,6 @@ pub(crate) const MIGRATION: &str = "CREATE TABLE schedules (
     updated_ms   INTEGER NOT NULL
 );
 CREATE INDEX schedules_by_function ON schedules (function);";
-
-/// A schedule the scheduler follows.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ScheduleKey {
-    /// The stable key of the schedule.
-    pub key: String,
-    /// The function it invokes (a rule's schedule: the rule's ARN).
-    pub function: String,
-    /// The expression, for display.
-    pub expression: String,
-}
-
-/// The stored state of one schedule.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ScheduleState {
-    /// The stable key of the schedule.
-    pub key: String,
-    /// The function it invokes (a rule's schedule: the rule's ARN).
-    pub function: String,
-    /// The expression, for display.
-    pub expression: String,
-    /// When the schedule was first seen (ms): rate ticks are
-    /// `anchor + k * period`, and no tick before it fires.
-    pub anchor_ms: i64,
-    /// The last tick fired (ms), or the anchor if none has.
-    pub last_tick_ms: i64,
-    /// How many ticks have fired.
-    pub fired: u64,
-}
-
-/// A tick to fire, with what it enqueues: asynchronous invocations (a
-/// manifest schedule's function, a rule's function targets) and outbox
-/// deliveries (a rule's other targets).
-#[derive(Debug, Clone, PartialEq, Eq, Default)]
-pub struct ScheduleTick {
-    /// The schedule's key.
-    pub key: String,
-    /// The tick (ms since the epoch).
-    pub tick_ms: i64,
-    /// The invocations to enqueue.
-    pub events: Vec<NewAsyncEvent>,
-    /// The deliveries to queue in the bus's outbox.
-    pub deliveries: Vec<NewEventDelivery>,
-    /// For a rule's schedule, the rule (bus, name): the tick fires only if
-    /// the rule still exists, enabled, with a schedule.
-    pub rule: Option<(String, String)>,
-}
 
 fn state_from_row(row: &rusqlite::Row<'_>) -> rusqlite::Result<(ScheduleState, i64)> {
     Ok((
@@ -266,6 +220,7 @@ impl Store {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use stratus_eventbridge::backend::{NewEventDelivery, NewRule};
 
     fn key(k: &str) -> ScheduleKey {
         ScheduleKey {
@@ -384,7 +339,7 @@ mod tests {
     fn a_rule_tick_fires_with_its_targets_only_while_the_rule_is_enabled() {
         let dir = tempfile::tempdir().expect("tempdir");
         let store = Store::open(dir.path()).expect("open");
-        let rule = crate::NewRule {
+        let rule = NewRule {
             bus: "default".into(),
             name: "tick".into(),
             pattern: None,

@@ -2,11 +2,12 @@
 
 use std::collections::BTreeMap;
 
-use stratus_store::{
-    DEDUP_WINDOW_MS, HandleOutcome, NewQueueMessage, QueueSettings, Redrive, Store,
+use stratus_sqs::backend::{
+    DEDUP_WINDOW_MS, HandleOutcome, NewQueueMessage, QueueSettings, Redrive,
 };
+use stratus_store_sqlite::Store;
 
-use crate::store;
+use super::store;
 
 const T0: i64 = 1_700_000_000_000;
 
@@ -448,7 +449,7 @@ fn messages_move_to_the_dlq_after_max_receive_count_and_redrive_back() {
     // A missing destination is NotFound.
     assert!(matches!(
         store.move_messages("dlq", Some("nope"), 0, None, 100, T0 + 40_000),
-        Err(stratus_store::StoreError::NotFound(_))
+        Err(stratus_store_sqlite::StoreError::NotFound(_))
     ));
 }
 
@@ -500,7 +501,7 @@ fn queues_list_purge_and_delete() {
     assert!(store.queue("beta").expect("read").is_none());
     assert!(matches!(
         store.send_messages("beta", &[message("a")], T0),
-        Err(stratus_store::StoreError::NotFound(_))
+        Err(stratus_store_sqlite::StoreError::NotFound(_))
     ));
 }
 
@@ -545,7 +546,7 @@ fn tags_are_kept_per_queue_up_to_a_limit() {
     store.delete_queue("q").expect("delete");
     assert!(matches!(
         store.queue_tags("q"),
-        Err(stratus_store::StoreError::NotFound(_))
+        Err(stratus_store_sqlite::StoreError::NotFound(_))
     ));
     store
         .create_queue("q", false, &settings(30), T0)

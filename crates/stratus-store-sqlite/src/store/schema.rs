@@ -2,8 +2,8 @@
 
 use rusqlite::{Connection, TransactionBehavior};
 
-use crate::StoreError;
-use crate::error::SqlContext;
+use crate::store::StoreError;
+use crate::store::error::SqlContext;
 
 /// Migration `i` takes the schema from version `i` to `i + 1`. Append only:
 /// never edit a migration that has shipped.
@@ -97,16 +97,16 @@ const MIGRATIONS: &[&str] = &[
     CREATE INDEX async_events_ready ON async_events (state, visible_ms);
     "#,
     // 3..7: the event services and access keys.
-    crate::queues::MIGRATION,
-    crate::topics::MIGRATION,
-    crate::bus::MIGRATION,
-    crate::schedules::MIGRATION,
-    crate::keys::MIGRATION,
+    crate::store::queues::MIGRATION,
+    crate::store::topics::MIGRATION,
+    crate::store::bus::MIGRATION,
+    crate::store::schedules::MIGRATION,
+    crate::store::keys::MIGRATION,
     // 8..10: parity of the event services (tags, permissions, message
     // system attributes, archives, connections, ...).
-    crate::queues::MIGRATION_2,
-    crate::topics::MIGRATION_2,
-    crate::bus::MIGRATION_2,
+    crate::store::queues::MIGRATION_2,
+    crate::store::topics::MIGRATION_2,
+    crate::store::bus::MIGRATION_2,
 ];
 
 /// The schema version this build writes.

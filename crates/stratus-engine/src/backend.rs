@@ -1,0 +1,198 @@
+//! The seam between the engine and where its shared state is kept.
+//!
+//! Four traits, at the level of the engine's operations:
+//! - [`FunctionBackend`]: artifacts, deploys (every function of a service
+//!   switched to its new version in one call), the current versions,
+//!   older versions by number, removals;
+//! - [`TelemetryBackend`]: log lines and invocation records appended in
+//!   batches, read back, summed into usage, pruned by age;
+//! - [`AsyncQueueBackend`]: the durable queue of asynchronous (`Event`)
+//!   invocations: enqueue, claim with a lease, complete, retry, fail;
+//! - [`KeyBackend`]: the SigV4 access keys (the admin key and each
+//!   function's own).
+//!
+//! [`EngineBackends`] bundles them for [`crate::Engine::start`]. The
+//! engine never names a backend: `stratus-store-sqlite` implements all
+//! four over the embedded store, and the binary builds it. The
+//! conformance suite (`stratus-conformance`) holds every backend to the
+//! same cases.
+//!
+//! Every write that returns `Ok` is durable. Methods that depend on the
+//! time take it as `now_ms` (milliseconds since the epoch), so the suite
+//! drives any backend through time without sleeping.
+//!
+//! What is local to one node is not here: compiled wasm and unpacked task
+//! directories are caches each runtime keeps in its own directory, made
+//! again from the artifact ([`FunctionBackend::artifact`]) when missing.
+
+use crate::records::{
+    AccessKey, AsyncEvent, AsyncQueueStats, DeployResult, FunctionRecord, FunctionStats,
+    InvocationRecord, LogRecord, NewAsyncEvent,
+};
+use async_trait::async_trait;
+use bytes::Bytes;
+use std::sync::Arc;
+use stratus_core::FunctionConfig;
+pub use stratus_core::StoreError;
+
+/// Where functions, their immutable versions and their artifacts are kept.
+#[async_trait]
+pub trait FunctionBackend: Send + Sync + 'static {
+    /// Keeps an uploaded artifact under its SHA-256 (lower-case hex).
+    /// `Invalid` if the hash is malformed or does not match the bytes.
+    /// Storing the same artifact again is a no-op.
+    async fn put_artifact(&self, sha256: &str, bytes: Bytes) -> Result<(), StoreError>;
+
+    /// Whether the artifact is kept.
+    async fn has_artifact(&self, sha256: &str) -> Result<bool, StoreError>;
+
+    /// The artifact's bytes, if kept (a node that has not compiled it yet
+    /// reads it here).
+    async fn artifact(&self, sha256: &str) -> Result<Option<Bytes>, StoreError>;
+
+    /// Deploys a service in one transaction: a new immutable version for
+    /// each function of `configs` whose configuration changed, the
+    /// unchanged ones kept, the service's functions missing from `configs`
+    /// removed. Results come in the order of `configs`, then the removed
+    /// functions by name. Nothing changes on error: `Invalid` for an
+    /// empty service, an empty or repeated function name or a malformed
+    /// artifact hash; `NotFound` for an artifact not kept; `Conflict` for
+    /// a name that belongs to another service.
+    async fn deploy(
+        &self,
+        service: &str,
+        configs: &[FunctionConfig],
+    ) -> Result<Vec<DeployResult>, StoreError>;
+
+    /// The current version of every function, by name.
+    async fn list_functions(&self) -> Result<Vec<FunctionRecord>, StoreError>;
+
+    /// Version `version` of function `name`, if it exists (old versions
+    /// are kept).
+    async fn version(&self, name: &str, version: u64)
+    -> Result<Option<FunctionRecord>, StoreError>;
+
+    /// Removes a function with all its versions; whether it existed.
+    async fn remove_function(&self, name: &str) -> Result<bool, StoreError>;
+
+    /// Removes every function of a service; their names.
+    async fn remove_service(&self, service: &str) -> Result<Vec<String>, StoreError>;
+}
+
+/// Where log lines and invocation records are kept.
+#[async_trait]
+pub trait TelemetryBackend: Send + Sync + 'static {
+    /// Appends a batch of log lines and invocation records, in one
+    /// transaction. Each log line gets the next sequence number of its
+    /// function.
+    async fn append(
+        &self,
+        logs: Vec<LogRecord>,
+        invocations: Vec<InvocationRecord>,
+    ) -> Result<(), StoreError>;
+
+    /// Up to `limit` log lines of `function` after sequence number
+    /// `after_seq`, oldest first.
+    async fn logs(
+        &self,
+        function: &str,
+        after_seq: i64,
+        limit: usize,
+    ) -> Result<Vec<LogRecord>, StoreError>;
+
+    /// Usage per function of the invocations that started at or after
+    /// `since_ms`, by name.
+    async fn stats(&self, since_ms: i64) -> Result<Vec<FunctionStats>, StoreError>;
+
+    /// Deletes log lines older than `max_log_age_ms` or beyond the newest
+    /// `max_log_rows`, and invocation records older than
+    /// `keep_invocations_ms`; how many rows went.
+    async fn prune(
+        &self,
+        now_ms: i64,
+        max_log_age_ms: i64,
+        max_log_rows: i64,
+        keep_invocations_ms: i64,
+    ) -> Result<u64, StoreError>;
+}
+
+/// What a claim of asynchronous events found.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Claimed {
+    /// Events leased to the caller, their attempt counted.
+    pub events: Vec<AsyncEvent>,
+    /// Events found past their maximum age, now failed (for the caller to
+    /// log and send to their failure destination).
+    pub expired: Vec<AsyncEvent>,
+}
+
+/// Where the durable queue of asynchronous invocations is kept.
+///
+/// An event is committed before the caller is acknowledged, claimed under
+/// a lease (a claimer that dies leaves it to be claimed again once the
+/// lease ends), and deleted once done, or kept as failed.
+#[async_trait]
+pub trait AsyncQueueBackend: Send + Sync + 'static {
+    /// Queues an event, due at once.
+    async fn enqueue(&self, event: &NewAsyncEvent, now_ms: i64) -> Result<(), StoreError>;
+
+    /// Claims up to `limit` events due at `now_ms`, oldest first, each
+    /// leased until `now_ms + lease_ms` with its attempt counted; events
+    /// past their maximum age are failed instead.
+    async fn claim(&self, now_ms: i64, limit: usize, lease_ms: i64) -> Result<Claimed, StoreError>;
+
+    /// Deletes a claimed event: it ran.
+    async fn complete(&self, id: i64) -> Result<(), StoreError>;
+
+    /// Gives a claimed event back, due at `visible_ms`, with `error` as its
+    /// last error; `count_attempt` false gives its attempt back too (it
+    /// never ran: throttled, no slot).
+    async fn retry(
+        &self,
+        id: i64,
+        visible_ms: i64,
+        error: &str,
+        count_attempt: bool,
+    ) -> Result<(), StoreError>;
+
+    /// Marks a claimed event failed with `error` (kept, never claimed
+    /// again).
+    async fn fail(&self, id: i64, error: &str) -> Result<(), StoreError>;
+
+    /// Makes the events leased by this node before it restarted due again;
+    /// how many.
+    async fn release_leases(&self) -> Result<usize, StoreError>;
+
+    /// When the next pending event is due, if any.
+    async fn next_due(&self) -> Result<Option<i64>, StoreError>;
+
+    /// Counts of pending, leased and failed events.
+    async fn stats(&self) -> Result<AsyncQueueStats, StoreError>;
+}
+
+/// Where the SigV4 access keys are kept.
+#[async_trait]
+pub trait KeyBackend: Send + Sync + 'static {
+    /// The admin key, created on first call.
+    async fn admin_key(&self) -> Result<AccessKey, StoreError>;
+
+    /// Function `function`'s own key, created on first call and reused
+    /// after; removed with the function. `NotFound` if no such function.
+    async fn function_key(&self, function: &str) -> Result<AccessKey, StoreError>;
+
+    /// The key with this id, if any.
+    async fn access_key(&self, key_id: &str) -> Result<Option<AccessKey>, StoreError>;
+}
+
+/// The backends the engine runs on.
+#[derive(Clone)]
+pub struct EngineBackends {
+    /// Functions, versions and artifacts.
+    pub functions: Arc<dyn FunctionBackend>,
+    /// Logs and invocation records.
+    pub telemetry: Arc<dyn TelemetryBackend>,
+    /// The async invocation queue.
+    pub async_queue: Arc<dyn AsyncQueueBackend>,
+    /// Access keys.
+    pub keys: Arc<dyn KeyBackend>,
+}
