@@ -16,7 +16,8 @@
 //!   once with EventBridge's scheduled-event envelope;
 //! - `archives.rs`: archives and replays;
 //! - `connections.rs`: connections and API destinations (HTTP delivery);
-//! - `wire.rs`: the protocol (`X-Amz-Target: AWSEvents.<Op>`);
+//! - `wire/`: the protocol (`X-Amz-Target: AWSEvents.<Op>`), with each
+//!   operation's request and response types (`wire/types.rs`);
 //! - `service.rs`: the service as the protocol layer's router sees it.
 //!
 //! Background work (the scheduler, the outbox, replays, pruning archives)

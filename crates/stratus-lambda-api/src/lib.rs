@@ -21,7 +21,8 @@ use stratus_engine::{EngineError, FunctionErrorKind, Qualifier, Trigger};
 const LOG_TAIL_BYTES: usize = 4096;
 
 /// An error in the Lambda service's shape: `x-amzn-ErrorType` plus a JSON body.
-struct LambdaError {
+#[derive(Debug)]
+pub struct LambdaError {
     status: StatusCode,
     kind: &'static str,
     body: serde_json::Value,
@@ -180,15 +181,12 @@ impl Service for LambdaService {
         _operation: &Operation,
         request: AwsRequest,
     ) -> Result<http::Response<bytes::Bytes>, AwsError> {
-        let function_name = function_of_path(request.parts.uri.path()).unwrap_or_default();
-        let qualifier = request.parts.uri.query().and_then(|q| {
-            form_urlencoded::parse(q.as_bytes())
-                .find(|(k, _)| k == "Qualifier")
-                .map(|(_, v)| v.into_owned())
-        });
-        let response = match run(self, function_name, qualifier, &request.parts, request.body).await
-        {
-            Ok(response) => response,
+        let outcome = match InvokeRequest::from_http(&request.parts, request.body) {
+            Ok(invoke) => run(self, invoke).await,
+            Err(error) => Err(error),
+        };
+        let response = match outcome {
+            Ok(response) => response.into_response(),
             Err(error) => error.into_response(),
         };
         let (parts, body) = response.into_parts();
@@ -203,51 +201,208 @@ impl Service for LambdaService {
     }
 }
 
-async fn run(
-    state: &LambdaService,
-    function_name: String,
-    query_qualifier: Option<String>,
-    parts: &http::request::Parts,
-    payload: bytes::Bytes,
-) -> Result<Response, LambdaError> {
-    let (name, derived) = parse_function_name(&function_name).map_err(LambdaError::invalid)?;
-    let qualifier = match (derived, query_qualifier) {
-        (Some(a), Some(b)) if a != b => {
-            return Err(LambdaError::invalid(
-                "The derived qualifier from the function name does not match the specified qualifier.",
-            ));
+/// How `Invoke` runs the function (`X-Amz-Invocation-Type`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum InvocationType {
+    /// Synchronously, answering the function's answer (the default).
+    RequestResponse,
+    /// Asynchronously: queued, answered 202 at once.
+    Event,
+    /// Not at all: whether the function (version) exists.
+    DryRun,
+}
+
+impl std::str::FromStr for InvocationType {
+    type Err = LambdaError;
+
+    fn from_str(text: &str) -> Result<Self, LambdaError> {
+        match text {
+            "RequestResponse" => Ok(InvocationType::RequestResponse),
+            "Event" => Ok(InvocationType::Event),
+            "DryRun" => Ok(InvocationType::DryRun),
+            other => Err(LambdaError::invalid(format!(
+                "InvocationType must be RequestResponse, Event or DryRun, not `{other}`"
+            ))),
         }
-        (a, b) => a.or(b),
-    };
-    let resolved = match qualifier.as_deref() {
-        None | Some("$LATEST") => Qualifier::Latest,
-        Some(q) => match q.parse::<u64>() {
-            Ok(v) => Qualifier::Version(v),
-            // Aliases are not supported yet: no function has one.
-            Err(_) => return Err(LambdaError::not_found(&arn(&name, Some(q)))),
-        },
-    };
-    let header = |name: &str| {
-        parts
-            .headers
-            .get(name)
-            .and_then(|v| v.to_str().ok())
-            .map(str::to_string)
-    };
-    let invocation_type =
-        header("x-amz-invocation-type").unwrap_or_else(|| "RequestResponse".into());
-    let tail = match header("x-amz-log-type").as_deref() {
-        None | Some("None") => false,
-        Some("Tail") => true,
-        Some(other) => {
-            return Err(LambdaError::invalid(format!(
-                "X-Amz-Log-Type must be None or Tail, not `{other}`"
-            )));
+    }
+}
+
+/// Lambda's `Invoke` request, as its rest-json binding places it: the
+/// function in the path, `Qualifier` in the query, the options in
+/// headers, the payload as the body.
+#[derive(Debug)]
+pub struct InvokeRequest {
+    /// The function's name (from `FunctionName`, a name or an ARN).
+    pub function_name: String,
+    /// Its version or `$LATEST`, from `FunctionName` or `Qualifier`.
+    pub qualifier: Option<String>,
+    /// What the qualifier resolves to.
+    pub resolved: Qualifier,
+    /// `X-Amz-Invocation-Type`.
+    pub invocation_type: InvocationType,
+    /// `X-Amz-Log-Type: Tail`: answer the log's tail.
+    pub tail: bool,
+    /// `X-Amzn-Trace-Id`, passed on to the function.
+    pub trace_id: Option<String>,
+    /// The event.
+    pub payload: bytes::Bytes,
+}
+
+impl InvokeRequest {
+    /// Reads the request out of its HTTP parts, checking them in Lambda's
+    /// order: the function name, the qualifier, the log type, the
+    /// invocation type.
+    pub fn from_http(
+        parts: &http::request::Parts,
+        payload: bytes::Bytes,
+    ) -> Result<Self, LambdaError> {
+        let raw_name = function_of_path(parts.uri.path()).unwrap_or_default();
+        let query_qualifier = parts.uri.query().and_then(|q| {
+            form_urlencoded::parse(q.as_bytes())
+                .find(|(k, _)| k == "Qualifier")
+                .map(|(_, v)| v.into_owned())
+        });
+        let (function_name, derived) =
+            parse_function_name(&raw_name).map_err(LambdaError::invalid)?;
+        let qualifier = match (derived, query_qualifier) {
+            (Some(a), Some(b)) if a != b => {
+                return Err(LambdaError::invalid(
+                    "The derived qualifier from the function name does not match the specified qualifier.",
+                ));
+            }
+            (a, b) => a.or(b),
+        };
+        let resolved = match qualifier.as_deref() {
+            None | Some("$LATEST") => Qualifier::Latest,
+            Some(q) => match q.parse::<u64>() {
+                Ok(v) => Qualifier::Version(v),
+                // Aliases are not supported yet: no function has one.
+                Err(_) => return Err(LambdaError::not_found(&arn(&function_name, Some(q)))),
+            },
+        };
+        let header = |name: &str| {
+            parts
+                .headers
+                .get(name)
+                .and_then(|v| v.to_str().ok())
+                .map(str::to_string)
+        };
+        let tail = match header("x-amz-log-type").as_deref() {
+            None | Some("None") => false,
+            Some("Tail") => true,
+            Some(other) => {
+                return Err(LambdaError::invalid(format!(
+                    "X-Amz-Log-Type must be None or Tail, not `{other}`"
+                )));
+            }
+        };
+        let invocation_type = match header("x-amz-invocation-type") {
+            None => InvocationType::RequestResponse,
+            Some(text) => text.parse()?,
+        };
+        Ok(InvokeRequest {
+            function_name,
+            qualifier,
+            resolved,
+            invocation_type,
+            tail,
+            trace_id: header("x-amzn-trace-id"),
+            payload,
+        })
+    }
+}
+
+/// Lambda's `Invoke` answer: the status, the payload, and the headers its
+/// rest-json binding puts its other members in.
+#[derive(Debug)]
+pub enum InvokeResponse {
+    /// `DryRun`: the function exists (204).
+    DryRun,
+    /// `Event`: queued (202), with the invocation's request id.
+    Queued {
+        /// The invocation's request id.
+        request_id: String,
+    },
+    /// `RequestResponse`: the function's answer (200).
+    Answered {
+        /// The answer (or the function's error document).
+        payload: Body,
+        /// The payload's content type, if the function gave one.
+        content_type: Option<HeaderValue>,
+        /// `X-Amz-Function-Error`: the function failed.
+        function_error: bool,
+        /// The invocation's request id.
+        request_id: String,
+        /// `X-Amz-Executed-Version`.
+        executed_version: u64,
+        /// `X-Amz-Log-Result`: the log's tail in base64, when asked for.
+        log_result: Option<String>,
+    },
+}
+
+impl IntoResponse for InvokeResponse {
+    fn into_response(self) -> Response {
+        match self {
+            InvokeResponse::DryRun => StatusCode::NO_CONTENT.into_response(),
+            InvokeResponse::Queued { request_id } => {
+                let mut response = StatusCode::ACCEPTED.into_response();
+                if let Ok(value) = HeaderValue::from_str(&request_id) {
+                    response.headers_mut().insert("x-amzn-requestid", value);
+                }
+                response
+            }
+            InvokeResponse::Answered {
+                payload,
+                content_type,
+                function_error,
+                request_id,
+                executed_version,
+                log_result,
+            } => {
+                let mut response = Response::new(payload);
+                let headers = response.headers_mut();
+                if let Some(content_type) = content_type {
+                    headers.insert(header::CONTENT_TYPE, content_type);
+                }
+                if function_error {
+                    headers.insert(
+                        "x-amz-function-error",
+                        HeaderValue::from_static("Unhandled"),
+                    );
+                }
+                if let Ok(id) = HeaderValue::from_str(&request_id) {
+                    headers.insert("x-amzn-requestid", id);
+                }
+                headers.insert(
+                    "x-amz-executed-version",
+                    HeaderValue::from(executed_version),
+                );
+                if let Some(log) = log_result.and_then(|log| HeaderValue::from_str(&log).ok()) {
+                    headers.insert("x-amz-log-result", log);
+                }
+                response
+            }
         }
-    };
-    match invocation_type.as_str() {
-        "RequestResponse" => {}
-        "DryRun" => {
+    }
+}
+
+async fn run(state: &LambdaService, request: InvokeRequest) -> Result<InvokeResponse, LambdaError> {
+    let InvokeRequest {
+        function_name: name,
+        qualifier,
+        resolved,
+        invocation_type,
+        tail,
+        trace_id,
+        payload,
+    } = request;
+    let mut headers = Vec::new();
+    if let Some(trace) = trace_id {
+        headers.push(("x-amzn-trace-id".to_string(), trace));
+    }
+    match invocation_type {
+        InvocationType::RequestResponse => {}
+        InvocationType::DryRun => {
             let exists = match resolved {
                 Qualifier::Latest => state.engine.function(&name).is_some(),
                 Qualifier::Version(v) => {
@@ -255,40 +410,22 @@ async fn run(
                 }
             };
             return if exists {
-                Ok(StatusCode::NO_CONTENT.into_response())
+                Ok(InvokeResponse::DryRun)
             } else {
                 Err(LambdaError::not_found(&arn(&name, qualifier.as_deref())))
             };
         }
-        "Event" => {
-            let mut headers = Vec::new();
-            if let Some(trace) = header("x-amzn-trace-id") {
-                headers.push(("x-amzn-trace-id".to_string(), trace));
-            }
-            let host = state.gateway_host.clone();
-            headers.push(("host".to_string(), host));
+        InvocationType::Event => {
+            headers.push(("host".to_string(), state.gateway_host.clone()));
             let request_id = state
                 .engine
                 .invoke_async(&name, resolved, payload, headers)
                 .await
                 .map_err(|error| engine_error(error, &name, qualifier.as_deref()))?;
-            let mut response = StatusCode::ACCEPTED.into_response();
-            if let Ok(value) = HeaderValue::from_str(&request_id) {
-                response.headers_mut().insert("x-amzn-requestid", value);
-            }
-            return Ok(response);
-        }
-        other => {
-            return Err(LambdaError::invalid(format!(
-                "InvocationType must be RequestResponse, Event or DryRun, not `{other}`"
-            )));
+            return Ok(InvokeResponse::Queued { request_id });
         }
     }
-    let mut extra = Vec::new();
-    if let Some(trace) = header("x-amzn-trace-id") {
-        extra.push(("x-amzn-trace-id".to_string(), trace));
-    }
-    let event = stratus_engine::event_request(&state.gateway_host, "POST", "/", &extra, payload)
+    let event = stratus_engine::event_request(&state.gateway_host, "POST", "/", &headers, payload)
         .map_err(|e| LambdaError::invalid(format!("invalid request: {e}")))?;
     let invocation = state
         .engine
@@ -296,16 +433,10 @@ async fn run(
         .await
         .map_err(|error| engine_error(error, &name, qualifier.as_deref()))?;
 
-    let mut response = match invocation.result {
+    let (payload, content_type, function_error) = match invocation.result {
         Ok(answer) => {
             let content_type = answer.headers().get(header::CONTENT_TYPE).cloned();
-            let mut response = Response::new(Body::from(answer.into_body()));
-            if let Some(content_type) = content_type {
-                response
-                    .headers_mut()
-                    .insert(header::CONTENT_TYPE, content_type);
-            }
-            response
+            (Body::from(answer.into_body()), content_type, false)
         }
         Err(error) => {
             let message = match error.kind {
@@ -320,49 +451,36 @@ async fn run(
                 ),
                 _ => error.message.clone(),
             };
-            let mut response = match (&error.kind, error.body.clone()) {
+            let json = HeaderValue::from_static("application/json");
+            match (&error.kind, error.body.clone()) {
                 // A Lambda runtime's own error document, relayed verbatim.
                 (kind, Some(body)) if *kind != FunctionErrorKind::Timeout => {
-                    let mut response = Response::new(Body::from(body));
-                    response.headers_mut().insert(
-                        header::CONTENT_TYPE,
-                        HeaderValue::from_static("application/json"),
-                    );
-                    response
+                    (Body::from(body), Some(json), true)
                 }
-                _ => axum::Json(
-                    serde_json::json!({ "errorMessage": message, "errorType": error.error_type() }),
-                )
-                .into_response(),
-            };
-            response.headers_mut().insert(
-                "x-amz-function-error",
-                HeaderValue::from_static("Unhandled"),
-            );
-            response
+                _ => {
+                    let document = serde_json::json!({ "errorMessage": message, "errorType": error.error_type() });
+                    (Body::from(document.to_string()), Some(json), true)
+                }
+            }
         }
     };
-    let headers = response.headers_mut();
-    if let Ok(id) = HeaderValue::from_str(&invocation.request_id) {
-        headers.insert("x-amzn-requestid", id);
-    }
-    headers.insert(
-        "x-amz-executed-version",
-        HeaderValue::from(invocation.version),
-    );
-    if tail {
+    let log_result = tail.then(|| {
         let mut log = invocation.log.join("\n");
         log.push('\n');
         let start = log.len().saturating_sub(LOG_TAIL_BYTES);
         let start = (start..log.len())
             .find(|&i| log.is_char_boundary(i))
             .unwrap_or(log.len());
-        let encoded = base64::engine::general_purpose::STANDARD.encode(&log.as_bytes()[start..]);
-        if let Ok(value) = HeaderValue::from_str(&encoded) {
-            headers.insert("x-amz-log-result", value);
-        }
-    }
-    Ok(response)
+        base64::engine::general_purpose::STANDARD.encode(&log.as_bytes()[start..])
+    });
+    Ok(InvokeResponse::Answered {
+        payload,
+        content_type,
+        function_error,
+        request_id: invocation.request_id,
+        executed_version: invocation.version,
+        log_result,
+    })
 }
 
 /// An engine error in the Lambda service's words.

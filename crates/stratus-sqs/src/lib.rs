@@ -8,7 +8,8 @@
 //! - `moves.rs`: message move tasks (DLQ redrives) run in the background;
 //! - `policy.rs`: the `Policy` documents permissions edit, and the
 //!   `RedriveAllowPolicy` of dead-letter queues;
-//! - `wire.rs`: the protocol (`X-Amz-Target: AmazonSQS.<Op>`), each
+//! - `wire/`: the protocol (`X-Amz-Target: AmazonSQS.<Op>`), each
+//!   operation's request and response types (`wire/types.rs`), each
 //!   operation mapped to the semantics and errors to SQS's codes;
 //! - `service.rs`: the service as the protocol layer's router sees it:
 //!   signing name, target prefix, IAM action and resource per operation,
