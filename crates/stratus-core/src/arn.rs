@@ -465,6 +465,17 @@ impl Arn {
         }
     }
 
+    /// The key under which the resource `name` of this ARN is kept
+    /// ([`crate::scope::regional_key`]): the name qualified by the ARN's
+    /// region (bare in the default region, or when the ARN's region is
+    /// not a region name).
+    pub fn regional_key(&self, name: &str) -> String {
+        match crate::scope::Region::new(&self.region) {
+            Ok(region) => crate::scope::regional_key(&region, name),
+            Err(_) => name.to_string(),
+        }
+    }
+
     /// The queue's name.
     pub fn as_queue(&self) -> Result<&str, ArnError> {
         self.pick(ResourceKind::Queue, |r| match r {

@@ -181,11 +181,11 @@ impl TargetRef {
         match arn.service.as_str() {
             "sqs" => arn
                 .as_queue()
-                .map(|name| TargetRef::Queue(name.to_string()))
+                .map(|name| TargetRef::Queue(arn.regional_key(name)))
                 .map_err(|e| e.to_string()),
             "sns" => arn
                 .as_topic()
-                .map(|name| TargetRef::Topic(name.to_string()))
+                .map(|name| TargetRef::Topic(arn.regional_key(name)))
                 .map_err(|e| e.to_string()),
             "lambda" => {
                 let (name, _qualifier) = arn
@@ -198,7 +198,7 @@ impl TargetRef {
             }
             "events" => arn
                 .as_bus()
-                .map(|name| TargetRef::Bus(name.to_string()))
+                .map(|name| TargetRef::Bus(arn.regional_key(name)))
                 .map_err(|_| format!("`{text}`: an EventBridge ARN names `event-bus/NAME`")),
             other => Err(format!(
                 "`{text}`: service `{other}` cannot be a target (use sqs, sns, lambda or events)"
@@ -211,36 +211,61 @@ impl TargetRef {
         self.to_arn(&ResourceScope::DEFAULT).to_string()
     }
 
-    /// The resource's ARN in `scope` (a function's unqualified).
+    /// The resource's ARN in `scope` (a function's unqualified). A
+    /// queue, topic or bus whose key names a region
+    /// ([`crate::scope::regional_key`]) is in that region.
     pub fn to_arn(&self, scope: &ResourceScope) -> Arn {
+        let in_scope = |key: &str| -> (ResourceScope, String) {
+            match key.contains(':') {
+                true => {
+                    let (scope, name) = ResourceScope::of_key(key);
+                    (scope, name.to_string())
+                }
+                false => (scope.clone(), key.to_string()),
+            }
+        };
         match self {
             TargetRef::Function(name) => Arn::function(scope, name, None),
-            TargetRef::Queue(name) => Arn::queue(scope, name),
-            TargetRef::Topic(name) => Arn::topic(scope, name),
-            TargetRef::Bus(name) => Arn::bus(scope, name),
+            TargetRef::Queue(key) => {
+                let (scope, name) = in_scope(key);
+                Arn::queue(&scope, &name)
+            }
+            TargetRef::Topic(key) => {
+                let (scope, name) = in_scope(key);
+                Arn::topic(&scope, &name)
+            }
+            TargetRef::Bus(key) => {
+                let (scope, name) = in_scope(key);
+                Arn::bus(&scope, &name)
+            }
         }
     }
 }
 
-/// A queue's ARN in the default scope. Prefer [`Arn::queue`].
-pub fn queue_arn(name: &str) -> String {
-    Arn::queue(&ResourceScope::DEFAULT, name).to_string()
+/// The ARN of the queue kept under `key` ([`crate::scope::regional_key`]:
+/// a bare name is in the default region).
+pub fn queue_arn(key: &str) -> String {
+    let (scope, name) = ResourceScope::of_key(key);
+    Arn::queue(&scope, name).to_string()
 }
 
-/// A topic's ARN in the default scope. Prefer [`Arn::topic`].
-pub fn topic_arn(name: &str) -> String {
-    Arn::topic(&ResourceScope::DEFAULT, name).to_string()
+/// The ARN of the topic kept under `key`.
+pub fn topic_arn(key: &str) -> String {
+    let (scope, name) = ResourceScope::of_key(key);
+    Arn::topic(&scope, name).to_string()
 }
 
-/// An event bus's ARN in the default scope. Prefer [`Arn::bus`].
-pub fn bus_arn(name: &str) -> String {
-    Arn::bus(&ResourceScope::DEFAULT, name).to_string()
+/// The ARN of the event bus kept under `key`.
+pub fn bus_arn(key: &str) -> String {
+    let (scope, name) = ResourceScope::of_key(key);
+    Arn::bus(&scope, name).to_string()
 }
 
-/// A rule's ARN in the default scope (`default` bus rules have no bus
-/// segment, as on AWS). Prefer [`Arn::rule`].
-pub fn rule_arn(bus: &str, rule: &str) -> String {
-    Arn::rule(&ResourceScope::DEFAULT, bus, rule).to_string()
+/// The ARN of rule `rule` of the bus kept under `bus_key` (`default` bus
+/// rules have no bus segment, as on AWS).
+pub fn rule_arn(bus_key: &str, rule: &str) -> String {
+    let (scope, bus) = ResourceScope::of_key(bus_key);
+    Arn::rule(&scope, bus, rule).to_string()
 }
 
 /// Lambda's default and maximum `MaximumRetryAttempts` for asynchronous

@@ -245,9 +245,71 @@ impl fmt::Display for ResourceScope {
     }
 }
 
+/// The key under which a regional resource (a queue, a topic, a bus) is
+/// kept in a backend: its bare name in [`DEFAULT_REGION`], `region:name`
+/// in any other. Each region is so its own namespace, and state made
+/// before regions were told apart keeps its keys. The names of queues,
+/// topics and buses never contain `:`, so a key is never ambiguous.
+pub fn regional_key(region: &Region, name: &str) -> String {
+    if region.as_str() == DEFAULT_REGION {
+        name.to_string()
+    } else {
+        format!("{region}:{name}")
+    }
+}
+
+/// The region and name of a key made by [`regional_key`]. A key whose
+/// prefix is no region name is a name of the default region.
+pub fn split_regional_key(key: &str) -> (Region, &str) {
+    match key.split_once(':') {
+        Some((region, name)) if valid_region(region) => {
+            (Region(Cow::Owned(region.to_string())), name)
+        }
+        _ => (Region::DEFAULT, key),
+    }
+}
+
+impl ResourceScope {
+    /// The default account in `region`.
+    pub fn in_region(region: Region) -> ResourceScope {
+        ResourceScope {
+            region,
+            account: AccountId::DEFAULT,
+        }
+    }
+
+    /// The scope (default account) and name of a key made by
+    /// [`regional_key`].
+    pub fn of_key(key: &str) -> (ResourceScope, &str) {
+        let (region, name) = split_regional_key(key);
+        (ResourceScope::in_region(region), name)
+    }
+
+    /// The key of `name` in this scope's region ([`regional_key`]).
+    pub fn key(&self, name: &str) -> String {
+        regional_key(&self.region, name)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn regional_keys_are_bare_in_the_default_region() {
+        let eu: Region = "eu-west-1".parse().expect("region");
+        assert_eq!(regional_key(&Region::DEFAULT, "q"), "q");
+        assert_eq!(regional_key(&eu, "q"), "eu-west-1:q");
+        assert_eq!(split_regional_key("eu-west-1:q"), (eu.clone(), "q"));
+        assert_eq!(split_regional_key("q"), (Region::DEFAULT, "q"));
+        assert_eq!(
+            split_regional_key("not a region:q"),
+            (Region::DEFAULT, "not a region:q")
+        );
+        let (scope, name) = ResourceScope::of_key("eu-west-1:orders.fifo");
+        assert_eq!((scope.region.as_str(), name), ("eu-west-1", "orders.fifo"));
+        assert_eq!(ResourceScope::in_region(eu).key("q"), "eu-west-1:q");
+    }
 
     #[test]
     fn regions() {

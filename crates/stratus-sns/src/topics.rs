@@ -60,6 +60,7 @@ use stratus_core::filter_policy::{FilterAttribute, FilterPolicy, FilterScope};
 use stratus_core::function::{ACCOUNT_ID, topic_arn};
 use stratus_core::names;
 use stratus_core::scope::ResourceScope;
+use stratus_core::scope::{Region, regional_key, split_regional_key};
 use stratus_engine::{EngineError, Qualifier};
 use tokio::sync::Notify;
 
@@ -238,26 +239,29 @@ pub fn parse_arn(param: &str, text: &str) -> Result<Arn, ServiceError> {
         .map_err(|_| sns_invalid(format!("Invalid parameter: {param}")))
 }
 
-/// The topic named by the topic ARN in parameter `param`.
+/// The key of the topic named by the topic ARN in parameter `param`:
+/// its name in the ARN's region ([`stratus_core::scope::regional_key`]),
+/// so each region is its own namespace.
 pub fn topic_of(param: &str, text: &str) -> Result<String, ServiceError> {
     let arn = parse_arn(param, text)?;
     arn.as_topic()
-        .map(str::to_string)
+        .map(|name| arn.regional_key(name))
         .map_err(|_| sns_invalid(format!("Invalid parameter: {param}")))
 }
 
-/// The topic of a subscription ARN (`arn:aws:sns:R:A:TOPIC:ID`), if it is
-/// one.
+/// The key of the topic of a subscription ARN
+/// (`arn:aws:sns:R:A:TOPIC:ID`), if it is one.
 fn topic_of_subscription(arn: &str) -> Option<String> {
     let arn: Arn = arn.parse().ok()?;
     arn.as_subscription()
         .ok()
-        .map(|(topic, _)| topic.to_string())
+        .map(|(topic, _)| arn.regional_key(topic))
 }
 
-/// A subscription's ARN.
+/// The ARN of a subscription to the topic kept under `topic`.
 fn subscription_arn(topic: &str, id: &str) -> String {
-    Arn::subscription(&ResourceScope::DEFAULT, topic, id).to_string()
+    let (scope, name) = ResourceScope::of_key(topic);
+    Arn::subscription(&scope, name, id).to_string()
 }
 
 /// Checks a topic name (SNS's rule and texts).
@@ -367,10 +371,10 @@ fn function_of(endpoint: &str) -> Option<String> {
     arn.as_function().ok().map(|(name, _)| name.to_string())
 }
 
-/// The queue name of an SQS ARN.
+/// The key of the queue an SQS ARN names (in the ARN's region).
 fn queue_of(endpoint: &str) -> Option<String> {
     let arn: Arn = endpoint.parse().ok()?;
-    arn.as_queue().ok().map(str::to_string)
+    arn.as_queue().ok().map(|name| arn.regional_key(name))
 }
 
 /// Whether `endpoint` looks like an email address (SNS takes
@@ -795,15 +799,16 @@ impl Sns {
         name: &str,
         attributes: BTreeMap<String, String>,
     ) -> Result<String, ServiceError> {
-        self.create_tagged_topic(name, attributes, BTreeMap::new())
+        self.create_tagged_topic(&Region::DEFAULT, name, attributes, BTreeMap::new())
             .await
     }
 
-    /// Creates a topic with `tags` (idempotent: an existing one's ARN is
-    /// returned if `tags` are among its tags). `FifoTopic=true` needs a
-    /// name ending with `.fifo`.
+    /// Creates topic `name` of `region` with `tags` (idempotent: an
+    /// existing one's ARN is returned if `tags` are among its tags).
+    /// `FifoTopic=true` needs a name ending with `.fifo`.
     pub async fn create_tagged_topic(
         &self,
+        region: &Region,
         name: &str,
         mut attributes: BTreeMap<String, String>,
         tags: BTreeMap<String, String>,
@@ -815,6 +820,9 @@ impl Sns {
             ));
         }
         validate_topic_name(name, fifo)?;
+        // Checked before it becomes a key: no topic name has a `:`.
+        let key = regional_key(region, name);
+        let name = key.as_str();
         for (key, value) in &attributes {
             check_topic_attribute(key, value, fifo)?;
         }
@@ -1017,20 +1025,38 @@ impl Sns {
             .ok_or_else(resource_not_found)?
     }
 
-    /// A page of topic ARNs and the token of the next page.
+    /// A page of the ARNs of `region`'s topics and the token of the next
+    /// page.
     pub async fn list_topics(
         &self,
+        region: &Region,
         next_token: Option<&str>,
     ) -> Result<(Vec<String>, Option<String>), ServiceError> {
-        let topics = self
-            .topics
-            .list_topics(next_token, PAGE + 1)
-            .await
-            .map_err(backend_error("listing topics"))?;
-        let more = topics.len() > PAGE;
-        let names: Vec<String> = topics.into_iter().take(PAGE).map(|t| t.name).collect();
-        let token = more.then(|| names.last().cloned()).flatten();
-        Ok((names.iter().map(|n| topic_arn(n)).collect(), token))
+        // Topics are listed by key; the other regions' are skipped.
+        let mut keys = Vec::new();
+        let mut after = next_token.map(str::to_string);
+        loop {
+            let topics = self
+                .topics
+                .list_topics(after.as_deref(), PAGE + 1)
+                .await
+                .map_err(backend_error("listing topics"))?;
+            let last_page = topics.len() <= PAGE;
+            after = topics.last().map(|t| t.name.clone());
+            keys.extend(
+                topics
+                    .into_iter()
+                    .map(|t| t.name)
+                    .filter(|key| split_regional_key(key).0 == *region),
+            );
+            if last_page || keys.len() > PAGE {
+                break;
+            }
+        }
+        let more = keys.len() > PAGE;
+        keys.truncate(PAGE);
+        let token = more.then(|| keys.last().cloned()).flatten();
+        Ok((keys.iter().map(|k| topic_arn(k)).collect(), token))
     }
 
     /// Subscribes `endpoint` over `protocol` to topic `topic`; confirmed at
@@ -1157,21 +1183,37 @@ impl Sns {
         Ok(())
     }
 
-    /// A page of subscriptions (of one topic if given; `NotFound` if that
-    /// topic does not exist) and the token of the next page.
+    /// A page of the subscriptions of `region`'s topics (of one topic if
+    /// given; `NotFound` if that topic does not exist) and the token of
+    /// the next page.
     pub async fn list_subscriptions(
         &self,
+        region: &Region,
         topic: Option<&str>,
         next_token: Option<&str>,
     ) -> Result<(Vec<SubscriptionRecord>, Option<String>), ServiceError> {
-        let subscriptions = self
-            .topics
-            .list_subscriptions(topic, next_token, PAGE + 1)
-            .await
-            .map_err(backend_error("listing subscriptions"))?
-            .ok_or_else(topic_not_found)?;
-        let more = subscriptions.len() > PAGE;
-        let page: Vec<_> = subscriptions.into_iter().take(PAGE).collect();
+        let mut page = Vec::new();
+        let mut after = next_token.map(str::to_string);
+        loop {
+            let subscriptions = self
+                .topics
+                .list_subscriptions(topic, after.as_deref(), PAGE + 1)
+                .await
+                .map_err(backend_error("listing subscriptions"))?
+                .ok_or_else(topic_not_found)?;
+            let last_page = subscriptions.len() <= PAGE;
+            after = subscriptions.last().map(|s| s.arn.clone());
+            page.extend(
+                subscriptions
+                    .into_iter()
+                    .filter(|s| topic.is_some() || split_regional_key(&s.topic).0 == *region),
+            );
+            if last_page || page.len() > PAGE {
+                break;
+            }
+        }
+        let more = page.len() > PAGE;
+        page.truncate(PAGE);
         let token = more.then(|| page.last().map(|s| s.arn.clone())).flatten();
         Ok((page, token))
     }

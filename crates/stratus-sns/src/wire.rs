@@ -229,7 +229,9 @@ pub(crate) async fn handle(
     request: AwsRequest,
 ) -> Result<Reply, AwsError> {
     let params = Params::parse(&params_of(&request));
-    match run(events, action, &params).await {
+    // Each region is its own namespace of topics.
+    let region: stratus_core::scope::Region = request.context.region.parse().unwrap_or_default();
+    match run(events, &region, action, &params).await {
         Ok(result) => Ok(crate::service::SNS.query_ok(
             action,
             result.as_deref(),
@@ -240,7 +242,12 @@ pub(crate) async fn handle(
     }
 }
 
-async fn run(events: &Events, action: &str, params: &Params) -> Result<Option<String>, SnsError> {
+async fn run(
+    events: &Events,
+    region: &stratus_core::scope::Region,
+    action: &str,
+    params: &Params,
+) -> Result<Option<String>, SnsError> {
     match action {
         "CreateTopic" => {
             let name = params.required("Name")?;
@@ -249,7 +256,9 @@ async fn run(events: &Events, action: &str, params: &Params) -> Result<Option<St
                 attributes.insert("DataProtectionPolicy".into(), policy.into());
             }
             let tags = params.tags("Tags")?;
-            let arn = events.create_tagged_topic(name, attributes, tags).await?;
+            let arn = events
+                .create_tagged_topic(region, name, attributes, tags)
+                .await?;
             Ok(Some(format!("<TopicArn>{}</TopicArn>", esc(&arn))))
         }
         "DeleteTopic" => {
@@ -258,7 +267,7 @@ async fn run(events: &Events, action: &str, params: &Params) -> Result<Option<St
             Ok(None)
         }
         "ListTopics" => {
-            let (arns, token) = events.list_topics(params.get("NextToken")).await?;
+            let (arns, token) = events.list_topics(region, params.get("NextToken")).await?;
             let mut out = String::from("<Topics>");
             for arn in arns {
                 let _ = write!(out, "<member><TopicArn>{}</TopicArn></member>", esc(&arn));
@@ -367,7 +376,7 @@ async fn run(events: &Events, action: &str, params: &Params) -> Result<Option<St
                 None
             };
             let (subscriptions, token) = events
-                .list_subscriptions(topic.as_deref(), params.get("NextToken"))
+                .list_subscriptions(region, topic.as_deref(), params.get("NextToken"))
                 .await?;
             let mut out = String::from("<Subscriptions>");
             for s in subscriptions {

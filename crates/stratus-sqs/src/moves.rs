@@ -130,7 +130,7 @@ fn resource_not_found(parameter: &str) -> ServiceError {
 
 /// The queue `arn` names, or SQS's refusal of parameter `parameter`.
 fn queue_of(arn: &str, parameter: &str) -> Result<String, ServiceError> {
-    queue_of_arn(arn).map(str::to_string).ok_or_else(|| {
+    queue_of_arn(arn).ok_or_else(|| {
         invalid(format!(
             "You must use this format to specify the {parameter}: arn:<partition>:<service>:<region>:<account-id>:<resource-id>"
         ))
@@ -262,9 +262,7 @@ impl Sqs {
     pub async fn cancel_move_task(&self, handle: &str) -> Result<u64, ServiceError> {
         let bad_handle = || invalid("Value for parameter TaskHandle is invalid.");
         let (task_id, source_arn) = decode_handle(handle).ok_or_else(bad_handle)?;
-        let source = queue_of_arn(&source_arn)
-            .map(str::to_string)
-            .ok_or_else(bad_handle)?;
+        let source = queue_of_arn(&source_arn).ok_or_else(bad_handle)?;
         let document = self
             .queues
             .move_task(&source, &task_id)

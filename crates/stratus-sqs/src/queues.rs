@@ -24,6 +24,7 @@ use std::time::Duration;
 use stratus_core::arn::Arn;
 use stratus_core::function::{ACCOUNT_ID, queue_arn};
 use stratus_core::names;
+use stratus_core::scope::{Region, regional_key, split_regional_key};
 use tokio::sync::{Notify, watch};
 
 /// A message to send with what only SQS's own API gives: its message
@@ -269,7 +270,8 @@ fn unknown_attribute(name: &str) -> ServiceError {
 
 /// Checks a queue name with SQS's rule (`stratus_core::names`): a FIFO
 /// queue's ends with `.fifo`, a standard queue's cannot.
-pub fn validate_queue_name(name: &str, fifo: bool) -> Result<(), ServiceError> {
+pub fn validate_queue_name(key: &str, fifo: bool) -> Result<(), ServiceError> {
+    let (_, name) = split_regional_key(key);
     names::queue_name(name, fifo).map_err(|e| invalid(e.to_string()))
 }
 
@@ -278,17 +280,31 @@ pub fn validate_queue_name(name: &str, fifo: bool) -> Result<(), ServiceError> {
 pub fn queue_name_of(url_or_name: &str) -> &str {
     let trimmed = url_or_name.trim_end_matches('/');
     if trimmed.starts_with("arn:") {
-        return queue_of_arn(trimmed).unwrap_or_default();
+        return match trimmed.parse::<Arn>() {
+            Ok(arn) if arn.as_queue().is_ok() => trimmed.rsplit(':').next().unwrap_or_default(),
+            _ => "",
+        };
     }
     trimmed.rsplit('/').next().unwrap_or(trimmed)
 }
 
-/// The queue a queue ARN names, if `text` is one.
-pub fn queue_of_arn(text: &str) -> Option<&str> {
+/// The key of the queue a request names by URL, ARN or bare name
+/// ([`stratus_core::scope::regional_key`]): an ARN's own region, else the
+/// request's `region`. Empty if an ARN names no queue.
+pub fn queue_key_of(url_or_name: &str, region: &Region) -> String {
+    let trimmed = url_or_name.trim_end_matches('/');
+    if trimmed.starts_with("arn:") {
+        return queue_of_arn(trimmed).unwrap_or_default();
+    }
+    regional_key(region, queue_name_of(trimmed))
+}
+
+/// The key of the queue a queue ARN names (in the ARN's region), if
+/// `text` is one.
+pub fn queue_of_arn(text: &str) -> Option<String> {
     let arn: Arn = text.parse().ok()?;
-    arn.as_queue().ok()?;
-    // The name is the ARN's last part: borrow it from `text`.
-    text.rsplit(':').next()
+    let name = arn.as_queue().ok()?;
+    Some(arn.regional_key(name))
 }
 
 fn parse_bounded(name: &str, value: &str, min: u32, max: u32) -> Result<u32, ServiceError> {
@@ -795,8 +811,11 @@ fn too_many_tags(queue: &str) -> ServiceError {
 }
 
 impl Sqs {
-    /// A queue's URL: `{endpoint_url}/000000000000/{name}`.
-    pub fn queue_url(&self, name: &str) -> String {
+    /// The URL of the queue kept under `key`:
+    /// `{endpoint_url}/000000000000/{name}` (the region is the request's,
+    /// as on AWS, where it is the endpoint's).
+    pub fn queue_url(&self, key: &str) -> String {
+        let (_, name) = split_regional_key(key);
         format!(
             "{}/{ACCOUNT_ID}/{name}",
             self.config().endpoint_url.trim_end_matches('/')
@@ -947,12 +966,23 @@ impl Sqs {
         Ok(())
     }
 
-    /// Names of the queues starting with `prefix`, sorted.
-    pub async fn list_queues(&self, prefix: &str) -> Result<Vec<String>, ServiceError> {
-        self.queues
-            .list_queues(prefix)
+    /// Keys of the queues of `region` whose names start with `prefix`,
+    /// sorted.
+    pub async fn list_queues(
+        &self,
+        region: &Region,
+        prefix: &str,
+    ) -> Result<Vec<String>, ServiceError> {
+        let keys = self
+            .queues
+            .list_queues(&regional_key(region, prefix))
             .await
-            .map_err(backend_error("listing queues"))
+            .map_err(backend_error("listing queues"))?;
+        // The default region's keys are bare names: leave out the others'.
+        Ok(keys
+            .into_iter()
+            .filter(|key| split_regional_key(key).0 == *region)
+            .collect())
     }
 
     /// The attributes of queue `name`, computed ones included.

@@ -58,14 +58,16 @@ impl Service for SqsService {
         let name = request.target_operation().unwrap_or_default();
         let body = crate::json_body(&request.body).unwrap_or_default();
         let queue = match name {
-            "CreateQueue" | "GetQueueUrl" => member(&body, "QueueName").map(str::to_string),
-            "StartMessageMoveTask" | "ListMessageMoveTasks" => member(&body, "SourceArn")
-                .and_then(crate::queues::queue_of_arn)
-                .map(str::to_string),
+            "CreateQueue" | "GetQueueUrl" => member(&body, "QueueName")
+                .map(|name| stratus_core::scope::regional_key(&region_of(request), name)),
+            "StartMessageMoveTask" | "ListMessageMoveTasks" => {
+                member(&body, "SourceArn").and_then(crate::queues::queue_of_arn)
+            }
             "CancelMessageMoveTask" => member(&body, "TaskHandle")
                 .and_then(crate::moves::handle_source)
-                .and_then(|arn| crate::queues::queue_of_arn(&arn).map(str::to_string)),
-            _ => member(&body, "QueueUrl").map(|url| crate::queues::queue_name_of(url).to_string()),
+                .and_then(|arn| crate::queues::queue_of_arn(&arn)),
+            _ => member(&body, "QueueUrl")
+                .map(|url| crate::queues::queue_key_of(url, &region_of(request))),
         };
         let resource = match queue {
             Some(queue) if !queue.is_empty() => queue_arn(&queue),
@@ -97,4 +99,10 @@ impl Service for SqsService {
         };
         Protocol::Json10.error(&error, request_id, Some(namespace))
     }
+}
+
+/// The region a request is signed for (the default region if its scope
+/// names none that parses).
+pub(crate) fn region_of(request: &AwsRequest) -> stratus_core::scope::Region {
+    request.context.region.parse().unwrap_or_default()
 }

@@ -21,6 +21,10 @@
 
 use crate::Reply;
 use crate::archives::{NewArchive, NewReplay, archive_arn, replay_arn};
+use crate::backend::{
+    ApiDestinationRecord, ArchiveRecord, BusRecord, ConnectionRecord, ReplayRecord, RuleRecord,
+    TargetRecord,
+};
 use crate::bus::{
     FailedTarget, PermissionStatement, PutEventsEntry, PutRule, PutTarget, check_put_events,
 };
@@ -37,10 +41,6 @@ use stratus_aws::AwsRequest;
 use stratus_aws::decode::{DecodeError, Problem, Segment, decode};
 use stratus_aws::{AwsError, Protocol};
 use stratus_core::function::{ACCOUNT_ID, bus_arn, rule_arn};
-use crate::backend::{
-    ApiDestinationRecord, ArchiveRecord, BusRecord, ConnectionRecord, ReplayRecord, RuleRecord,
-    TargetRecord,
-};
 use types::*;
 
 pub mod types;

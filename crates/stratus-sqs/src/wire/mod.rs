@@ -18,7 +18,7 @@ use crate::queues::{
     MAX_BATCH_BYTES, MAX_BATCH_ENTRIES, MessageAttribute, OutgoingMessage, ReceivedMessage,
     SendMessage, SendMode, md5_of_attributes, message_size, queue_name_of,
 };
-use crate::{ErrorKind, ServiceError, Sqs as Events};
+use crate::{ErrorKind, ServiceError, Sqs};
 use base64::Engine as _;
 use http::StatusCode;
 use serde::{Deserialize, Serialize};
@@ -29,6 +29,7 @@ use stratus_aws::AwsRequest;
 use stratus_aws::Caller;
 use stratus_aws::decode::{DecodeError, Problem, decode};
 use stratus_aws::{AwsError, Protocol};
+use stratus_core::scope::{Region, regional_key};
 use types::*;
 
 pub mod types;
@@ -40,10 +41,14 @@ const MAX_LIST_RESULTS: usize = 1000;
 type Outcome = Result<Value, ServiceError>;
 
 pub(crate) async fn handle(
-    events: &Events,
+    sqs: &Sqs,
     operation: &str,
     request: AwsRequest,
 ) -> Result<Reply, AwsError> {
+    let events = &Events {
+        sqs,
+        region: crate::service::region_of(&request),
+    };
     let Some(body) = crate::json_body(&request.body) else {
         return Err(to_aws(&invalid(
             "The request body is not a valid JSON object.".to_string(),
@@ -235,38 +240,77 @@ fn bounded(
     }
 }
 
-/// The queue a request names (`QueueUrl`).
-fn queue_of(url: &str) -> Result<String, ServiceError> {
-    let name = queue_name_of(url);
-    if name.is_empty() {
-        return Err(invalid(format!("The queue URL {url} is not valid.")));
+/// SQS as one request sees it: in the region its signature is scoped to.
+/// Queues are kept under their regional key
+/// ([`stratus_core::scope::regional_key`]), so each region is its own
+/// namespace.
+struct Events<'a> {
+    sqs: &'a Sqs,
+    region: Region,
+}
+
+impl std::ops::Deref for Events<'_> {
+    type Target = Sqs;
+
+    fn deref(&self) -> &Sqs {
+        self.sqs
     }
-    Ok(name.to_string())
+}
+
+impl Events<'_> {
+    /// The key of the queue a request names by `QueueUrl` (a URL, a bare
+    /// name, or an ARN, which names its own region).
+    fn queue(&self, url: &str) -> Result<String, ServiceError> {
+        let name = queue_name_of(url);
+        if name.is_empty() {
+            return Err(invalid(format!("The queue URL {url} is not valid.")));
+        }
+        if url.trim().starts_with("arn:") {
+            return crate::queues::queue_of_arn(url.trim())
+                .ok_or_else(|| invalid(format!("The queue URL {url} is not valid.")));
+        }
+        self.key(name)
+    }
+
+    /// The key of queue `name` in the request's region. No queue's name
+    /// has a `:`.
+    fn key(&self, name: &str) -> Result<String, ServiceError> {
+        if name.contains(':') {
+            return Err(crate::queues::no_such_queue(name));
+        }
+        Ok(regional_key(&self.region, name))
+    }
 }
 
 async fn create_queue(
-    events: &Events,
+    events: &Events<'_>,
     request: CreateQueueRequest,
 ) -> Result<QueueUrlResult, ServiceError> {
     let name = &request.queue_name;
+    // A name with a `:` could pass for another region's key: refuse it by
+    // the naming rule first.
+    crate::queues::validate_queue_name(name, name.ends_with(".fifo"))?;
+    let key = events.key(name)?;
     events
-        .create_queue_tagged(name, &request.attributes, &request.tags)
+        .create_queue_tagged(&key, &request.attributes, &request.tags)
         .await?;
     Ok(QueueUrlResult {
-        queue_url: events.queue_url(name),
+        queue_url: events.queue_url(&key),
     })
 }
 
 async fn list_queue_tags(
-    events: &Events,
+    events: &Events<'_>,
     request: QueueRequest,
 ) -> Result<ListQueueTagsResult, ServiceError> {
-    let tags = events.queue_tags(&queue_of(&request.queue_url)?).await?;
+    let tags = events
+        .queue_tags(&events.queue(&request.queue_url)?)
+        .await?;
     Ok(ListQueueTagsResult { tags })
 }
 
-async fn tag_queue(events: &Events, request: TagQueueRequest) -> Result<Empty, ServiceError> {
-    let queue = queue_of(&request.queue_url)?;
+async fn tag_queue(events: &Events<'_>, request: TagQueueRequest) -> Result<Empty, ServiceError> {
+    let queue = events.queue(&request.queue_url)?;
     if request.tags.is_empty() {
         return Err(missing("Tags"));
     }
@@ -274,8 +318,11 @@ async fn tag_queue(events: &Events, request: TagQueueRequest) -> Result<Empty, S
     Ok(Empty {})
 }
 
-async fn untag_queue(events: &Events, request: UntagQueueRequest) -> Result<Empty, ServiceError> {
-    let queue = queue_of(&request.queue_url)?;
+async fn untag_queue(
+    events: &Events<'_>,
+    request: UntagQueueRequest,
+) -> Result<Empty, ServiceError> {
+    let queue = events.queue(&request.queue_url)?;
     if request.tag_keys.is_empty() {
         return Err(invalid(
             "Tag keys must be between 1 and 128 characters in length.".to_string(),
@@ -286,10 +333,10 @@ async fn untag_queue(events: &Events, request: UntagQueueRequest) -> Result<Empt
 }
 
 async fn add_permission(
-    events: &Events,
+    events: &Events<'_>,
     request: AddPermissionRequest,
 ) -> Result<Empty, ServiceError> {
-    let queue = queue_of(&request.queue_url)?;
+    let queue = events.queue(&request.queue_url)?;
     events
         .add_permission(
             &queue,
@@ -302,21 +349,23 @@ async fn add_permission(
 }
 
 async fn remove_permission(
-    events: &Events,
+    events: &Events<'_>,
     request: RemovePermissionRequest,
 ) -> Result<Empty, ServiceError> {
-    let queue = queue_of(&request.queue_url)?;
+    let queue = events.queue(&request.queue_url)?;
     events.remove_permission(&queue, &request.label).await?;
     Ok(Empty {})
 }
 
-async fn delete_queue(events: &Events, request: QueueRequest) -> Result<Empty, ServiceError> {
-    events.delete_queue(&queue_of(&request.queue_url)?).await?;
+async fn delete_queue(events: &Events<'_>, request: QueueRequest) -> Result<Empty, ServiceError> {
+    events
+        .delete_queue(&events.queue(&request.queue_url)?)
+        .await?;
     Ok(Empty {})
 }
 
 async fn list_queues(
-    events: &Events,
+    events: &Events<'_>,
     request: ListQueuesRequest,
 ) -> Result<ListQueuesResult, ServiceError> {
     let prefix = request.queue_name_prefix.as_deref().unwrap_or("");
@@ -339,7 +388,11 @@ async fn list_queues(
                 .ok_or_else(|| invalid("Invalid NextToken value.".to_string()))
         })
         .transpose()?;
-    let names = events.list_queues(prefix).await?;
+    let keys = events.list_queues(&events.region, prefix).await?;
+    let names: Vec<String> = keys
+        .iter()
+        .map(|key| stratus_core::scope::split_regional_key(key).1.to_string())
+        .collect();
     let page: Vec<&String> = names
         .iter()
         .filter(|name| {
@@ -361,10 +414,11 @@ async fn list_queues(
 }
 
 async fn get_queue_url(
-    events: &Events,
+    events: &Events<'_>,
     request: GetQueueUrlRequest,
 ) -> Result<QueueUrlResult, ServiceError> {
-    let attributes = events.queue_attributes(&request.queue_name).await?;
+    let key = events.key(&request.queue_name)?;
+    let attributes = events.queue_attributes(&key).await?;
     Ok(QueueUrlResult {
         queue_url: events.queue_url(&attributes.name),
     })
@@ -504,11 +558,11 @@ fn sent_result(id: Option<String>, sent: crate::queues::SentMessage) -> SendMess
 }
 
 async fn send_message(
-    events: &Events,
+    events: &Events<'_>,
     request: SendMessageRequest,
     sender: &Sender,
 ) -> Result<SendMessageResult, ServiceError> {
-    let queue = queue_of(&request.queue_url)?;
+    let queue = events.queue(&request.queue_url)?;
     let message = send_entry(request.into(), sender)?;
     let mut results = events
         .send_outgoing(&queue, vec![message], &sender.id, SendMode::Single)
@@ -581,11 +635,11 @@ fn failed_entry(id: &str, error: &ServiceError) -> BatchResultErrorEntry {
 }
 
 async fn send_message_batch(
-    events: &Events,
+    events: &Events<'_>,
     request: BatchRequest,
     sender: &Sender,
 ) -> Result<BatchResult<SendMessageResult>, ServiceError> {
-    let queue = queue_of(&request.queue_url)?;
+    let queue = events.queue(&request.queue_url)?;
     let entries = batch_entries(&request.entries, "SendMessage")?;
     let mut failed = Vec::new();
     let mut ids = Vec::new();
@@ -694,10 +748,10 @@ fn message_result(message: ReceivedMessage, system: &[String], user: &[String]) 
 }
 
 async fn receive_message(
-    events: &Events,
+    events: &Events<'_>,
     request: ReceiveMessageRequest,
 ) -> Result<ReceiveMessageResult, ServiceError> {
-    let queue = queue_of(&request.queue_url)?;
+    let queue = events.queue(&request.queue_url)?;
     let max = bounded(request.max_number_of_messages, "MaxNumberOfMessages", 1, 10)?.unwrap_or(1);
     let visibility = bounded(request.visibility_timeout, "VisibilityTimeout", 0, 43_200)?;
     let wait = match bounded(request.wait_time_seconds, "WaitTimeSeconds", 0, 20)? {
@@ -724,10 +778,10 @@ async fn receive_message(
 }
 
 async fn delete_message(
-    events: &Events,
+    events: &Events<'_>,
     request: DeleteMessageRequest,
 ) -> Result<Empty, ServiceError> {
-    let queue = queue_of(&request.queue_url)?;
+    let queue = events.queue(&request.queue_url)?;
     let mut results = events
         .delete_messages(&queue, &[request.receipt_handle])
         .await?;
@@ -736,10 +790,10 @@ async fn delete_message(
 }
 
 async fn delete_message_batch(
-    events: &Events,
+    events: &Events<'_>,
     request: BatchRequest,
 ) -> Result<BatchResult<BatchResultEntry>, ServiceError> {
-    let queue = queue_of(&request.queue_url)?;
+    let queue = events.queue(&request.queue_url)?;
     let entries = batch_entries(&request.entries, "DeleteMessage")?;
     let mut failed = Vec::new();
     let mut ids = Vec::new();
@@ -770,10 +824,10 @@ fn visibility_timeout(seconds: i64) -> Result<u32, ServiceError> {
 }
 
 async fn change_visibility(
-    events: &Events,
+    events: &Events<'_>,
     request: ChangeMessageVisibilityRequest,
 ) -> Result<Empty, ServiceError> {
-    let queue = queue_of(&request.queue_url)?;
+    let queue = events.queue(&request.queue_url)?;
     let secs = visibility_timeout(request.visibility_timeout)?;
     events
         .change_visibility(&queue, &request.receipt_handle, secs)
@@ -782,10 +836,10 @@ async fn change_visibility(
 }
 
 async fn change_visibility_batch(
-    events: &Events,
+    events: &Events<'_>,
     request: BatchRequest,
 ) -> Result<BatchResult<BatchResultEntry>, ServiceError> {
-    let queue = queue_of(&request.queue_url)?;
+    let queue = events.queue(&request.queue_url)?;
     let entries = batch_entries(&request.entries, "ChangeMessageVisibility")?;
     let mut failed = Vec::new();
     let mut ids = Vec::new();
@@ -841,10 +895,10 @@ const QUEUE_ATTRIBUTE_NAMES: &[&str] = &[
 ];
 
 async fn get_queue_attributes(
-    events: &Events,
+    events: &Events<'_>,
     request: GetQueueAttributesRequest,
 ) -> Result<GetQueueAttributesResult, ServiceError> {
-    let queue = queue_of(&request.queue_url)?;
+    let queue = events.queue(&request.queue_url)?;
     let names = request.attribute_names;
     if let Some(unknown) = names
         .iter()
@@ -866,28 +920,28 @@ async fn get_queue_attributes(
 }
 
 async fn set_queue_attributes(
-    events: &Events,
+    events: &Events<'_>,
     request: SetQueueAttributesRequest,
 ) -> Result<Empty, ServiceError> {
-    let queue = queue_of(&request.queue_url)?;
+    let queue = events.queue(&request.queue_url)?;
     events
         .set_queue_attributes(&queue, &request.attributes)
         .await?;
     Ok(Empty {})
 }
 
-async fn purge_queue(events: &Events, request: QueueRequest) -> Result<Empty, ServiceError> {
-    let queue = queue_of(&request.queue_url)?;
+async fn purge_queue(events: &Events<'_>, request: QueueRequest) -> Result<Empty, ServiceError> {
+    let queue = events.queue(&request.queue_url)?;
     let purged = events.purge_queue(&queue).await?;
     tracing::info!(queue, purged, "purged queue");
     Ok(Empty {})
 }
 
 async fn list_dead_letter_sources(
-    events: &Events,
+    events: &Events<'_>,
     request: ListDeadLetterSourceQueuesRequest,
 ) -> Result<ListDeadLetterSourceQueuesResult, ServiceError> {
-    let queue = queue_of(&request.queue_url)?;
+    let queue = events.queue(&request.queue_url)?;
     let max = bounded(request.max_results, "MaxResults", 1, 1000)?.map_or(1000, |n| n as usize);
     let sources = events.dead_letter_sources(&queue).await?;
     Ok(ListDeadLetterSourceQueuesResult {
@@ -900,7 +954,7 @@ async fn list_dead_letter_sources(
 }
 
 async fn start_message_move_task(
-    events: &Events,
+    events: &Events<'_>,
     request: StartMessageMoveTaskRequest,
 ) -> Result<StartMessageMoveTaskResult, ServiceError> {
     let rate = bounded(
@@ -934,7 +988,7 @@ fn move_task_result(task: &MoveTask) -> ListMessageMoveTasksResultEntry {
 }
 
 async fn list_message_move_tasks(
-    events: &Events,
+    events: &Events<'_>,
     request: ListMessageMoveTasksRequest,
 ) -> Result<ListMessageMoveTasksResult, ServiceError> {
     let max = bounded(
@@ -953,7 +1007,7 @@ async fn list_message_move_tasks(
 }
 
 async fn cancel_message_move_task(
-    events: &Events,
+    events: &Events<'_>,
     request: CancelMessageMoveTaskRequest,
 ) -> Result<CancelMessageMoveTaskResult, ServiceError> {
     let moved = events.cancel_move_task(&request.task_handle).await?;

@@ -131,6 +131,64 @@ for region in ("eu-west-1", "ap-southeast-2", "us-gov-west-1"):
         code, status = outcome(service, client(service, *FUNCTION, region=region))
         check(code is None and status in (200, 202), (service, region, "function key", code, status))
 
+# Each region is its own namespace, as on AWS: a queue made in eu-west-1
+# is not seen from us-east-1, its ARN names its region, and a queue of the
+# same name in another region is another queue.
+sqs_eu = client("sqs", *ADMIN, region="eu-west-1")
+sqs_us = client("sqs", *ADMIN)
+eu_url = sqs_eu.create_queue(QueueName="regional", Attributes={"VisibilityTimeout": "7"})["QueueUrl"]
+us_url = sqs_us.create_queue(QueueName="regional", Attributes={"VisibilityTimeout": "9"})["QueueUrl"]
+for c, url, region, timeout in ((sqs_eu, eu_url, "eu-west-1", "7"), (sqs_us, us_url, "us-east-1", "9")):
+    attrs = c.get_queue_attributes(QueueUrl=url, AttributeNames=["All"])["Attributes"]
+    check(attrs["QueueArn"] == f"arn:aws:sqs:{region}:000000000000:regional", (region, attrs["QueueArn"]))
+    check(attrs["VisibilityTimeout"] == timeout, (region, attrs))
+    listed = c.list_queues(QueueNamePrefix="regional").get("QueueUrls", [])
+    check(listed == [url], (region, listed))
+sqs_eu.send_message(QueueUrl=eu_url, MessageBody="in eu-west-1")
+got_us = sqs_us.receive_message(QueueUrl=us_url, WaitTimeSeconds=0).get("Messages", [])
+check(got_us == [], ("us-east-1 sees eu-west-1's message", got_us))
+got_eu = sqs_eu.receive_message(QueueUrl=eu_url, WaitTimeSeconds=0).get("Messages", [])
+check([m["Body"] for m in got_eu] == ["in eu-west-1"], got_eu)
+# A queue ARN names its region whatever the client's.
+arn_attrs = sqs_us.get_queue_attributes(
+    QueueUrl="arn:aws:sqs:eu-west-1:000000000000:regional", AttributeNames=["VisibilityTimeout"]
+)["Attributes"]
+check(arn_attrs["VisibilityTimeout"] == "7", arn_attrs)
+try:
+    client("sqs", *ADMIN, region="ap-southeast-2").get_queue_url(QueueName="regional")
+    check(False, "ap-southeast-2 found another region's queue")
+except ClientError as e:
+    check(e.response["Error"]["Code"] == "AWS.SimpleQueueService.NonExistentQueue", e.response["Error"])
+sqs_eu.delete_queue(QueueUrl=eu_url)
+check(sqs_us.get_queue_url(QueueName="regional")["QueueUrl"] == us_url, "us-east-1 queue kept")
+sqs_us.delete_queue(QueueUrl=us_url)
+
+# Topics too: a topic's ARN names its region, each region lists its own,
+# and a topic of eu-west-1 delivers to a queue of eu-west-1.
+sns_eu = client("sns", *ADMIN, region="eu-west-1")
+sns_us = client("sns", *ADMIN)
+topic_eu = sns_eu.create_topic(Name="regional")["TopicArn"]
+topic_us = sns_us.create_topic(Name="regional")["TopicArn"]
+check(topic_eu == "arn:aws:sns:eu-west-1:000000000000:regional", topic_eu)
+check(topic_us == "arn:aws:sns:us-east-1:000000000000:regional", topic_us)
+for c, arn in ((sns_eu, topic_eu), (sns_us, topic_us)):
+    listed = [t["TopicArn"] for t in c.list_topics()["Topics"] if t["TopicArn"].endswith(":regional")]
+    check(listed == [arn], listed)
+inbox_url = sqs_eu.create_queue(QueueName="regional-inbox")["QueueUrl"]
+inbox_arn = sqs_eu.get_queue_attributes(QueueUrl=inbox_url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+sub = sns_eu.subscribe(TopicArn=topic_eu, Protocol="sqs", Endpoint=inbox_arn,
+                       Attributes={"RawMessageDelivery": "true"})["SubscriptionArn"]
+check(sub.startswith(topic_eu + ":"), sub)
+subs_us = [s["SubscriptionArn"] for s in sns_us.list_subscriptions()["Subscriptions"]]
+check(sub not in subs_us, ("us-east-1 lists eu-west-1's subscription", subs_us))
+sns_eu.publish(TopicArn=topic_eu, Message="to eu-west-1")
+got = sqs_eu.receive_message(QueueUrl=inbox_url, WaitTimeSeconds=5).get("Messages", [])
+check([m["Body"] for m in got] == ["to eu-west-1"], got)
+sns_eu.delete_topic(TopicArn=topic_eu)
+check(sns_us.get_topic_attributes(TopicArn=topic_us)["Attributes"]["TopicArn"] == topic_us, "us topic kept")
+sns_us.delete_topic(TopicArn=topic_us)
+sqs_eu.delete_queue(QueueUrl=inbox_url)
+
 # The Invoke API with the admin key runs the function.
 answer = client("lambda", *ADMIN).invoke(FunctionName="tb", Payload=b'"/version"')
 check(answer["Payload"].read() == b"testbed v1", "invoke answer")
