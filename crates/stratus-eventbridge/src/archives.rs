@@ -15,7 +15,7 @@
 //! was (an event being delivered at the crash may be delivered twice).
 
 use crate::backend::{ArchiveRecord, ReplayRecord};
-use crate::bus::{Routing, aws_codes, bus_name, not_found, parse_pattern};
+use crate::bus::{Routing, aws_codes, not_found, parse_pattern};
 use crate::connections::Violations;
 use crate::{EventBridge, ServiceError, now_ms};
 use std::time::Duration;
@@ -89,7 +89,7 @@ fn replay_not_found(name: &str) -> ServiceError {
 fn source_bus(arn: &str) -> Result<String, ServiceError> {
     arn.parse::<Arn>()
         .ok()
-        .and_then(|a| a.as_bus().ok().map(str::to_string))
+        .and_then(|a| a.as_bus().ok().map(|bus| a.regional_key(bus)))
         .ok_or_else(|| {
             invalid(format!(
                 "1 validation error detected: Value '{arn}' at 'eventSourceArn' failed to satisfy constraint: Member must satisfy regular expression pattern: ^arn:aws([a-z]|\\-)*:events:([a-z]|\\d|\\-)*:([0-9]{{12}})?:.+\\/.+$"
@@ -263,7 +263,7 @@ impl EventBridge {
                 "Parameter EventSourceArn is not valid. Reason: Archive {archive_name} does not exist."
             )));
         };
-        let bus = bus_name(Some(&new.destination))?;
+        let bus = self.bus_key(Some(&new.destination))?;
         self.describe_event_bus(Some(&bus)).await?;
         if bus != archive.bus {
             return Err(invalid(

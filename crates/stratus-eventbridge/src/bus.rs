@@ -42,7 +42,7 @@ use stratus_core::events::{EventBridgeEvent, event_time};
 use stratus_core::function::{bus_arn, rule_arn};
 use stratus_core::names::{NameProblem, bus_name as check_bus_name, rule_name as check_rule_name};
 use stratus_core::pattern::Pattern;
-use stratus_core::scope::ResourceScope;
+use stratus_core::scope::{Region, ResourceScope, regional_key, split_regional_key};
 use stratus_core::transform::{RuleContext, TargetInput};
 use tokio::sync::Notify;
 use tokio_util::sync::CancellationToken;
@@ -133,6 +133,24 @@ pub(crate) struct BusState {
     pub(crate) rules_changed: Notify,
     /// The running replays, to cancel them.
     pub(crate) replays: Mutex<HashMap<String, CancellationToken>>,
+    /// The regions whose `default` bus is known to exist.
+    default_buses: Mutex<std::collections::HashSet<Region>>,
+}
+
+impl BusState {
+    fn has_default_bus(&self, region: &Region) -> bool {
+        self.default_buses
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .contains(region)
+    }
+
+    fn default_bus_made(&self, region: Region) {
+        self.default_buses
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .insert(region);
+    }
 }
 
 /// Bus name to the manifest rules on it.
@@ -179,6 +197,66 @@ pub(crate) fn aws_codes(e: ServiceError) -> ServiceError {
     }
 }
 
+/// The bus name of a bus key ([`stratus_core::scope::regional_key`]),
+/// as answers show it.
+pub fn bare(key: &str) -> &str {
+    split_regional_key(key).1
+}
+
+impl EventBridge {
+    /// The key of the bus named by `name_or_arn` (`default` when None): a
+    /// name in the request's region, or an event bus's ARN in its own. The
+    /// service's own calls (no region) pass keys through.
+    pub fn bus_key(&self, name_or_arn: Option<&str>) -> Result<String, ServiceError> {
+        let text = name_or_arn.filter(|t| !t.is_empty());
+        let Some(region) = &self.region else {
+            return bus_name(text);
+        };
+        match text {
+            Some(arn) if arn.starts_with("arn:") => {
+                let parsed: Arn = arn.parse().map_err(|_| bad_bus_name(arn))?;
+                let bus = parsed.as_bus().map_err(|_| bad_bus_name(arn))?;
+                Ok(parsed.regional_key(bus))
+            }
+            Some(name) if name.contains(':') => Err(bad_bus_name(name)),
+            Some(name) => Ok(regional_key(region, name)),
+            None => Ok(regional_key(region, "default")),
+        }
+    }
+
+    /// Makes sure the request's region has its `default` bus (the first
+    /// request in a region other than the default one makes it).
+    pub(crate) async fn ensure_default_bus(&self) -> Result<(), ServiceError> {
+        let Some(region) = self.region.clone() else {
+            return Ok(());
+        };
+        if region == Region::DEFAULT || self.state.has_default_bus(&region) {
+            return Ok(());
+        }
+        let key = regional_key(&region, "default");
+        let found = self
+            .backend
+            .bus(&key)
+            .await
+            .map_err(crate::backend_error("reading an event bus"))?;
+        if found.is_none() {
+            match self.backend.create_bus(&key, None, &[], now_ms()).await {
+                Ok(_) | Err(StoreError::Conflict(_)) => {}
+                Err(error) => return Err(crate::backend_error("creating a default bus")(error)),
+            }
+        }
+        self.state.default_bus_made(region);
+        Ok(())
+    }
+}
+
+/// EventBridge's refusal of a bus name or ARN.
+fn bad_bus_name(text: &str) -> ServiceError {
+    invalid(format!(
+        "1 validation error detected: Value '{text}' at 'eventBusName' failed to satisfy constraint: Member must satisfy regular expression pattern: (arn:aws[\\w-]*:events:[a-z]+-[a-z]+-[\\w-]+:[0-9]{{12}}:event-bus\\/)?[/\\.\\-_A-Za-z0-9]+"
+    ))
+}
+
 /// The bus named by `name_or_arn` (`default` when None): a name, or an
 /// event bus's ARN.
 pub fn bus_name(name_or_arn: Option<&str>) -> Result<String, ServiceError> {
@@ -189,7 +267,7 @@ pub fn bus_name(name_or_arn: Option<&str>) -> Result<String, ServiceError> {
         return text
             .parse::<Arn>()
             .ok()
-            .and_then(|arn| arn.as_bus().ok().map(str::to_string))
+            .and_then(|arn| arn.as_bus().ok().map(|bus| arn.regional_key(bus)))
             .ok_or_else(|| {
                 invalid(format!(
                     "1 validation error detected: Value '{text}' at 'eventBusName' failed to satisfy constraint: Member must satisfy regular expression pattern: (arn:aws[\\w-]*:events:[a-z]+-[a-z]+-[\\w-]+:[0-9]{{12}}:event-bus\\/)?[/\\.\\-_A-Za-z0-9]+"
@@ -314,7 +392,10 @@ pub fn check_put_events(entries: &[PutEventsEntry]) -> Result<(), ServiceError> 
 }
 
 /// The envelope of an accepted entry, or why it was refused.
-fn envelope(entry: &PutEventsEntry) -> Result<(String, Value), ServiceError> {
+fn envelope(
+    entry: &PutEventsEntry,
+    scope: &ResourceScope,
+) -> Result<(String, Value), ServiceError> {
     let entry_error = |code: &'static str, message: String| ServiceError::invalid(code, message);
     if entry.source.trim().is_empty() {
         return Err(entry_error(
@@ -370,7 +451,7 @@ fn envelope(entry: &PutEventsEntry) -> Result<(String, Value), ServiceError> {
     })?;
     let id = uuid::Uuid::new_v4().to_string();
     let mut event = EventBridgeEvent::new(
-        &ResourceScope::DEFAULT,
+        scope,
         id.as_str(),
         entry.source.as_str(),
         entry.detail_type.as_str(),
@@ -431,8 +512,8 @@ impl EventBridge {
         entry: PutEventsEntry,
         visited: &[String],
     ) -> Result<String, ServiceError> {
-        let bus = bus_name(entry.bus.as_deref())?;
-        let (id, event) = envelope(&entry)?;
+        let bus = self.bus_key(entry.bus.as_deref())?;
+        let (id, event) = envelope(&entry, &ResourceScope::of_key(&bus).0)?;
         self.archive_and_route(&bus, &event, &Routing { visited, only: &[] }, true)
             .await?;
         Ok(id)
@@ -453,7 +534,7 @@ impl EventBridge {
             .routes(&lookup)
             .await
             .map_err(crate::backend_error("reading an event bus's rules"))?
-            .ok_or_else(|| not_found(format!("Event bus {bus} does not exist.")))?;
+            .ok_or_else(|| not_found(format!("Event bus {} does not exist.", bare(bus))))?;
         if archive && event.get("replay-name").is_none() {
             self.archive(&archives, event).await?;
         }
@@ -751,9 +832,9 @@ impl EventBridge {
                 "Event bus names starting with aws. are reserved for partner event sources.",
             ));
         }
-        let owned = name.to_string();
+        let key = self.bus_key(Some(name))?;
         self.backend
-            .create_bus(&owned, description.as_deref(), &tags, now_ms())
+            .create_bus(&key, description.as_deref(), &tags, now_ms())
             .await
             .map_err(crate::backend_error("creating an event bus"))
             .map_err(aws_codes)
@@ -761,8 +842,8 @@ impl EventBridge {
 
     /// DeleteEventBus (deleting one that does not exist succeeds, as on AWS).
     pub async fn delete_event_bus(&self, name: &str) -> Result<(), ServiceError> {
-        let name = bus_name(Some(name))?;
-        if name == "default" {
+        let name = self.bus_key(Some(name))?;
+        if bare(&name) == "default" {
             return Err(invalid("Cannot delete event bus default."));
         }
         self.backend
@@ -775,22 +856,29 @@ impl EventBridge {
 
     /// DescribeEventBus.
     pub async fn describe_event_bus(&self, name: Option<&str>) -> Result<BusRecord, ServiceError> {
-        let name = bus_name(name)?;
+        let name = self.bus_key(name)?;
         let lookup = name.clone();
         self.backend
             .bus(&lookup)
             .await
             .map_err(crate::backend_error("reading an event bus"))?
-            .ok_or_else(|| not_found(format!("Event bus {name} does not exist.")))
+            .ok_or_else(|| not_found(format!("Event bus {} does not exist.", bare(&name))))
     }
 
-    /// ListEventBuses.
+    /// ListEventBuses: the buses of the request's region (their `name` a
+    /// key) whose names start with `prefix`.
     pub async fn list_event_buses(&self, prefix: &str) -> Result<Vec<BusRecord>, ServiceError> {
-        let prefix = prefix.to_string();
-        self.backend
-            .buses(&prefix)
+        self.ensure_default_bus().await?;
+        let region = self.region.clone().unwrap_or_default();
+        let buses = self
+            .backend
+            .buses(&regional_key(&region, prefix))
             .await
-            .map_err(crate::backend_error("listing event buses"))
+            .map_err(crate::backend_error("listing event buses"))?;
+        Ok(buses
+            .into_iter()
+            .filter(|bus| split_regional_key(&bus.name).0 == region)
+            .collect())
     }
 
     /// PutPermission: adds (or replaces, by `StatementId`) a statement
@@ -802,7 +890,7 @@ impl EventBridge {
         statement: Option<PermissionStatement>,
         policy: Option<String>,
     ) -> Result<(), ServiceError> {
-        let bus = bus_name(bus)?;
+        let bus = self.bus_key(bus)?;
         let arn = bus_arn(&bus);
         let new_policy = match (policy, statement) {
             (Some(text), _) => {
@@ -861,7 +949,7 @@ impl EventBridge {
         statement_id: Option<String>,
         all: bool,
     ) -> Result<(), ServiceError> {
-        let bus = bus_name(bus)?;
+        let bus = self.bus_key(bus)?;
         if !all && statement_id.is_none() {
             return Err(invalid("Parameter StatementId is required."));
         }
@@ -902,7 +990,7 @@ impl EventBridge {
     /// PutRule: creates or updates a rule; returns its ARN.
     pub async fn put_rule(&self, rule: PutRule) -> Result<String, ServiceError> {
         check_rule(&rule.name, "name")?;
-        let bus = bus_name(rule.bus.as_deref())?;
+        let bus = self.bus_key(rule.bus.as_deref())?;
         let pattern = rule.pattern.filter(|p| !p.is_empty());
         let schedule = rule.schedule.filter(|s| !s.is_empty());
         if pattern.is_none() && schedule.is_none() {
@@ -914,7 +1002,7 @@ impl EventBridge {
             parse_pattern(text)?;
         }
         if let Some(expression) = &schedule {
-            if bus != "default" {
+            if bare(&bus) != "default" {
                 return Err(invalid(
                     "ScheduleExpression is supported only on the default event bus.",
                 ));
@@ -956,13 +1044,18 @@ impl EventBridge {
         bus: Option<&str>,
         name: &str,
     ) -> Result<RuleRecord, ServiceError> {
-        let bus = bus_name(bus)?;
+        let bus = self.bus_key(bus)?;
         let (b, n) = (bus.clone(), name.to_string());
         self.backend
             .rule(&b, &n)
             .await
             .map_err(crate::backend_error("reading a rule"))?
-            .ok_or_else(|| not_found(format!("Rule {name} does not exist on EventBus {bus}.")))
+            .ok_or_else(|| {
+                not_found(format!(
+                    "Rule {name} does not exist on EventBus {}.",
+                    bare(&bus)
+                ))
+            })
     }
 
     /// ListRules.
@@ -971,7 +1064,7 @@ impl EventBridge {
         bus: Option<&str>,
         prefix: &str,
     ) -> Result<Vec<RuleRecord>, ServiceError> {
-        let bus = bus_name(bus)?;
+        let bus = self.bus_key(bus)?;
         let (b, p) = (bus.clone(), prefix.to_string());
         let exists = self
             .backend
@@ -979,7 +1072,10 @@ impl EventBridge {
             .await
             .map_err(crate::backend_error("reading an event bus"))?;
         if exists.is_none() {
-            return Err(not_found(format!("Event bus {bus} does not exist.")));
+            return Err(not_found(format!(
+                "Event bus {} does not exist.",
+                bare(&bus)
+            )));
         }
         self.backend
             .rules(&bus, &p)
@@ -993,7 +1089,7 @@ impl EventBridge {
         bus: Option<&str>,
         target_arn: &str,
     ) -> Result<Vec<String>, ServiceError> {
-        let bus = bus_name(bus)?;
+        let bus = self.bus_key(bus)?;
         let arn = target_arn.to_string();
         self.backend
             .rule_names_by_target(&bus, &arn)
@@ -1010,7 +1106,7 @@ impl EventBridge {
         name: &str,
         force: bool,
     ) -> Result<(), ServiceError> {
-        let bus = bus_name(bus)?;
+        let bus = self.bus_key(bus)?;
         let name = name.to_string();
         self.backend
             .delete_rule(&bus, &name, force)
@@ -1031,7 +1127,7 @@ impl EventBridge {
         name: &str,
         enabled: bool,
     ) -> Result<(), ServiceError> {
-        let bus = bus_name(bus)?;
+        let bus = self.bus_key(bus)?;
         let (b, n) = (bus.clone(), name.to_string());
         let changed = self
             .backend
@@ -1043,7 +1139,8 @@ impl EventBridge {
             Ok(())
         } else {
             Err(not_found(format!(
-                "Rule {name} does not exist on EventBus {bus}."
+                "Rule {name} does not exist on EventBus {}.",
+                bare(&bus)
             )))
         }
     }
@@ -1058,7 +1155,7 @@ impl EventBridge {
         rule: &str,
         targets: Vec<PutTarget>,
     ) -> Result<Vec<FailedTarget>, ServiceError> {
-        let bus = bus_name(bus)?;
+        let bus = self.bus_key(bus)?;
         check_rule(rule, "rule")?;
         if targets.is_empty() {
             return Err(invalid(
@@ -1119,7 +1216,7 @@ impl EventBridge {
         rule: &str,
         ids: Vec<String>,
     ) -> Result<Vec<FailedTarget>, ServiceError> {
-        let bus = bus_name(bus)?;
+        let bus = self.bus_key(bus)?;
         let r = rule.to_string();
         let wanted = ids.clone();
         let removed = self
@@ -1147,7 +1244,7 @@ impl EventBridge {
         rule: &str,
     ) -> Result<Vec<TargetRecord>, ServiceError> {
         self.describe_rule(bus, rule).await?;
-        let bus = bus_name(bus)?;
+        let bus = self.bus_key(bus)?;
         let r = rule.to_string();
         self.backend
             .targets(&bus, &r)
@@ -1244,10 +1341,10 @@ impl PermissionStatement {
 fn tag_owner(arn: &str) -> Result<(String, Option<String>), ServiceError> {
     let parsed: Arn = arn.parse().map_err(|_| bad_target_arn(arn))?;
     if let Ok(bus) = parsed.as_bus() {
-        return Ok((bus.to_string(), None));
+        return Ok((parsed.regional_key(bus), None));
     }
     if let Ok((bus, rule)) = parsed.as_rule() {
-        return Ok((bus.to_string(), Some(rule.to_string())));
+        return Ok((parsed.regional_key(bus), Some(rule.to_string())));
     }
     Err(bad_target_arn(arn))
 }
@@ -1400,17 +1497,20 @@ mod tests {
     #[test]
     fn malformed_details_are_refused_per_entry() {
         for detail in ["[1, 2]", "\"text\"", "{not json"] {
-            let e = envelope(&PutEventsEntry {
-                detail: detail.into(),
-                ..entry(0)
-            })
+            let e = envelope(
+                &PutEventsEntry {
+                    detail: detail.into(),
+                    ..entry(0)
+                },
+                &ResourceScope::DEFAULT,
+            )
             .expect_err(detail);
             assert_eq!(
                 (e.code, e.message.as_str()),
                 ("MalformedDetail", "Detail is malformed.")
             );
         }
-        let (id, event) = envelope(&entry(3)).expect("valid");
+        let (id, event) = envelope(&entry(3), &ResourceScope::DEFAULT).expect("valid");
         assert_eq!(event["id"], id.as_str());
         assert_eq!(event["detail"], json!({"n": 3}));
     }

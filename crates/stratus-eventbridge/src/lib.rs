@@ -38,6 +38,7 @@ pub use stratus_service_kit::{ErrorKind, EventOrigin, Kit, ServiceError, now_ms}
 
 use std::sync::Arc;
 use stratus_core::StoreError;
+use stratus_core::scope::Region;
 
 /// An answer of the service.
 pub(crate) type Reply = http::Response<bytes::Bytes>;
@@ -48,6 +49,9 @@ pub struct EventBridge {
     kit: Kit,
     backend: Arc<dyn BusBackend>,
     state: Arc<bus::BusState>,
+    /// The region a request is served in ([`EventBridge::in_region`]);
+    /// `None` for the service's own work, which names buses by key.
+    region: Option<Region>,
 }
 
 impl std::ops::Deref for EventBridge {
@@ -67,6 +71,7 @@ impl EventBridge {
             kit,
             backend,
             state: Arc::default(),
+            region: None,
         };
         scheduler::spawn(&events);
         let tasks = events.tasks().clone();
@@ -80,6 +85,18 @@ impl EventBridge {
     /// Where buses, rules, archives, the outbox and schedules are kept.
     pub fn backend(&self) -> &Arc<dyn BusBackend> {
         &self.backend
+    }
+
+    /// The service as a request signed for `region` sees it: buses (and
+    /// so their rules) are kept under their regional key
+    /// ([`stratus_core::scope::regional_key`]), so each region is its own
+    /// namespace with its own `default` bus; names given are refused if
+    /// they could pass for a key.
+    pub fn in_region(&self, region: Region) -> EventBridge {
+        EventBridge {
+            region: Some(region),
+            ..self.clone()
+        }
     }
 }
 

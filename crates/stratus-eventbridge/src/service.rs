@@ -4,6 +4,7 @@ use crate::{EventBridge, Reply};
 use async_trait::async_trait;
 use stratus_aws::{AwsError, AwsRequest, Operation, Protocol, Service};
 use stratus_core::function::{ACCOUNT_ID, REGION, bus_arn, rule_arn};
+use stratus_core::scope::{Region, regional_key};
 
 /// Largest request body (256 KiB per message, batch or PutEvents, 1 MiB
 /// SQS messages, and room for the JSON or form encoding around them).
@@ -14,11 +15,14 @@ fn member<'a>(body: &'a serde_json::Value, name: &str) -> Option<&'a str> {
     body.get(name).and_then(serde_json::Value::as_str)
 }
 
-/// The bus a request names (by name or ARN), `default` when none.
-fn bus_of(body: &serde_json::Value, key: &str) -> String {
-    member(body, key)
-        .map(|b| crate::bus::bus_name(Some(b)).unwrap_or_else(|_| b.to_string()))
-        .unwrap_or_else(|| "default".to_string())
+/// The key of the bus a request in `region` names (by name or ARN),
+/// `default` when none.
+fn bus_of(body: &serde_json::Value, key: &str, region: &Region) -> String {
+    let name = member(body, key).unwrap_or("default");
+    if name.starts_with("arn:") {
+        return crate::bus::bus_name(Some(name)).unwrap_or_else(|_| name.to_string());
+    }
+    regional_key(region, name)
 }
 
 /// The ARN of `kind/name` in the default scope.
@@ -28,24 +32,29 @@ fn events_arn(kind: &str, name: &str) -> String {
 
 /// The resource an operation acts on, for the authorization hook (`*`
 /// for those on no one resource, such as the List operations).
-fn resource(operation: &str, body: &serde_json::Value) -> String {
+fn resource(operation: &str, body: &serde_json::Value, region: &Region) -> String {
     let named = |key: &str, arn: &dyn Fn(&str) -> String| {
         member(body, key).map_or_else(|| "*".to_string(), arn)
     };
     match operation {
         "PutRule" | "DeleteRule" | "DescribeRule" | "EnableRule" | "DisableRule" => {
-            let bus = bus_of(body, "EventBusName");
+            let bus = bus_of(body, "EventBusName", region);
             named("Name", &|rule| rule_arn(&bus, rule))
         }
         "PutTargets" | "RemoveTargets" | "ListTargetsByRule" => {
-            let bus = bus_of(body, "EventBusName");
+            let bus = bus_of(body, "EventBusName", region);
             named("Rule", &|rule| rule_arn(&bus, rule))
         }
-        "CreateEventBus" | "DeleteEventBus" | "DescribeEventBus" => bus_arn(&bus_of(body, "Name")),
-        "PutPermission" | "RemovePermission" => bus_arn(&bus_of(body, "EventBusName")),
+        "CreateEventBus" | "DeleteEventBus" | "DescribeEventBus" => {
+            bus_arn(&bus_of(body, "Name", region))
+        }
+        "PutPermission" | "RemovePermission" => bus_arn(&bus_of(body, "EventBusName", region)),
         "PutEvents" => {
             let first = body.get("Entries").and_then(|e| e.get(0));
-            let bus = first.map_or_else(|| "default".to_string(), |e| bus_of(e, "EventBusName"));
+            let bus = first.map_or_else(
+                || regional_key(region, "default"),
+                |e| bus_of(e, "EventBusName", region),
+            );
             bus_arn(&bus)
         }
         "TagResource" | "UntagResource" | "ListTagsForResource" => {
@@ -93,7 +102,12 @@ impl Service for EventBridgeService {
     fn operation(&self, request: &AwsRequest) -> Result<Operation, AwsError> {
         let name = request.target_operation().unwrap_or_default();
         let body = crate::json_body(&request.body).unwrap_or_default();
-        Ok(Operation::new("events", name, resource(name, &body)))
+        let region: Region = request.context.region.parse().unwrap_or_default();
+        Ok(Operation::new(
+            "events",
+            name,
+            resource(name, &body, &region),
+        ))
     }
 
     async fn call(&self, operation: &Operation, request: AwsRequest) -> Result<Reply, AwsError> {

@@ -77,11 +77,12 @@ pub fn bad_target_arn(arn: &str) -> ServiceError {
 pub enum Dest {
     /// A function (asynchronous invocation of `$LATEST`).
     Function(String),
-    /// A queue, by name.
+    /// A queue, by key (its name, qualified by the ARN's region outside
+    /// the default one: [`stratus_core::scope::regional_key`]).
     Queue(String),
-    /// A topic, by name.
+    /// A topic, by key.
     Topic(String),
-    /// A bus, by name.
+    /// A bus, by key.
     Bus(String),
     /// An API destination, by name.
     ApiDestination(String),
@@ -92,14 +93,14 @@ impl Dest {
     pub fn parse(arn: &str) -> Result<Dest, ServiceError> {
         let parsed: Arn = arn.parse().map_err(|_| bad_target_arn(arn))?;
         match parsed.resource_ref().map_err(|_| bad_target_arn(arn))? {
-            ArnResource::Queue(name) => Ok(Dest::Queue(name.to_string())),
-            ArnResource::Topic(name) => Ok(Dest::Topic(name.to_string())),
+            ArnResource::Queue(name) => Ok(Dest::Queue(parsed.regional_key(name))),
+            ArnResource::Topic(name) => Ok(Dest::Topic(parsed.regional_key(name))),
             ArnResource::Function { name, .. }
                 if stratus_core::names::function_name(name).is_ok() =>
             {
                 Ok(Dest::Function(name.to_string()))
             }
-            ArnResource::Bus(name) => Ok(Dest::Bus(name.to_string())),
+            ArnResource::Bus(name) => Ok(Dest::Bus(parsed.regional_key(name))),
             ArnResource::ApiDestination { name, .. } => Ok(Dest::ApiDestination(name.to_string())),
             _ => Err(bad_target_arn(arn)),
         }

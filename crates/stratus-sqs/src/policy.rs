@@ -322,7 +322,7 @@ pub fn parse_redrive_allow_policy(value: &str) -> Result<RedriveAllow, ServiceEr
                 .map(|item| {
                     item.as_str()
                         .and_then(|text| text.parse::<Arn>().ok())
-                        .and_then(|arn| arn.as_queue().ok().map(str::to_string))
+                        .and_then(|arn| arn.as_queue().ok().map(|name| arn.regional_key(name)))
                         .ok_or_else(|| bad("sourceQueueArns must list queue ARNs."))
                 })
                 .collect::<Result<Vec<_>, _>>()?,

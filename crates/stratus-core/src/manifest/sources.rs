@@ -113,8 +113,10 @@ fn resource_name(text: &str, service: &str) -> std::result::Result<String, Strin
         } else {
             (names::topic_name(name, fifo), names::TOPIC_NAME_MAX)
         };
+        // Kept under its regional key: a queue or topic of another region
+        // is that region's.
         return match checked {
-            Ok(()) => Ok(name.to_string()),
+            Ok(()) => Ok(arn.regional_key(name)),
             Err(_) => Err(format!(
                 "invalid name `{name}` in `{text}`: use 1 to {max} letters, digits, `-` or `_` (a `.fifo` suffix for FIFO)"
             )),
@@ -528,7 +530,7 @@ impl Parser<'_> {
                         .trim()
                         .parse::<Arn>()
                         .ok()
-                        .and_then(|arn| arn.as_bus().ok().map(str::to_string));
+                        .and_then(|arn| arn.as_bus().ok().map(|bus| arn.regional_key(bus)));
                     let name = match from_arn {
                         Some(name) => name,
                         None if !text.starts_with("arn:") => text,

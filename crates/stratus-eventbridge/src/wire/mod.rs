@@ -55,6 +55,9 @@ pub(crate) async fn handle(
     operation: &str,
     request: AwsRequest,
 ) -> Result<Reply, AwsError> {
+    // Each region is its own namespace, with its own default bus.
+    let events = &events.in_region(request.context.region.parse().unwrap_or_default());
+    events.ensure_default_bus().await.map_err(|e| to_aws(&e))?;
     let Some(body) = crate::json_body(&request.body) else {
         return Err(to_aws(&invalid(
             "The request body is not a valid JSON object.".to_string(),
@@ -322,7 +325,7 @@ fn rule_result(rule: &RuleRecord) -> Rule {
         name: rule.name.clone(),
         arn: rule_arn(&rule.bus, &rule.name),
         state: if rule.enabled { "ENABLED" } else { "DISABLED" },
-        event_bus_name: rule.bus.clone(),
+        event_bus_name: crate::bus::bare(&rule.bus).to_string(),
         created_by: ACCOUNT_ID,
         event_pattern: rule.pattern.clone(),
         schedule_expression: rule.schedule.clone(),
@@ -523,7 +526,7 @@ async fn list_rule_names_by_target(
 fn bus_result(bus: &BusRecord) -> EventBus {
     let made = bus.created_ms > 0;
     EventBus {
-        name: bus.name.clone(),
+        name: crate::bus::bare(&bus.name).to_string(),
         arn: bus_arn(&bus.name),
         description: bus.description.clone(),
         creation_time: made.then(|| epoch(bus.created_ms)),

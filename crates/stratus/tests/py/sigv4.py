@@ -189,6 +189,40 @@ check(sns_us.get_topic_attributes(TopicArn=topic_us)["Attributes"]["TopicArn"] =
 sns_us.delete_topic(TopicArn=topic_us)
 sqs_eu.delete_queue(QueueUrl=inbox_url)
 
+# Buses too: each region has its own default bus and its own buses, rules
+# on a bus of eu-west-1 match its events, and events carry their region.
+ev_eu = client("events", *ADMIN, region="eu-west-1")
+ev_us = client("events", *ADMIN)
+check(ev_eu.describe_event_bus()["Arn"] == "arn:aws:events:eu-west-1:000000000000:event-bus/default",
+      ev_eu.describe_event_bus())
+bus_arn = ev_eu.create_event_bus(Name="regional")["EventBusArn"]
+check(bus_arn == "arn:aws:events:eu-west-1:000000000000:event-bus/regional", bus_arn)
+try:
+    ev_us.describe_event_bus(Name="regional")
+    check(False, "us-east-1 found eu-west-1's bus")
+except ClientError as e:
+    check(e.response["Error"]["Code"] == "ResourceNotFoundException", e.response["Error"])
+names_eu = sorted(b["Name"] for b in ev_eu.list_event_buses()["EventBuses"])
+check(names_eu == ["default", "regional"], names_eu)
+check("regional" not in [b["Name"] for b in ev_us.list_event_buses()["EventBuses"]], "us lists eu bus")
+events_inbox = sqs_eu.create_queue(QueueName="regional-events")["QueueUrl"]
+events_inbox_arn = sqs_eu.get_queue_attributes(
+    QueueUrl=events_inbox, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+rule_arn = ev_eu.put_rule(Name="to-inbox", EventBusName="regional",
+                          EventPattern='{"source": ["regional.test"]}')["RuleArn"]
+check(rule_arn == "arn:aws:events:eu-west-1:000000000000:rule/regional/to-inbox", rule_arn)
+ev_eu.put_targets(Rule="to-inbox", EventBusName="regional",
+                  Targets=[{"Id": "inbox", "Arn": events_inbox_arn}])
+put = ev_eu.put_events(Entries=[{"Source": "regional.test", "DetailType": "t", "Detail": "{}",
+                                 "EventBusName": "regional"}])
+check(put["FailedEntryCount"] == 0, put)
+got = sqs_eu.receive_message(QueueUrl=events_inbox, WaitTimeSeconds=10).get("Messages", [])
+check(len(got) == 1 and json.loads(got[0]["Body"])["region"] == "eu-west-1", got)
+ev_eu.remove_targets(Rule="to-inbox", EventBusName="regional", Ids=["inbox"])
+ev_eu.delete_rule(Name="to-inbox", EventBusName="regional")
+ev_eu.delete_event_bus(Name="regional")
+sqs_eu.delete_queue(QueueUrl=events_inbox)
+
 # The Invoke API with the admin key runs the function.
 answer = client("lambda", *ADMIN).invoke(FunctionName="tb", Payload=b'"/version"')
 check(answer["Payload"].read() == b"testbed v1", "invoke answer")
