@@ -13,10 +13,16 @@
 //!   the same way (the
 //!   schedule cases also count the async invocations a tick queued, through
 //!   [`buses::Invocations`]); [`bus_tests!`] makes its tests.
+//! - [`engine`]: the engine's four backends (functions and artifacts,
+//!   telemetry, the async queue, keys), each case taking the whole
+//!   [`EngineBackends`](stratus_engine::backend::EngineBackends) so that
+//!   it can span traits (a function key removed with its function);
+//!   [`engine_tests!`] makes its tests.
 //!
 //! The cases panic on a failed check (they are tests).
 
 pub mod buses;
+pub mod engine;
 pub mod queues;
 pub mod topics;
 
@@ -133,6 +139,46 @@ macro_rules! bus_tests {
             async fn $case() {
                 let (guard, backend) = $fresh().await;
                 $crate::buses::$case(&backend, &guard, $crate::buses::T0).await;
+                drop(guard);
+            }
+        )*
+    };
+}
+
+/// One `#[tokio::test]` per engine case, each on fresh backends from
+/// `$fresh`: an `async fn() -> (Guard, EngineBackends)` where `Guard`
+/// keeps what the backends need alive (a temp dir, a database) until the
+/// case ends. The caller depends on `tokio`.
+#[macro_export]
+macro_rules! engine_tests {
+    ($fresh:path) => {
+        $crate::engine_tests!(@cases $fresh;
+            artifacts_are_kept_under_a_checked_hash,
+            first_deploy_creates_version_one_and_a_same_deploy_keeps_it,
+            changed_config_makes_a_new_version_and_keeps_the_old,
+            functions_left_out_of_a_deploy_are_removed,
+            failed_deploys_change_nothing,
+            remove_a_function_and_a_service,
+            logs_read_back_per_function_in_pages,
+            stats_sum_the_invocations_since_a_time,
+            prune_removes_old_rows_and_keeps_new_ones,
+            claimed_events_are_leased_until_the_lease_ends,
+            complete_deletes_and_retry_reschedules,
+            failed_events_are_kept_and_never_claimed,
+            events_past_their_max_age_expire_on_claim,
+            released_leases_are_claimable_at_once,
+            claim_honours_its_limit_and_age_order,
+            admin_key_is_created_once,
+            function_keys_need_their_function_and_are_stable,
+            a_removed_functions_key_is_gone,
+        );
+    };
+    (@cases $fresh:path; $($case:ident),* $(,)?) => {
+        $(
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn $case() {
+                let (guard, backends) = $fresh().await;
+                $crate::engine::$case(&backends, $crate::engine::T0).await;
                 drop(guard);
             }
         )*

@@ -2,6 +2,7 @@
 //! test per case, each on a fresh store in a temporary directory.
 
 mod buses;
+mod engine;
 mod replays;
 mod store;
 mod topics;
