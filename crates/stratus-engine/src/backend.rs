@@ -43,11 +43,11 @@ pub trait FunctionBackend: Send + Sync + 'static {
     /// Storing the same artifact again is a no-op.
     async fn put_artifact(&self, sha256: &str, bytes: Bytes) -> Result<(), StoreError>;
 
-    /// Whether the artifact is kept.
+    /// Whether the artifact is kept (false for a malformed hash).
     async fn has_artifact(&self, sha256: &str) -> Result<bool, StoreError>;
 
     /// The artifact's bytes, if kept (a node that has not compiled it yet
-    /// reads it here).
+    /// reads it here). `Invalid` for a malformed hash.
     async fn artifact(&self, sha256: &str) -> Result<Option<Bytes>, StoreError>;
 
     /// Deploys a service in one transaction: a new immutable version for
@@ -105,8 +105,10 @@ pub trait TelemetryBackend: Send + Sync + 'static {
     async fn stats(&self, since_ms: i64) -> Result<Vec<FunctionStats>, StoreError>;
 
     /// Deletes log lines older than `max_log_age_ms` or beyond the newest
-    /// `max_log_rows`, and invocation records older than
-    /// `keep_invocations_ms`; how many rows went.
+    /// `max_log_rows` (a backend that stores an invocation's lines
+    /// together may count and drop them together), and invocation records
+    /// older than `keep_invocations_ms`; how many log lines and records
+    /// went.
     async fn prune(
         &self,
         now_ms: i64,
@@ -133,20 +135,25 @@ pub struct Claimed {
 /// lease ends), and deleted once done, or kept as failed.
 #[async_trait]
 pub trait AsyncQueueBackend: Send + Sync + 'static {
-    /// Queues an event, due at once.
+    /// Queues an event, due at once. `Conflict` if an event with its
+    /// request id is queued.
     async fn enqueue(&self, event: &NewAsyncEvent, now_ms: i64) -> Result<(), StoreError>;
 
-    /// Claims up to `limit` events due at `now_ms`, oldest first, each
-    /// leased until `now_ms + lease_ms` with its attempt counted; events
-    /// past their maximum age are failed instead.
+    /// Claims up to `limit` events due at `now_ms`, the earliest due first
+    /// (a retried event is due when its retry is), each leased until
+    /// `now_ms + lease_ms` with its attempt counted; events past their
+    /// maximum age are failed instead. An event whose lease ended is due
+    /// again, even past its last attempt: the engine decides from
+    /// `attempt` what to do with it.
     async fn claim(&self, now_ms: i64, limit: usize, lease_ms: i64) -> Result<Claimed, StoreError>;
 
-    /// Deletes a claimed event: it ran.
+    /// Deletes a claimed event: it ran. An unknown id is no error (the
+    /// event is gone either way).
     async fn complete(&self, id: i64) -> Result<(), StoreError>;
 
     /// Gives a claimed event back, due at `visible_ms`, with `error` as its
     /// last error; `count_attempt` false gives its attempt back too (it
-    /// never ran: throttled, no slot).
+    /// never ran: throttled, no slot). An unknown id is no error.
     async fn retry(
         &self,
         id: i64,
@@ -156,17 +163,19 @@ pub trait AsyncQueueBackend: Send + Sync + 'static {
     ) -> Result<(), StoreError>;
 
     /// Marks a claimed event failed with `error` (kept, never claimed
-    /// again).
+    /// again). An unknown id is no error.
     async fn fail(&self, id: i64, error: &str) -> Result<(), StoreError>;
 
-    /// Makes the events leased by this node before it restarted due again;
-    /// how many.
+    /// Makes the leased events due again; how many. Called once at start:
+    /// with one node, every lease is a dead process's. (A backend shared
+    /// by several nodes needs to know which leases were this node's: the
+    /// trait will take a node identity then.)
     async fn release_leases(&self) -> Result<usize, StoreError>;
 
     /// When the next pending event is due, if any.
     async fn next_due(&self) -> Result<Option<i64>, StoreError>;
 
-    /// Counts of pending, leased and failed events.
+    /// Counts of events pending (leased ones included) and failed.
     async fn stats(&self) -> Result<AsyncQueueStats, StoreError>;
 }
 
