@@ -18,6 +18,7 @@ pub mod error;
 pub mod message;
 mod metrics;
 pub mod origin;
+pub mod wire;
 
 pub use error::{ErrorKind, ServiceError};
 pub use message::{MessageAttribute, SendMessage};

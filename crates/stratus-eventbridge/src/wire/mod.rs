@@ -112,22 +112,15 @@ pub(crate) async fn handle(
     Ok(Protocol::Json11.json_ok(&value, &request.context.request_id))
 }
 
-/// Runs an operation: reads its request out of `body`, and its response
-/// as the JSON to answer.
+/// Runs an operation on its typed request and response
+/// ([`stratus_service_kit::wire::call`], with this service's decoder).
 async fn call<'a, Req, Resp, Fut>(body: &'a Value, operation: impl FnOnce(Req) -> Fut) -> Outcome
 where
     Req: Deserialize<'a>,
     Resp: Serialize,
     Fut: Future<Output = Result<Resp, ServiceError>>,
 {
-    let response = operation(read(body)?).await?;
-    serde_json::to_value(response).map_err(|error| {
-        ServiceError::new(
-            ErrorKind::Internal,
-            "InternalFailure",
-            format!("a response did not serialize: {error}"),
-        )
-    })
+    stratus_service_kit::wire::call(body, read, operation).await
 }
 
 /// Reads a request (or a part of one) of type `T` out of `body`.

@@ -123,25 +123,17 @@ impl Store {
         let plain = path
             .components()
             .all(|c| !matches!(c, Component::ParentDir | Component::CurDir));
-        let parent = path
+        let inside = path
             .parent()
-            .filter(|p| plain && path.file_name().is_some() && p.starts_with(self.data_dir()));
-        let Some(parent) = parent else {
+            .is_some_and(|p| plain && path.file_name().is_some() && p.starts_with(self.data_dir()));
+        if !inside {
             return Err(StoreError::Invalid(format!(
                 "refusing to write {}: not a file inside the data directory",
                 path.display()
             )));
-        };
-        let tmp = temp_path(path);
-        if let Err(e) = write_synced(&tmp, bytes) {
-            let _ = fs::remove_file(&tmp);
-            return Err(e);
         }
-        if let Err(e) = fs::rename(&tmp, path) {
-            let _ = fs::remove_file(&tmp);
-            return Err(e).io(|| format!("renaming into {}", path.display()));
-        }
-        sync_dir(parent)
+        stratus_core::durable::write_atomic(path, bytes)
+            .io(|| format!("writing {}", path.display()))
     }
 
     /// SHA-256s of stored artifacts that no version of any function
