@@ -15,6 +15,7 @@ pub mod error;
 pub mod protocol;
 pub mod router;
 pub mod sigv4;
+pub mod stream;
 
 pub use auth::{AccessKey, Authenticator, Authorizer, Caller, KeyStore};
 pub use error::{AwsError, Fault};

@@ -25,6 +25,7 @@ use crate::auth::{Access, Authenticator, Authorizer, Caller, constant_time_eq, i
 use crate::error::AwsError;
 use crate::protocol::{Protocol, new_request_id};
 use crate::sigv4::{self, SigV4Error};
+use crate::stream::{BodyStream, Check, StreamedBody, Wording};
 use async_trait::async_trait;
 use bytes::Bytes;
 use http::{Response, StatusCode, header, request::Parts};
@@ -50,18 +51,28 @@ pub struct Context {
     pub request_id: String,
 }
 
-/// A request for one service, authenticated, its body read.
+/// A request for one service, authenticated, its body read (or, for a
+/// service that streams it, ready to stream).
 #[derive(Debug)]
 pub struct AwsRequest {
     /// Method, URI and headers.
     pub parts: Parts,
-    /// The body.
+    /// The body (empty when it streams: [`AwsRequest::take_stream`]).
     pub body: Bytes,
     /// Caller, region and request id.
     pub context: Context,
+    /// The streamed body, for a request its service streams.
+    pub stream: Option<BodyStream>,
 }
 
 impl AwsRequest {
+    /// The body of a request its service streams
+    /// ([`Service::streams_body`]), checked as it arrives; `None` for a
+    /// buffered request or once taken.
+    pub fn take_stream(&self) -> Option<StreamedBody> {
+        self.stream.as_ref().and_then(BodyStream::take)
+    }
+
     /// A header's value as text.
     pub fn header(&self, name: &str) -> Option<&str> {
         self.parts.headers.get(name).and_then(|v| v.to_str().ok())
@@ -143,6 +154,15 @@ pub trait Service: Send + Sync + 'static {
     /// The largest body it reads.
     fn body_limit(&self) -> usize {
         DEFAULT_BODY_LIMIT
+    }
+
+    /// Whether it reads this request's body as a stream (S3's uploads)
+    /// rather than whole: the router then checks the signature of the
+    /// headers before the body arrives, and hands the service a body that
+    /// is decoded and checked as it streams ([`AwsRequest::take_stream`]),
+    /// bounded by [`Service::body_limit`].
+    fn streams_body(&self, _parts: &Parts) -> bool {
+        false
     }
 
     /// The error for a body over [`Service::body_limit`].
@@ -261,7 +281,7 @@ impl AwsRouter {
     /// Answers one request.
     pub async fn handle<B>(&self, request: http::Request<B>) -> Response<Bytes>
     where
-        B: http_body::Body<Data = Bytes> + Send,
+        B: http_body::Body<Data = Bytes> + Send + 'static,
         B::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
     {
         let request_id = new_request_id();
@@ -287,6 +307,43 @@ impl AwsRouter {
             }
         };
         let limit = service.body_limit();
+        let protocol = service.protocol();
+        let unsigned = !parts.headers.contains_key(header::AUTHORIZATION)
+            && !parts
+                .uri
+                .query()
+                .is_some_and(|q| q.contains("X-Amz-Credential="))
+            && service.allows_unsigned(&parts);
+        if service.streams_body(&parts) {
+            let authenticated = if unsigned {
+                Ok((Caller::Anonymous, REGION.to_string(), Check::None))
+            } else {
+                self.authenticate(protocol, service.signing_name(), &parts, None)
+                    .await
+            };
+            let (caller, region, check) = match authenticated {
+                Ok(found) => found,
+                Err(error) => return service.render(&error, &request_id),
+            };
+            let wording = Wording {
+                refused: crate::auth::sigv4_error,
+                protocol,
+                too_large: service.too_large(limit),
+            };
+            let stream = BodyStream::new(crate::stream::checked(body, limit, check, wording));
+            let request = AwsRequest {
+                parts,
+                body: Bytes::new(),
+                context: Context {
+                    caller,
+                    region,
+                    account: ACCOUNT_ID.to_string(),
+                    request_id: request_id.clone(),
+                },
+                stream: Some(stream),
+            };
+            return self.dispatch(service, request).await;
+        }
         let body = match http_body_util::Limited::new(body, limit).collect().await {
             Ok(collected) => collected.to_bytes(),
             Err(error) => {
@@ -301,22 +358,22 @@ impl AwsRouter {
                 return service.render(&error, &request_id);
             }
         };
-        let protocol = service.protocol();
-        let unsigned = !parts.headers.contains_key(header::AUTHORIZATION)
-            && !parts
-                .uri
-                .query()
-                .is_some_and(|q| q.contains("X-Amz-Credential="))
-            && service.allows_unsigned(&parts);
         let authenticated = if unsigned {
-            Ok((Caller::Anonymous, REGION.to_string(), body))
+            Ok((Caller::Anonymous, REGION.to_string(), Check::None))
         } else {
-            self.authenticate(protocol, service.signing_name(), &parts, body)
+            let hash = sigv4::sha256_hex(&body);
+            self.authenticate(protocol, service.signing_name(), &parts, Some(&hash))
                 .await
         };
-        let (caller, region, body) = match authenticated {
+        let (caller, region, check) = match authenticated {
             Ok(found) => found,
             Err(error) => return service.render(&error, &request_id),
+        };
+        let body = match decoded(body, check) {
+            Ok(body) => body,
+            Err(error) => {
+                return service.render(&crate::auth::sigv4_error(protocol, &error), &request_id);
+            }
         };
         let request = AwsRequest {
             parts,
@@ -327,7 +384,15 @@ impl AwsRouter {
                 account: ACCOUNT_ID.to_string(),
                 request_id: request_id.clone(),
             },
+            stream: None,
         };
+        self.dispatch(service, request).await
+    }
+
+    /// Names the operation, asks the authorization hook, and runs it in
+    /// its span.
+    async fn dispatch(&self, service: Arc<dyn Service>, request: AwsRequest) -> Response<Bytes> {
+        let request_id = request.context.request_id.clone();
         let operation = match service.operation(&request) {
             Ok(operation) => operation,
             Err(error) => return service.render(&error, &request_id),
@@ -358,15 +423,17 @@ impl AwsRouter {
         }
     }
 
-    /// The caller and the region of the request's credential scope, and
-    /// the body as the service reads it (an `aws-chunked` body decoded).
+    /// The caller, the region of the request's credential scope, and what
+    /// is left to check of the body once the signature held: with the
+    /// body's SHA-256 (`body_sha256`, a buffered body) everything but an
+    /// `aws-chunked` body's chunks is checked here.
     async fn authenticate(
         &self,
         protocol: Protocol,
         service: &str,
         parts: &Parts,
-        body: Bytes,
-    ) -> Result<(Caller, String, Bytes), AwsError> {
+        body_sha256: Option<&str>,
+    ) -> Result<(Caller, String, Check), AwsError> {
         let refused = |e: &SigV4Error| crate::auth::sigv4_error(protocol, e);
         if let Some(token) = parts
             .headers
@@ -375,7 +442,7 @@ impl AwsRouter {
             .and_then(|v| v.strip_prefix("Bearer "))
         {
             return if constant_time_eq(token.as_bytes(), self.auth.bearer_token.as_bytes()) {
-                Ok((Caller::Admin, REGION.to_string(), body))
+                Ok((Caller::Admin, REGION.to_string(), Check::None))
             } else {
                 Err(invalid_token(protocol))
             };
@@ -392,34 +459,21 @@ impl AwsRouter {
         let Some(key) = key else {
             return Err(invalid_token(protocol));
         };
-        let body_hash = sigv4::sha256_hex(&body);
         let check = sigv4::verify_request(
             parts,
             &signed,
             &key.secret,
             chrono::Utc::now(),
-            Some(&body_hash),
+            body_sha256,
         )
         .map_err(|e| {
             tracing::debug!(service, key_id = %signed.key_id, error = %e, "SigV4 check failed");
             refused(&e)
         })?;
-        let body = match check {
-            sigv4::PayloadCheck::Verified => body,
-            sigv4::PayloadCheck::MustHash(declared) => {
-                if !constant_time_eq(declared.as_bytes(), body_hash.as_bytes()) {
-                    return Err(refused(&SigV4Error::ContentSha256Mismatch));
-                }
-                body
-            }
-            sigv4::PayloadCheck::Chunked(mut decoder) => {
-                let mut decoded = Vec::with_capacity(body.len());
-                for piece in decoder.push_bytes(body).map_err(|e| refused(&e))? {
-                    decoded.extend_from_slice(&piece);
-                }
-                decoder.finish().map_err(|e| refused(&e))?;
-                Bytes::from(decoded)
-            }
+        let check = match check {
+            sigv4::PayloadCheck::Verified => Check::None,
+            sigv4::PayloadCheck::MustHash(declared) => Check::Sha256(declared),
+            sigv4::PayloadCheck::Chunked(decoder) => Check::Chunked(decoder),
         };
         if let Some(expected) = &key.session_token {
             let presented = signed.session_token.as_deref().map(str::as_bytes);
@@ -427,7 +481,31 @@ impl AwsRouter {
                 return Err(invalid_token(protocol));
             }
         }
-        Ok((key.caller, signed.region, body))
+        Ok((key.caller, signed.region, check))
+    }
+}
+
+/// A buffered body as its service reads it, its last check done (an
+/// `aws-chunked` body decoded and verified).
+fn decoded(body: Bytes, check: Check) -> Result<Bytes, SigV4Error> {
+    match check {
+        Check::None => Ok(body),
+        Check::Sha256(declared) => {
+            let hash = sigv4::sha256_hex(&body);
+            if constant_time_eq(declared.to_ascii_lowercase().as_bytes(), hash.as_bytes()) {
+                Ok(body)
+            } else {
+                Err(SigV4Error::ContentSha256Mismatch)
+            }
+        }
+        Check::Chunked(mut decoder) => {
+            let mut decoded = Vec::with_capacity(body.len());
+            for piece in decoder.push_bytes(body)? {
+                decoded.extend_from_slice(&piece);
+            }
+            decoder.finish()?;
+            Ok(Bytes::from(decoded))
+        }
     }
 }
 

@@ -6,7 +6,8 @@ use async_trait::async_trait;
 use bytes::Bytes;
 use chrono::{Duration, Utc};
 use http::{HeaderMap, Method, Request, Response, StatusCode};
-use http_body_util::Full;
+use http_body_util::{BodyExt, Full, StreamBody};
+use sha2::{Digest, Sha256};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use stratus_aws::auth::{Access, AccessKey, Authenticator, Authorizer, KeyStore};
@@ -18,6 +19,8 @@ const ADMIN_SECRET: &str = "admin-secret";
 const FUNCTION_ID: &str = "ASIAFUNCTION0000000";
 const FUNCTION_SECRET: &str = "function-secret";
 const FUNCTION_TOKEN: &str = "function-token";
+/// The greedy stub's body limit: larger than any buffered one.
+const STREAM_LIMIT: usize = 8 << 20;
 
 struct Keys;
 
@@ -86,7 +89,11 @@ impl Service for Echo {
         self.greedy
     }
     fn body_limit(&self) -> usize {
-        1 << 20
+        // Streamed bodies may be larger than any buffered one.
+        if self.greedy { STREAM_LIMIT } else { 1 << 20 }
+    }
+    fn streams_body(&self, parts: &http::request::Parts) -> bool {
+        self.greedy && parts.uri.path().starts_with("/stream/")
     }
     fn operation(&self, request: &AwsRequest) -> Result<Operation, AwsError> {
         let name = request
@@ -101,6 +108,27 @@ impl Service for Echo {
         request: AwsRequest,
     ) -> Result<Response<Bytes>, AwsError> {
         self.calls.fetch_add(1, Ordering::SeqCst);
+        if let Some(mut stream) = request.take_stream() {
+            // Reads frame by frame, keeping only a count and a hash, as an
+            // upload would write to disk; an error of the stream is the
+            // answer.
+            let mut bytes = 0usize;
+            let mut frames = 0usize;
+            let mut hasher = Sha256::new();
+            while let Some(frame) = stream.frame().await {
+                if let Ok(data) = frame?.into_data() {
+                    bytes += data.len();
+                    frames += 1;
+                    hasher.update(&data);
+                }
+            }
+            let answer = serde_json::json!({
+                "streamed": bytes,
+                "frames": frames,
+                "sha256": hex::encode(hasher.finalize()),
+            });
+            return Ok(self.protocol.json_ok(&answer, &request.context.request_id));
+        }
         let caller = match &request.context.caller {
             Caller::Admin => "admin".to_string(),
             Caller::Function(f) => format!("function:{f}"),
@@ -444,4 +472,152 @@ fn a_function_key_needs_its_session_token() {
     )));
     assert_eq!(json(&unsigned)["__type"], "MissingAuthenticationToken");
     assert_eq!(f.calls.load(Ordering::SeqCst), 1);
+}
+
+/// One piece of a body sent in pieces.
+type Piece = Result<http_body::Frame<Bytes>, std::io::Error>;
+
+/// A body sent in pieces, as a client's upload arrives.
+fn pieces(
+    data: &[u8],
+    size: usize,
+) -> StreamBody<futures::stream::Iter<std::vec::IntoIter<Piece>>> {
+    let frames: Vec<Piece> = data
+        .chunks(size)
+        .map(|c| Ok(http_body::Frame::data(Bytes::copy_from_slice(c))))
+        .collect();
+    StreamBody::new(futures::stream::iter(frames))
+}
+
+/// A streamed request: signed with its SHA-256 declared, the body sent in
+/// 64 KiB pieces.
+fn streamed_put(
+    signer: &Signer,
+    uri: &str,
+    data: &[u8],
+    declared: Option<&str>,
+) -> Request<impl http_body::Body<Data = Bytes, Error = std::io::Error> + Send + 'static> {
+    let uri: http::Uri = uri.parse().expect("uri");
+    let mut headers = HeaderMap::new();
+    let hash = declared.map_or_else(|| hex::encode(Sha256::digest(data)), str::to_string);
+    headers.insert("x-amz-content-sha256", hash.parse().expect("value"));
+    signer
+        .sign("PUT", &uri, &mut headers, data, Utc::now())
+        .expect("sign");
+    let mut request = Request::builder().method(Method::PUT).uri(uri);
+    for (k, v) in &headers {
+        request = request.header(k, v);
+    }
+    request.body(pieces(data, 64 << 10)).expect("request")
+}
+
+#[test]
+fn a_streaming_service_reads_a_body_larger_than_any_buffer_as_it_arrives() {
+    let f = fixture();
+    let rt = runtime();
+    let signer = admin("us-east-1", "s3");
+    // 3 MiB: over the 2 MiB a buffered service reads.
+    let data: Vec<u8> = (0..3 << 20).map(|i: usize| (i % 251) as u8).collect();
+    let answer = rt.block_on(f.router.handle(streamed_put(
+        &signer,
+        "http://127.0.0.1:9070/stream/big.bin",
+        &data,
+        None,
+    )));
+    assert_eq!(answer.status(), 200, "{answer:?}");
+    let seen = json(&answer);
+    assert_eq!(seen["streamed"], data.len());
+    assert_eq!(seen["sha256"], hex::encode(Sha256::digest(&data)));
+    assert!(seen["frames"].as_u64().unwrap_or_default() > 1, "{seen}");
+
+    // A body whose SHA-256 is not the signed one ends in AWS's error.
+    let wrong = hex::encode(Sha256::digest(b"something else"));
+    let refused = rt.block_on(f.router.handle(streamed_put(
+        &signer,
+        "http://127.0.0.1:9070/stream/big.bin",
+        &data,
+        Some(&wrong),
+    )));
+    assert_eq!(refused.status(), 400, "{refused:?}");
+    let text = String::from_utf8_lossy(refused.body()).into_owned();
+    assert!(text.contains("XAmzContentSHA256Mismatch"), "{text}");
+
+    // Over the service's limit: its own error, after reading no more.
+    let huge = vec![7u8; STREAM_LIMIT + 1];
+    let too_big = rt.block_on(f.router.handle(streamed_put(
+        &signer,
+        "http://127.0.0.1:9070/stream/huge.bin",
+        &huge,
+        None,
+    )));
+    assert_eq!(too_big.status(), 413, "{too_big:?}");
+
+    // A bad signature is refused before the service sees the request.
+    let calls = f.calls.load(Ordering::SeqCst);
+    let mut forged = streamed_put(&signer, "http://127.0.0.1:9070/stream/x", b"x", None);
+    forged
+        .headers_mut()
+        .insert("x-amz-date", "20200101T000000Z".parse().expect("value"));
+    let forged = rt.block_on(f.router.handle(forged));
+    assert_eq!(forged.status(), 403, "{forged:?}");
+    assert_eq!(f.calls.load(Ordering::SeqCst), calls);
+}
+
+#[test]
+fn a_streamed_aws_chunked_body_is_decoded_and_verified_chunk_by_chunk() {
+    let f = fixture();
+    let rt = runtime();
+    let signer = admin("us-east-1", "s3");
+    let data: Vec<u8> = (0..(3 << 20) + 17).map(|i: usize| (i % 13) as u8).collect();
+    let now = Utc::now();
+    let uri: http::Uri = "http://127.0.0.1:9070/stream/chunked.bin"
+        .parse()
+        .expect("uri");
+    let mut headers = HeaderMap::new();
+    headers.insert(
+        "x-amz-content-sha256",
+        "STREAMING-AWS4-HMAC-SHA256-PAYLOAD".parse().expect("value"),
+    );
+    headers.insert(
+        "x-amz-decoded-content-length",
+        data.len().to_string().parse().expect("value"),
+    );
+    headers.insert("content-encoding", "aws-chunked".parse().expect("value"));
+    signer
+        .sign("PUT", &uri, &mut headers, b"", now)
+        .expect("sign");
+    let seed = headers["authorization"]
+        .to_str()
+        .expect("ascii")
+        .rsplit("Signature=")
+        .next()
+        .expect("signature")
+        .to_string();
+    let mut chunks = signer.chunk_signer(&seed, now);
+    let mut body = Vec::new();
+    for piece in data.chunks(64 << 10) {
+        body.extend_from_slice(&chunks.chunk(piece));
+    }
+    body.extend_from_slice(&chunks.final_chunk(&[]));
+    let build = |body: &[u8]| {
+        let mut request = Request::builder().method(Method::PUT).uri(uri.clone());
+        for (k, v) in &headers {
+            request = request.header(k, v);
+        }
+        // Pieces that do not line up with the chunks.
+        request.body(pieces(body, 10_007)).expect("request")
+    };
+    let answer = rt.block_on(f.router.handle(build(&body)));
+    assert_eq!(answer.status(), 200, "{answer:?}");
+    let seen = json(&answer);
+    assert_eq!(seen["streamed"], data.len());
+    assert_eq!(seen["sha256"], hex::encode(Sha256::digest(&data)));
+
+    let mut tampered = body.clone();
+    let at = tampered.len() / 2;
+    tampered[at] ^= 1;
+    let refused = rt.block_on(f.router.handle(build(&tampered)));
+    assert_eq!(refused.status(), 403, "{refused:?}");
+    let text = String::from_utf8_lossy(refused.body()).into_owned();
+    assert!(text.contains("SignatureDoesNotMatch"), "{text}");
 }
