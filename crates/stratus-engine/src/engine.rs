@@ -10,7 +10,7 @@ use crate::backend::{EngineBackends, StoreError};
 use crate::limits::{Limits, Throttle};
 use crate::metrics::{FunctionMetrics, Metrics};
 use crate::pool::Pool;
-use crate::records::{FunctionRecord, LogRecord};
+use crate::records::{AccessKey, FunctionRecord, LogRecord};
 use crate::runtime::{FunctionError, Runtime, RuntimeError};
 use crate::writer::{LogWriter, WriterHandle};
 use bytes::Bytes;
@@ -48,15 +48,20 @@ pub struct EngineConfig {
     /// Delay before the first retry of a failed asynchronous invocation;
     /// the n-th retry waits n times this (Lambda: 1 min, then 2 min).
     pub async_retry_delay: Duration,
-    /// Extra environment variables for each function (its own AWS
-    /// credentials and endpoint), added when its pool is built; variables
-    /// the function sets itself win.
+    /// Extra environment variables for each function (the AWS endpoint
+    /// and region it calls), added when its pool is built; variables the
+    /// function sets itself win.
     pub function_env: Option<FunctionEnv>,
+    /// Whether each function gets its own AWS credentials
+    /// (`AWS_ACCESS_KEY_ID`, `AWS_SECRET_ACCESS_KEY`, `AWS_SESSION_TOKEN`
+    /// of its key in the [`crate::backend::KeyBackend`]) when its pool is
+    /// built.
+    pub function_credentials: bool,
 }
 
 /// Computes extra environment variables for a function (see
 /// [`EngineConfig::function_env`]). Called when a pool is built, on an async
-/// thread: it should be quick (a store read, or a rare write).
+/// thread: it must be quick and do no IO.
 #[derive(Clone)]
 pub struct FunctionEnv(pub Arc<FunctionEnvFn>);
 
@@ -72,11 +77,27 @@ impl std::fmt::Debug for FunctionEnv {
 impl EngineConfig {
     /// The configuration a function's pool runs with: `config` plus the
     /// [`function_env`](Self::function_env) variables it does not set.
-    pub(crate) fn pool_config(&self, config: &FunctionConfig) -> Arc<FunctionConfig> {
+    pub(crate) fn pool_config(
+        &self,
+        config: &FunctionConfig,
+        credentials: Option<&AccessKey>,
+    ) -> Arc<FunctionConfig> {
         let mut config = config.clone();
         if let Some(FunctionEnv(env)) = &self.function_env {
             for (key, value) in env(&config) {
                 config.environment.entry(key).or_insert(value);
+            }
+        }
+        if let Some(key) = credentials {
+            let mut own = vec![
+                ("AWS_ACCESS_KEY_ID", key.key_id.clone()),
+                ("AWS_SECRET_ACCESS_KEY", key.secret.clone()),
+            ];
+            if let Some(token) = &key.session_token {
+                own.push(("AWS_SESSION_TOKEN", token.clone()));
+            }
+            for (name, value) in own {
+                config.environment.entry(name.to_string()).or_insert(value);
             }
         }
         Arc::new(config)
@@ -95,6 +116,7 @@ impl Default for EngineConfig {
             prices: PriceSheet::default(),
             async_retry_delay: Duration::from_secs(60),
             function_env: None,
+            function_credentials: false,
         }
     }
 }

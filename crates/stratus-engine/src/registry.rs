@@ -3,8 +3,9 @@
 
 use crate::engine::*;
 use crate::pool::Pool;
-use crate::records::{DeployResult, FunctionRecord};
+use crate::records::{AccessKey, DeployResult, FunctionRecord};
 use bytes::Bytes;
+use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 use stratus_core::route::Router;
@@ -15,6 +16,26 @@ impl Engine {
     /// that did not change.
     pub(crate) async fn reload(&self) -> Result<(), EngineError> {
         let records = self.inner.backends.functions.list_functions().await?;
+        // The credentials of the functions that get a new pool below.
+        let new_pools: Vec<String> = {
+            let current = self.read_registry();
+            records
+                .iter()
+                .filter(|r| {
+                    current
+                        .functions
+                        .get(&r.name)
+                        .is_none_or(|d| d.record.version != r.version)
+                })
+                .map(|r| r.name.clone())
+                .collect()
+        };
+        let mut credentials = HashMap::new();
+        for name in new_pools {
+            if let Some(key) = self.credentials(&name).await {
+                credentials.insert(name, key);
+            }
+        }
         let mut fresh = Registry::default();
         let mut to_provision = Vec::new();
         {
@@ -34,8 +55,11 @@ impl Engine {
                             .map(|d| d.inflight.clone())
                             .unwrap_or_default();
                         let runtime = self.runtime(record.config.runtime)?;
-                        let pool =
-                            Pool::new(self.inner.config.pool_config(&record.config), runtime);
+                        let config = self
+                            .inner
+                            .config
+                            .pool_config(&record.config, credentials.get(&record.name));
+                        let pool = Pool::new(config, runtime);
                         if record.config.provisioned_concurrency > 0 {
                             to_provision.push((
                                 pool.clone(),
@@ -83,6 +107,22 @@ impl Engine {
             }
         }
         Ok(())
+    }
+
+    /// Function `name`'s own AWS credentials, if functions get them
+    /// ([`crate::EngineConfig::function_credentials`]); made on first use.
+    /// A function whose key cannot be read runs without (logged).
+    async fn credentials(&self, name: &str) -> Option<AccessKey> {
+        if !self.inner.config.function_credentials {
+            return None;
+        }
+        match self.inner.backends.keys.function_key(name).await {
+            Ok(key) => Some(key),
+            Err(error) => {
+                tracing::warn!(function = name, error = %crate::error_chain(&error), "no access key for the function");
+                None
+            }
+        }
     }
 
     pub(crate) fn read_registry(&self) -> std::sync::RwLockReadGuard<'_, Registry> {
@@ -308,8 +348,14 @@ impl Engine {
             .await?
             .ok_or_else(|| EngineError::NotFound(format!("{function}:{version}")))?;
         let runtime = self.runtime(record.config.runtime)?;
+        let credentials = self.credentials(function).await;
         let deployed = Arc::new(Deployed {
-            pool: Pool::new(self.inner.config.pool_config(&record.config), runtime),
+            pool: Pool::new(
+                self.inner
+                    .config
+                    .pool_config(&record.config, credentials.as_ref()),
+                runtime,
+            ),
             metrics: current.metrics.clone(),
             inflight: current.inflight.clone(),
             record,

@@ -145,7 +145,8 @@ pub async fn start(options: ServerOptions) -> Result<Running> {
         .load_or_create_admin_key()
         .context("load the admin access key")?;
     let config = EngineConfig {
-        function_env: Some(function_env(store.clone(), api_url.clone())),
+        function_env: Some(function_env(api_url.clone())),
+        function_credentials: true,
         ..config
     };
     let cache = stratus_engine::NodeCache::open(&data_dir).context("open the node's cache")?;
@@ -270,28 +271,16 @@ pub async fn start(options: ServerOptions) -> Result<Running> {
     })
 }
 
-/// Each function's own AWS credentials (created once, kept in the store),
-/// the API URL as `AWS_ENDPOINT_URL` and the region.
-fn function_env(store: Store, api_url: String) -> stratus_engine::FunctionEnv {
-    stratus_engine::FunctionEnv(Arc::new(move |config| {
-        let mut env = vec![
+/// The API URL as each function's `AWS_ENDPOINT_URL`, and the region.
+/// (Its own credentials come from the engine's key backend:
+/// [`EngineConfig::function_credentials`].)
+fn function_env(api_url: String) -> stratus_engine::FunctionEnv {
+    stratus_engine::FunctionEnv(Arc::new(move |_config| {
+        vec![
             ("AWS_ENDPOINT_URL".to_string(), api_url.clone()),
             ("AWS_REGION".to_string(), "us-east-1".to_string()),
             ("AWS_DEFAULT_REGION".to_string(), "us-east-1".to_string()),
-        ];
-        match store.function_key(&config.name) {
-            Ok(key) => {
-                env.push(("AWS_ACCESS_KEY_ID".into(), key.key_id));
-                env.push(("AWS_SECRET_ACCESS_KEY".into(), key.secret));
-                if let Some(token) = key.session_token {
-                    env.push(("AWS_SESSION_TOKEN".into(), token));
-                }
-            }
-            Err(error) => {
-                tracing::warn!(function = %config.name, %error, "no access key for the function");
-            }
-        }
-        env
+        ]
     }))
 }
 
