@@ -21,7 +21,7 @@ use crate::{EventBridge, ServiceError, now_ms};
 use std::time::Duration;
 use stratus_core::arn::Arn;
 use stratus_core::events::EventBridgeEvent;
-use stratus_core::function::{ACCOUNT_ID, REGION};
+use stratus_core::function::ACCOUNT_ID;
 use tokio_util::sync::CancellationToken;
 
 /// Archived events replayed per store read.
@@ -36,13 +36,19 @@ fn invalid(message: impl Into<String>) -> ServiceError {
 }
 
 /// An archive's ARN.
-pub fn archive_arn(name: &str) -> String {
-    Arn::archive(&stratus_core::scope::ResourceScope::DEFAULT, name).to_string()
+pub fn archive_arn(key: &str) -> String {
+    let (scope, name) = stratus_core::scope::ResourceScope::of_key(key);
+    Arn::archive(&scope, name).to_string()
 }
 
 /// A replay's ARN.
-pub fn replay_arn(name: &str) -> String {
-    format!("arn:aws:events:{REGION}:{ACCOUNT_ID}:replay/{name}")
+pub fn replay_arn(key: &str) -> String {
+    let (scope, name) = stratus_core::scope::ResourceScope::of_key(key);
+    format!(
+        "arn:{}:events:{}:{ACCOUNT_ID}:replay/{name}",
+        scope.partition(),
+        scope.region
+    )
 }
 
 /// An archive to create.
@@ -78,10 +84,12 @@ pub struct NewReplay {
 }
 
 fn archive_not_found(name: &str) -> ServiceError {
+    let name = crate::bus::bare(name);
     not_found(format!("Archive {name} does not exist."))
 }
 
 fn replay_not_found(name: &str) -> ServiceError {
+    let name = crate::bus::bare(name);
     not_found(format!("Replay {name} does not exist."))
 }
 
@@ -110,7 +118,7 @@ impl EventBridge {
             parse_pattern(p)?;
         }
         let record = ArchiveRecord {
-            name: new.name,
+            name: self.key_of(&new.name, "archiveName")?,
             bus,
             description: new.description,
             pattern: new.pattern,
@@ -131,7 +139,7 @@ impl EventBridge {
 
     /// DescribeArchive.
     pub async fn describe_archive(&self, name: &str) -> Result<ArchiveRecord, ServiceError> {
-        let lookup = name.to_string();
+        let lookup = self.key_of(name, "archiveName")?;
         self.backend
             .archive(&lookup)
             .await
@@ -149,17 +157,18 @@ impl EventBridge {
         let bus = match source_arn {
             Some(arn) => {
                 let bus = source_bus(arn)?;
-                self.describe_event_bus(Some(&bus)).await?;
+                self.unscoped().describe_event_bus(Some(&bus)).await?;
                 Some(bus)
             }
             None => None,
         };
-        let prefix = prefix.to_string();
+        let prefix = self.key_prefix(prefix);
         let mut list = self
             .backend
             .archives(&prefix, bus.as_deref())
             .await
             .map_err(crate::backend_error("listing archives"))?;
+        list.retain(|a| self.in_scope(&a.name));
         if let Some(state) = state {
             list.retain(|a| a.state == state);
         }
@@ -182,7 +191,7 @@ impl EventBridge {
         if let Some(p) = &pattern {
             parse_pattern(p)?;
         }
-        let lookup = name.to_string();
+        let lookup = self.key_of(name, "archiveName")?;
         let changed = self
             .backend
             .update_archive(
@@ -201,7 +210,7 @@ impl EventBridge {
 
     /// DeleteArchive.
     pub async fn delete_archive(&self, name: &str) -> Result<(), ServiceError> {
-        let lookup = name.to_string();
+        let lookup = self.key_of(name, "archiveName")?;
         let deleted = self
             .backend
             .delete_archive(&lookup)
@@ -222,10 +231,10 @@ impl EventBridge {
         v.check().map_err(|e| {
             ServiceError::invalid(e.code, e.message.replace("at 'name'", "at 'replayName'"))
         })?;
-        let lookup = new.name.clone();
+        let replay_key = self.key_of(&new.name, "replayName")?;
         if self
             .backend
-            .replay(&lookup)
+            .replay(&replay_key)
             .await
             .map_err(crate::backend_error("reading a replay"))?
             .is_some()
@@ -245,7 +254,7 @@ impl EventBridge {
             .source_arn
             .parse::<Arn>()
             .ok()
-            .and_then(|a| a.as_archive().ok().map(str::to_string))
+            .and_then(|a| a.as_archive().ok().map(|name| a.regional_key(name)))
         else {
             return Err(invalid(format!(
                 "Parameter EventSourceArn is not valid. Reason: {} is not an archive ARN.",
@@ -260,11 +269,12 @@ impl EventBridge {
             .map_err(crate::backend_error("reading an archive"))?
         else {
             return Err(invalid(format!(
-                "Parameter EventSourceArn is not valid. Reason: Archive {archive_name} does not exist."
+                "Parameter EventSourceArn is not valid. Reason: Archive {} does not exist.",
+                crate::bus::bare(&archive_name)
             )));
         };
         let bus = self.bus_key(Some(&new.destination))?;
-        self.describe_event_bus(Some(&bus)).await?;
+        self.unscoped().describe_event_bus(Some(&bus)).await?;
         if bus != archive.bus {
             return Err(invalid(
                 "Parameter Destination.Arn is not valid. Reason: Cross event bus replay is not permitted.",
@@ -274,16 +284,17 @@ impl EventBridge {
             let ok = arn
                 .parse::<Arn>()
                 .ok()
-                .and_then(|a| a.as_rule().ok().map(|(b, _)| b == bus))
+                .and_then(|a| a.as_rule().ok().map(|(b, _)| a.regional_key(b) == bus))
                 .unwrap_or(false);
             if !ok {
                 return Err(invalid(format!(
-                    "Parameter Destination.FilterArns is not valid. Reason: {arn} is not a rule of event bus {bus}."
+                    "Parameter Destination.FilterArns is not valid. Reason: {arn} is not a rule of event bus {}.",
+                    crate::bus::bare(&bus)
                 )));
             }
         }
         let record = ReplayRecord {
-            name: new.name,
+            name: replay_key,
             archive: archive.name,
             description: new.description,
             bus,
@@ -309,7 +320,7 @@ impl EventBridge {
 
     /// DescribeReplay.
     pub async fn describe_replay(&self, name: &str) -> Result<ReplayRecord, ServiceError> {
-        let lookup = name.to_string();
+        let lookup = self.key_of(name, "replayName")?;
         self.backend
             .replay(&lookup)
             .await
@@ -324,12 +335,13 @@ impl EventBridge {
         state: Option<&str>,
         source_arn: Option<&str>,
     ) -> Result<Vec<ReplayRecord>, ServiceError> {
-        let prefix = prefix.to_string();
+        let prefix = self.key_prefix(prefix);
         let mut list = self
             .backend
             .replays(&prefix)
             .await
             .map_err(crate::backend_error("listing replays"))?;
+        list.retain(|r| self.in_scope(&r.name));
         if let Some(state) = state {
             list.retain(|r| r.state == state);
         }
@@ -342,7 +354,7 @@ impl EventBridge {
     /// CancelReplay: a replay still starting or running moves to
     /// `CANCELLING` and its task stops.
     pub async fn cancel_replay(&self, name: &str) -> Result<ReplayRecord, ServiceError> {
-        let lookup = name.to_string();
+        let lookup = self.key_of(name, "replayName")?;
         let (replay, moved) = self
             .backend
             .set_replay_state(&lookup, ACTIVE, "CANCELLING", None, None)

@@ -583,7 +583,9 @@ impl EventBridge {
                         }
                         let mut path = routing.visited.to_vec();
                         path.push(bus.to_string());
-                        self.put_events_via(vec![forward_entry(event, next)], path)
+                        // `next` is a key: the service's own call.
+                        self.unscoped()
+                            .put_events_via(vec![forward_entry(event, next)], path)
                             .await
                             .pop()
                             .unwrap_or_else(|| Ok(String::new()))

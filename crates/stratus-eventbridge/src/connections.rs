@@ -104,6 +104,7 @@ impl Violations {
 }
 
 fn connection_not_found(name: &str) -> ServiceError {
+    let name = crate::bus::bare(name);
     ServiceError::not_found(
         "ResourceNotFoundException",
         format!("Failed to describe the connection(s). Connection '{name}' does not exist."),
@@ -111,6 +112,7 @@ fn connection_not_found(name: &str) -> ServiceError {
 }
 
 fn destination_not_found(name: &str) -> ServiceError {
+    let name = crate::bus::bare(name);
     ServiceError::not_found(
         "ResourceNotFoundException",
         format!(
@@ -129,12 +131,14 @@ fn already_exists(e: ServiceError) -> ServiceError {
 
 /// A connection's ARN.
 pub fn connection_arn(c: &ConnectionRecord) -> String {
-    Arn::connection(&ResourceScope::DEFAULT, &c.name, &c.id).to_string()
+    let (scope, name) = ResourceScope::of_key(&c.name);
+    Arn::connection(&scope, name, &c.id).to_string()
 }
 
 /// An API destination's ARN.
 pub fn destination_arn(d: &ApiDestinationRecord) -> String {
-    Arn::api_destination(&ResourceScope::DEFAULT, &d.name, &d.id).to_string()
+    let (scope, name) = ResourceScope::of_key(&d.name);
+    Arn::api_destination(&scope, name, &d.id).to_string()
 }
 
 /// The ARN of the secret AWS keeps a connection's credentials in.
@@ -142,11 +146,13 @@ pub fn secret_arn(c: &ConnectionRecord) -> String {
     use sha2::Digest as _;
     let digest = hex::encode(sha2::Sha256::digest(c.name.as_bytes()));
     let suffix = &digest[..6];
+    let (scope, name) = ResourceScope::of_key(&c.name);
     format!(
-        "arn:aws:secretsmanager:{}:{}:secret:events!connection/{}/{}-{suffix}",
-        stratus_core::function::REGION,
+        "arn:{}:secretsmanager:{}:{}:secret:events!connection/{}/{}-{suffix}",
+        scope.partition(),
+        scope.region,
         stratus_core::function::ACCOUNT_ID,
-        c.name,
+        name,
         c.id
     )
 }
@@ -370,7 +376,7 @@ impl EventBridge {
         let now = now_ms();
         let authorized = new.auth_type != "OAUTH_CLIENT_CREDENTIALS";
         let record = ConnectionRecord {
-            name: new.name,
+            name: self.key_of(&new.name, "name")?,
             id: uuid::Uuid::new_v4().to_string(),
             description: new.description,
             auth_type: new.auth_type,
@@ -397,7 +403,7 @@ impl EventBridge {
 
     /// DescribeConnection.
     pub async fn describe_connection(&self, name: &str) -> Result<ConnectionRecord, ServiceError> {
-        let lookup = name.to_string();
+        let lookup = self.key_of(name, "name")?;
         self.backend
             .connection(&lookup)
             .await
@@ -411,12 +417,13 @@ impl EventBridge {
         prefix: &str,
         state: Option<&str>,
     ) -> Result<Vec<ConnectionRecord>, ServiceError> {
-        let prefix = prefix.to_string();
+        let prefix = self.key_prefix(prefix);
         let mut list = self
             .backend
             .connections(&prefix)
             .await
             .map_err(crate::backend_error("listing connections"))?;
+        list.retain(|c| self.in_scope(&c.name));
         if let Some(state) = state {
             list.retain(|c| c.state == state);
         }
@@ -425,7 +432,7 @@ impl EventBridge {
 
     /// DeleteConnection: the connection as it was.
     pub async fn delete_connection(&self, name: &str) -> Result<ConnectionRecord, ServiceError> {
-        let lookup = name.to_string();
+        let lookup = self.key_of(name, "name")?;
         self.backend
             .delete_connection(&lookup)
             .await
@@ -444,7 +451,7 @@ impl EventBridge {
             .connection_arn
             .parse::<Arn>()
             .ok()
-            .and_then(|arn| arn.as_connection().ok().map(|(n, _)| n.to_string()));
+            .and_then(|arn| arn.as_connection().ok().map(|(n, _)| arn.regional_key(n)));
         if connection.is_none() {
             v.add(
                 &new.connection_arn,
@@ -465,12 +472,14 @@ impl EventBridge {
             );
         }
         v.check()?;
+        // The connection is named by its key: the service's own call.
         let connection = self
+            .unscoped()
             .describe_connection(connection.as_deref().unwrap_or_default())
             .await?;
         let now = now_ms();
         let record = ApiDestinationRecord {
-            name: new.name,
+            name: self.key_of(&new.name, "name")?,
             id: uuid::Uuid::new_v4().to_string(),
             description: new.description,
             connection_arn: connection_arn(&connection),
@@ -494,7 +503,7 @@ impl EventBridge {
         &self,
         name: &str,
     ) -> Result<(ApiDestinationRecord, String), ServiceError> {
-        let lookup = name.to_string();
+        let lookup = self.key_of(name, "name")?;
         let record = self
             .backend
             .api_destination(&lookup)
@@ -511,14 +520,14 @@ impl EventBridge {
         prefix: &str,
         connection_arn: Option<&str>,
     ) -> Result<Vec<(ApiDestinationRecord, String)>, ServiceError> {
-        let (prefix, arn) = (prefix.to_string(), connection_arn.map(str::to_string));
+        let (prefix, arn) = (self.key_prefix(prefix), connection_arn.map(str::to_string));
         let list = self
             .backend
             .api_destinations(&prefix, arn.as_deref())
             .await
             .map_err(crate::backend_error("listing API destinations"))?;
         let mut out = Vec::with_capacity(list.len());
-        for d in list {
+        for d in list.into_iter().filter(|d| self.in_scope(&d.name)) {
             let state = self.destination_state(&d).await?;
             out.push((d, state));
         }
@@ -527,7 +536,7 @@ impl EventBridge {
 
     /// DeleteApiDestination.
     pub async fn delete_api_destination(&self, name: &str) -> Result<(), ServiceError> {
-        let lookup = name.to_string();
+        let lookup = self.key_of(name, "name")?;
         let deleted = self
             .backend
             .delete_api_destination(&lookup)
@@ -549,7 +558,7 @@ impl EventBridge {
             .connection_arn
             .parse::<Arn>()
             .ok()
-            .and_then(|arn| arn.as_connection().ok().map(|(n, _)| n.to_string()))
+            .and_then(|arn| arn.as_connection().ok().map(|(n, _)| arn.regional_key(n)))
         else {
             return Ok(None);
         };

@@ -98,6 +98,46 @@ impl EventBridge {
             ..self.clone()
         }
     }
+
+    /// The key of an archive, replay, connection or API destination named
+    /// `name` (its `member` in errors) in the request's region; the
+    /// service's own calls pass keys through. No such name has a `:`.
+    pub(crate) fn key_of(&self, name: &str, member: &str) -> Result<String, ServiceError> {
+        match &self.region {
+            None => Ok(name.to_string()),
+            Some(_) if name.contains(':') => Err(ServiceError::invalid(
+                "ValidationException",
+                format!(
+                    "1 validation error detected: Value '{name}' at '{member}' failed to satisfy constraint: Member must satisfy regular expression pattern: [\\.\\-_A-Za-z0-9]+"
+                ),
+            )),
+            Some(region) => Ok(stratus_core::scope::regional_key(region, name)),
+        }
+    }
+
+    /// Whether `key` is of the request's region (every key is, for the
+    /// service's own calls): the List operations show those.
+    pub(crate) fn in_scope(&self, key: &str) -> bool {
+        self.region
+            .as_ref()
+            .is_none_or(|region| stratus_core::scope::split_regional_key(key).0 == *region)
+    }
+
+    /// `prefix` as a prefix of the request's region's keys.
+    pub(crate) fn key_prefix(&self, prefix: &str) -> String {
+        match &self.region {
+            None => prefix.to_string(),
+            Some(region) => stratus_core::scope::regional_key(region, prefix),
+        }
+    }
+
+    /// The service for its own calls, which name buses by key.
+    pub(crate) fn unscoped(&self) -> EventBridge {
+        EventBridge {
+            region: None,
+            ..self.clone()
+        }
+    }
 }
 
 /// A backend's error as EventBridge answers it: `context` names what was

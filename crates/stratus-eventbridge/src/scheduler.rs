@@ -186,15 +186,22 @@ pub fn rule_schedule_key(bus: &str, name: &str, expression: &str) -> String {
     format!("rule:{bus}/{name}/{expression}")
 }
 
-/// The scheduled-event envelope of a tick.
-pub fn envelope(id: &str, rule: &str, tick_ms: i64, missed: u64) -> EventBridgeEvent {
+/// The scheduled-event envelope of a tick of rule `rule` of the default
+/// bus of `scope`'s region.
+pub fn envelope(
+    scope: &ResourceScope,
+    id: &str,
+    rule: &str,
+    tick_ms: i64,
+    missed: u64,
+) -> EventBridgeEvent {
     let detail = if missed > 0 {
         serde_json::json!({ "missedTicks": missed })
     } else {
         serde_json::json!({})
     };
     EventBridgeEvent::scheduled(
-        &ResourceScope::DEFAULT,
+        scope,
         id,
         rule,
         scheduled_time(tick_ms).unwrap_or_default(),
@@ -426,8 +433,14 @@ async fn function_tick(
     let id = uuid::Uuid::new_v4().to_string();
     let payload = match input {
         Some(input) => input.to_string(),
-        None => serde_json::to_string(&envelope(&id, &entry.rule_name(), d.tick_ms, d.missed))
-            .map_err(|e| crate::ServiceError::internal("building a scheduled event", &e))?,
+        None => serde_json::to_string(&envelope(
+            &ResourceScope::DEFAULT,
+            &id,
+            &entry.rule_name(),
+            d.tick_ms,
+            d.missed,
+        ))
+        .map_err(|e| crate::ServiceError::internal("building a scheduled event", &e))?,
     };
     let mut headers = vec![
         ("ce-type".to_string(), "Scheduled Event".to_string()),
@@ -473,7 +486,8 @@ async fn rule_tick(
         .await
         .map_err(crate::backend_error("reading a rule's targets"))?;
     let id = uuid::Uuid::new_v4().to_string();
-    let event = serde_json::to_value(envelope(&id, name, d.tick_ms, d.missed))
+    let scope = ResourceScope::of_key(bus).0;
+    let event = serde_json::to_value(envelope(&scope, &id, name, d.tick_ms, d.missed))
         .map_err(|e| crate::ServiceError::internal("building a scheduled event", &e))?;
     let arn = rule_arn(bus, name);
     let ingestion_time = chrono::Utc::now()
@@ -576,7 +590,7 @@ mod tests {
         };
         assert_eq!(e.rule_name(), "tick");
         assert_eq!(
-            envelope("i", &e.rule_name(), 0, 0).resources,
+            envelope(&ResourceScope::DEFAULT, "i", &e.rule_name(), 0, 0).resources,
             [rule_arn("default", "tick")]
         );
     }
@@ -633,8 +647,14 @@ mod tests {
 
     #[test]
     fn the_envelope_has_eventbridge_shape() {
-        let v = serde_json::to_value(envelope("id-1", "f-schedule-1", 1_704_067_200_000, 0))
-            .expect("serialises");
+        let v = serde_json::to_value(envelope(
+            &ResourceScope::DEFAULT,
+            "id-1",
+            "f-schedule-1",
+            1_704_067_200_000,
+            0,
+        ))
+        .expect("serialises");
         assert_eq!(
             v,
             serde_json::json!({
@@ -645,8 +665,14 @@ mod tests {
                 "detail": {}
             })
         );
-        let v = serde_json::to_value(envelope("id-2", "f-schedule-2", 1_704_067_200_250, 3))
-            .expect("serialises");
+        let v = serde_json::to_value(envelope(
+            &ResourceScope::DEFAULT,
+            "id-2",
+            "f-schedule-2",
+            1_704_067_200_250,
+            3,
+        ))
+        .expect("serialises");
         assert_eq!(v["time"], "2024-01-01T00:00:00.250Z");
         assert_eq!(v["detail"], serde_json::json!({"missedTicks": 3}));
     }

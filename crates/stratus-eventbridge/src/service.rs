@@ -3,7 +3,7 @@
 use crate::{EventBridge, Reply};
 use async_trait::async_trait;
 use stratus_aws::{AwsError, AwsRequest, Operation, Protocol, Service};
-use stratus_core::function::{ACCOUNT_ID, REGION, bus_arn, rule_arn};
+use stratus_core::function::{ACCOUNT_ID, bus_arn, rule_arn};
 use stratus_core::scope::{Region, regional_key};
 
 /// Largest request body (256 KiB per message, batch or PutEvents, 1 MiB
@@ -25,9 +25,12 @@ fn bus_of(body: &serde_json::Value, key: &str, region: &Region) -> String {
     regional_key(region, name)
 }
 
-/// The ARN of `kind/name` in the default scope.
-fn events_arn(kind: &str, name: &str) -> String {
-    format!("arn:aws:events:{REGION}:{ACCOUNT_ID}:{kind}/{name}")
+/// The ARN of `kind/name` in `region`.
+fn events_arn(region: &Region, kind: &str, name: &str) -> String {
+    format!(
+        "arn:{}:events:{region}:{ACCOUNT_ID}:{kind}/{name}",
+        region.partition()
+    )
 }
 
 /// The resource an operation acts on, for the authorization hook (`*`
@@ -61,17 +64,17 @@ fn resource(operation: &str, body: &serde_json::Value, region: &Region) -> Strin
             named("ResourceARN", &str::to_string)
         }
         "CreateArchive" | "DescribeArchive" | "UpdateArchive" | "DeleteArchive" => {
-            named("ArchiveName", &|a| events_arn("archive", a))
+            named("ArchiveName", &|a| events_arn(region, "archive", a))
         }
         "StartReplay" | "DescribeReplay" | "CancelReplay" => {
-            named("ReplayName", &|r| events_arn("replay", r))
+            named("ReplayName", &|r| events_arn(region, "replay", r))
         }
-        "CreateConnection" | "DescribeConnection" | "DeleteConnection" => {
-            named("Name", &|c| events_arn("connection", &format!("{c}/*")))
-        }
+        "CreateConnection" | "DescribeConnection" | "DeleteConnection" => named("Name", &|c| {
+            events_arn(region, "connection", &format!("{c}/*"))
+        }),
         "CreateApiDestination" | "DescribeApiDestination" | "DeleteApiDestination" => {
             named("Name", &|d| {
-                events_arn("api-destination", &format!("{d}/*"))
+                events_arn(region, "api-destination", &format!("{d}/*"))
             })
         }
         _ => "*".to_string(),

@@ -101,7 +101,9 @@ impl Dest {
                 Ok(Dest::Function(name.to_string()))
             }
             ArnResource::Bus(name) => Ok(Dest::Bus(parsed.regional_key(name))),
-            ArnResource::ApiDestination { name, .. } => Ok(Dest::ApiDestination(name.to_string())),
+            ArnResource::ApiDestination { name, .. } => {
+                Ok(Dest::ApiDestination(parsed.regional_key(name)))
+            }
             _ => Err(bad_target_arn(arn)),
         }
     }

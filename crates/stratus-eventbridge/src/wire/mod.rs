@@ -656,7 +656,7 @@ fn test_event_pattern(
 
 fn archive_result(a: &ArchiveRecord, full: bool) -> Archive {
     Archive {
-        archive_name: a.name.clone(),
+        archive_name: crate::bus::bare(&a.name).to_string(),
         event_source_arn: bus_arn(&a.bus),
         state: a.state.clone(),
         retention_days: a.retention_days,
@@ -741,7 +741,7 @@ async fn delete_archive(events: &Events, request: ArchiveRequest) -> Result<Empt
 
 fn replay_result(r: &ReplayRecord, full: bool) -> Replay {
     Replay {
-        replay_name: r.name.clone(),
+        replay_name: crate::bus::bare(&r.name).to_string(),
         event_source_arn: archive_arn(&r.archive),
         state: r.state.clone(),
         event_start_time: epoch(r.start_ms),
@@ -822,7 +822,7 @@ async fn cancel_replay(
 fn connection_result(c: &ConnectionRecord, full: bool) -> Connection {
     Connection {
         connection_arn: connection_arn(c),
-        name: Some(c.name.clone()),
+        name: Some(crate::bus::bare(&c.name).to_string()),
         connection_state: c.state.clone(),
         authorization_type: Some(c.auth_type.clone()),
         creation_time: epoch(c.created_ms),
@@ -901,7 +901,7 @@ async fn delete_connection(
 fn destination_result(d: &ApiDestinationRecord, state: &str, full: bool) -> ApiDestination {
     ApiDestination {
         api_destination_arn: destination_arn(d),
-        name: Some(d.name.clone()),
+        name: Some(crate::bus::bare(&d.name).to_string()),
         api_destination_state: state.to_string(),
         connection_arn: Some(d.connection_arn.clone()),
         invocation_endpoint: Some(d.endpoint.clone()),

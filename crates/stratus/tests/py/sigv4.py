@@ -218,6 +218,23 @@ put = ev_eu.put_events(Entries=[{"Source": "regional.test", "DetailType": "t", "
 check(put["FailedEntryCount"] == 0, put)
 got = sqs_eu.receive_message(QueueUrl=events_inbox, WaitTimeSeconds=10).get("Messages", [])
 check(len(got) == 1 and json.loads(got[0]["Body"])["region"] == "eu-west-1", got)
+# Archives and connections are regional too.
+archive = ev_eu.create_archive(ArchiveName="regional-archive", EventSourceArn=bus_arn)
+check(archive["ArchiveArn"] == "arn:aws:events:eu-west-1:000000000000:archive/regional-archive", archive)
+check([a["ArchiveName"] for a in ev_eu.list_archives()["Archives"]] == ["regional-archive"],
+      ev_eu.list_archives())
+check("regional-archive" not in [a["ArchiveName"] for a in ev_us.list_archives()["Archives"]], "us archive")
+conn = ev_eu.create_connection(Name="regional-conn", AuthorizationType="API_KEY", AuthParameters={
+    "ApiKeyAuthParameters": {"ApiKeyName": "x-key", "ApiKeyValue": "secret"}})
+check(conn["ConnectionArn"].startswith("arn:aws:events:eu-west-1:000000000000:connection/regional-conn/"), conn)
+check(ev_eu.describe_connection(Name="regional-conn")["Name"] == "regional-conn", "eu connection")
+try:
+    ev_us.describe_connection(Name="regional-conn")
+    check(False, "us-east-1 found eu-west-1's connection")
+except ClientError as e:
+    check(e.response["Error"]["Code"] == "ResourceNotFoundException", e.response["Error"])
+ev_eu.delete_connection(Name="regional-conn")
+ev_eu.delete_archive(ArchiveName="regional-archive")
 ev_eu.remove_targets(Rule="to-inbox", EventBusName="regional", Ids=["inbox"])
 ev_eu.delete_rule(Name="to-inbox", EventBusName="regional")
 ev_eu.delete_event_bus(Name="regional")
