@@ -722,6 +722,31 @@ mod tests {
     }
 
     #[test]
+    fn escapes_and_parses_forms() {
+        use stratus_aws::protocol::xml_escape as esc;
+        assert_eq!(esc("<a b=\"c\">&'"), "&lt;a b=&quot;c&quot;&gt;&amp;&apos;");
+        let form = form(
+            "Action=Publish&MessageAttributes.entry.1.Name=n&MessageAttributes.entry.1.Value.DataType=String&MessageAttributes.entry.1.Value.StringValue=a%26b&Attributes.entry.1.key=K&Attributes.entry.1.value=V",
+        );
+        assert_eq!(form.value()["Action"], "Publish");
+        let request: PublishRequest = read(&form).expect("a Publish");
+        let attrs = request.message_attributes;
+        assert_eq!(attrs["n"].string_value.as_deref(), Some("a&b"));
+        let request: SubscribeRequest = read(&QueryForm::parse(
+            b"TopicArn=t&Attributes.entry.1.key=K&Attributes.entry.1.value=V",
+        ))
+        .expect("a Subscribe");
+        let entries = entries(&form, "Attributes", request.attributes)
+            .ok()
+            .unwrap_or_default();
+        assert_eq!(entries.get("K").map(String::as_str), Some("V"));
+        assert_eq!(
+            read::<DeleteTopicRequest>(&form).err().map(|e| e.code),
+            Some("MissingParameter")
+        );
+    }
+
+    #[test]
     fn reads_a_publish() {
         let form = form(
             "Action=Publish&Message=m&MessageAttributes.entry.1.Name=n\
