@@ -23,7 +23,7 @@ use serde_json::Value;
 use std::fmt;
 
 /// A step of the path to a member.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub enum Segment {
     /// A structure's member or a map's key.
     Key(String),

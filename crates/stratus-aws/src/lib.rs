@@ -2,7 +2,8 @@
 //! in front of every service (`router.rs`), the protocols' codecs and error
 //! renderers (`protocol.rs`, `error.rs`), SigV4 with presigned URLs and
 //! `aws-chunked` bodies (`sigv4/`), checksums (`checksum.rs`), typed
-//! requests out of JSON bodies (`decode.rs`), and the authentication and
+//! requests out of JSON bodies (`decode.rs`) and out of query-protocol
+//! forms (`query.rs`), and the authentication and
 //! authorization hook (`auth.rs`).
 //!
 //! A service crate implements [`Service`] and registers itself; it never
@@ -13,6 +14,7 @@ pub mod checksum;
 pub mod decode;
 pub mod error;
 pub mod protocol;
+pub mod query;
 pub mod router;
 pub mod sigv4;
 pub mod stream;

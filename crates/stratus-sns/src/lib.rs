@@ -7,7 +7,8 @@
 //!   email and text messages, the HTTP delivery loop) over the backend; deliveries to queues go through the shared
 //!   [`Deliver`](stratus_service_kit::Deliver) seam, not through SQS;
 //! - `policy.rs`: a topic's access and delivery policy documents;
-//! - `wire.rs`: the query protocol (`Action=<Op>`, XML answers);
+//! - `wire/`: the query protocol (`Action=<Op>`, XML answers), one
+//!   request and one result type per operation (`wire/types.rs`);
 //! - `service.rs`: the service as the protocol layer's router sees it.
 
 pub mod backend;
