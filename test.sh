@@ -13,6 +13,12 @@ if ! "$venv/bin/python" -c 'import boto3' >/dev/null 2>&1; then
   "$venv/bin/pip" install --quiet --disable-pip-version-check boto3 >&2
 fi
 export STRATUS_TEST_PYTHON="$PWD/$venv/bin/python"
+# A throwaway PostgreSQL server (installed from apt when missing) for the
+# PostgreSQL backend's tests, stopped when the tests end.
+if [ -z "${STRATUS_TEST_POSTGRES:-}" ]; then
+  eval "$(bash scripts/postgres.sh start)"
+  trap 'bash scripts/postgres.sh stop "$STRATUS_TEST_POSTGRES_DIR"' EXIT
+fi
 if cargo nextest --version >/dev/null 2>&1; then
   cargo nextest run --workspace --locked --no-fail-fast "$@"
 else

@@ -30,7 +30,7 @@ use bytes::Bytes;
 use sha2::{Digest, Sha256};
 use std::collections::BTreeMap;
 use stratus_core::{FunctionConfig, HttpRoute, RuntimeKind};
-use stratus_engine::backend::{EngineBackends, StoreError};
+use stratus_engine::backend::{AsyncQueueBackend, EngineBackends, StoreError};
 use stratus_engine::records::{
     AccessKey, AsyncEvent, AsyncQueueStats, DeployResult, DeployStatus, FunctionRecord,
     FunctionStats, InvocationRecord, KeyKind, LogRecord, LogStream, NewAsyncEvent, Outcome,
@@ -973,25 +973,20 @@ fn event(request_id: &str) -> NewAsyncEvent {
     }
 }
 
-async fn enqueue(backends: &EngineBackends, event: &NewAsyncEvent, now_ms: i64) {
-    backends
-        .async_queue
+async fn enqueue(queue: &dyn AsyncQueueBackend, event: &NewAsyncEvent, now_ms: i64) {
+    queue
         .enqueue(event, now_ms)
         .await
         .unwrap_or_else(|e| panic!("enqueue {}: {e}", event.request_id));
 }
 
 async fn claim(
-    backends: &EngineBackends,
+    queue: &dyn AsyncQueueBackend,
     now_ms: i64,
     limit: usize,
     lease_ms: i64,
 ) -> Vec<AsyncEvent> {
-    let claimed = backends
-        .async_queue
-        .claim(now_ms, limit, lease_ms)
-        .await
-        .expect("claim");
+    let claimed = queue.claim(now_ms, limit, lease_ms).await.expect("claim");
     assert!(
         claimed.expired.is_empty(),
         "no event expires here: {:?}",
@@ -1007,21 +1002,23 @@ fn ids(events: &[AsyncEvent]) -> Vec<(&str, u32)> {
         .collect()
 }
 
-async fn queue_stats(backends: &EngineBackends) -> AsyncQueueStats {
-    backends.async_queue.stats().await.expect("queue stats")
+async fn queue_stats(queue: &dyn AsyncQueueBackend) -> AsyncQueueStats {
+    queue.stats().await.expect("queue stats")
 }
 
 /// An enqueued event is due at once; a claim leases it with its attempt
 /// counted; no one claims it again until the lease ends, and then it is
 /// claimed with its next attempt.
-pub async fn claimed_events_are_leased_until_the_lease_ends(backends: &EngineBackends, t0: i64) {
-    let queue = &backends.async_queue;
+pub async fn claimed_events_are_leased_until_the_lease_ends(
+    queue: &dyn AsyncQueueBackend,
+    t0: i64,
+) {
     assert_eq!(
         queue.next_due().await.expect("next due"),
         None,
         "empty queue"
     );
-    assert_eq!(queue_stats(backends).await, AsyncQueueStats::default());
+    assert_eq!(queue_stats(queue).await, AsyncQueueStats::default());
 
     let new = NewAsyncEvent {
         qualifier: Some("2".to_owned()),
@@ -1032,21 +1029,21 @@ pub async fn claimed_events_are_leased_until_the_lease_ends(backends: &EngineBac
         payload: vec![0, 1, 2, 255],
         ..event("r1")
     };
-    enqueue(backends, &new, t0).await;
+    enqueue(queue, &new, t0).await;
     assert_eq!(
         queue.next_due().await.expect("next due"),
         Some(t0),
         "an event is due when enqueued"
     );
     assert_eq!(
-        queue_stats(backends).await,
+        queue_stats(queue).await,
         AsyncQueueStats {
             pending: 1,
             failed: 0
         }
     );
 
-    let claimed = claim(backends, t0, 10, 30_000).await;
+    let claimed = claim(queue, t0, 10, 30_000).await;
     assert_eq!(claimed.len(), 1, "the event is claimed");
     let first = &claimed[0];
     assert_eq!(
@@ -1076,7 +1073,7 @@ pub async fn claimed_events_are_leased_until_the_lease_ends(backends: &EngineBac
     );
 
     assert!(
-        claim(backends, t0 + 29_999, 10, 30_000).await.is_empty(),
+        claim(queue, t0 + 29_999, 10, 30_000).await.is_empty(),
         "a leased event is not claimed again before its lease ends"
     );
     assert_eq!(
@@ -1085,12 +1082,12 @@ pub async fn claimed_events_are_leased_until_the_lease_ends(backends: &EngineBac
         "a leased event is due again when its lease ends"
     );
     assert_eq!(
-        queue_stats(backends).await.pending,
+        queue_stats(queue).await.pending,
         1,
         "a leased event is still pending"
     );
 
-    let again = claim(backends, t0 + 30_000, 10, 30_000).await;
+    let again = claim(queue, t0 + 30_000, 10, 30_000).await;
     assert_eq!(
         ids(&again),
         [("r1", 2)],
@@ -1102,17 +1099,16 @@ pub async fn claimed_events_are_leased_until_the_lease_ends(backends: &EngineBac
 
 /// Completing an event deletes it; a retry makes it due at the time given
 /// with its attempt counted or given back.
-pub async fn complete_deletes_and_retry_reschedules(backends: &EngineBackends, t0: i64) {
-    let queue = &backends.async_queue;
-    enqueue(backends, &event("done"), t0).await;
-    enqueue(backends, &event("again"), t0 + 1).await;
-    let claimed = claim(backends, t0 + 1, 10, 60_000).await;
+pub async fn complete_deletes_and_retry_reschedules(queue: &dyn AsyncQueueBackend, t0: i64) {
+    enqueue(queue, &event("done"), t0).await;
+    enqueue(queue, &event("again"), t0 + 1).await;
+    let claimed = claim(queue, t0 + 1, 10, 60_000).await;
     assert_eq!(ids(&claimed), [("done", 1), ("again", 1)]);
     let (done, again) = (claimed[0].id, claimed[1].id);
 
     queue.complete(done).await.expect("complete");
     assert_eq!(
-        queue_stats(backends).await.pending,
+        queue_stats(queue).await.pending,
         1,
         "a completed event is gone"
     );
@@ -1128,10 +1124,10 @@ pub async fn complete_deletes_and_retry_reschedules(backends: &EngineBackends, t
         "a retried event is due at the time given"
     );
     assert!(
-        claim(backends, t0 + 4_999, 10, 60_000).await.is_empty(),
+        claim(queue, t0 + 4_999, 10, 60_000).await.is_empty(),
         "a retried event is not claimed before it is due"
     );
-    let claimed = claim(backends, t0 + 5_000, 10, 60_000).await;
+    let claimed = claim(queue, t0 + 5_000, 10, 60_000).await;
     assert_eq!(
         ids(&claimed),
         [("again", 2)],
@@ -1143,7 +1139,7 @@ pub async fn complete_deletes_and_retry_reschedules(backends: &EngineBackends, t
         .retry(again, t0 + 6_000, "throttled", false)
         .await
         .expect("retry");
-    let claimed = claim(backends, t0 + 6_000, 10, 60_000).await;
+    let claimed = claim(queue, t0 + 6_000, 10, 60_000).await;
     assert_eq!(
         ids(&claimed),
         [("again", 2)],
@@ -1151,20 +1147,19 @@ pub async fn complete_deletes_and_retry_reschedules(backends: &EngineBackends, t
     );
 
     queue.complete(again).await.expect("complete");
-    assert_eq!(queue_stats(backends).await, AsyncQueueStats::default());
+    assert_eq!(queue_stats(queue).await, AsyncQueueStats::default());
     assert_eq!(queue.next_due().await.expect("next due"), None);
     assert!(
-        claim(backends, t0 + 1_000_000, 10, 60_000).await.is_empty(),
+        claim(queue, t0 + 1_000_000, 10, 60_000).await.is_empty(),
         "completed events are never claimed again"
     );
 }
 
 /// A failed event is kept and counted, never claimed again, and not due.
-pub async fn failed_events_are_kept_and_never_claimed(backends: &EngineBackends, t0: i64) {
-    let queue = &backends.async_queue;
-    enqueue(backends, &event("bad"), t0).await;
-    enqueue(backends, &event("good"), t0 + 1).await;
-    let claimed = claim(backends, t0 + 1, 10, 60_000).await;
+pub async fn failed_events_are_kept_and_never_claimed(queue: &dyn AsyncQueueBackend, t0: i64) {
+    enqueue(queue, &event("bad"), t0).await;
+    enqueue(queue, &event("good"), t0 + 1).await;
+    let claimed = claim(queue, t0 + 1, 10, 60_000).await;
     assert_eq!(ids(&claimed), [("bad", 1), ("good", 1)]);
     queue
         .fail(claimed[0].id, "attempts spent")
@@ -1176,7 +1171,7 @@ pub async fn failed_events_are_kept_and_never_claimed(backends: &EngineBackends,
         .expect("retry");
 
     assert_eq!(
-        queue_stats(backends).await,
+        queue_stats(queue).await,
         AsyncQueueStats {
             pending: 1,
             failed: 1
@@ -1188,7 +1183,7 @@ pub async fn failed_events_are_kept_and_never_claimed(backends: &EngineBackends,
         Some(t0 + 10),
         "a failed event is never due"
     );
-    let claimed = claim(backends, t0 + 100_000, 10, 60_000).await;
+    let claimed = claim(queue, t0 + 100_000, 10, 60_000).await;
     assert_eq!(
         ids(&claimed),
         [("good", 2)],
@@ -1196,17 +1191,17 @@ pub async fn failed_events_are_kept_and_never_claimed(backends: &EngineBackends,
     );
     queue.complete(claimed[0].id).await.expect("complete");
     assert!(
-        claim(backends, t0 + 1_000_000, 10, 60_000).await.is_empty(),
+        claim(queue, t0 + 1_000_000, 10, 60_000).await.is_empty(),
         "the failed event is never claimed"
     );
     queue.release_leases().await.expect("release leases");
     assert!(
-        claim(backends, t0 + 1_000_000, 10, 60_000).await.is_empty(),
+        claim(queue, t0 + 1_000_000, 10, 60_000).await.is_empty(),
         "released leases do not bring a failed event back"
     );
     assert_eq!(queue.next_due().await.expect("next due"), None);
     assert_eq!(
-        queue_stats(backends).await,
+        queue_stats(queue).await,
         AsyncQueueStats {
             pending: 0,
             failed: 1
@@ -1217,17 +1212,16 @@ pub async fn failed_events_are_kept_and_never_claimed(backends: &EngineBackends,
 
 /// An event found past its maximum age by a claim is failed and returned
 /// in `expired`, not leased; one within its age is claimed.
-pub async fn events_past_their_max_age_expire_on_claim(backends: &EngineBackends, t0: i64) {
-    let queue = &backends.async_queue;
+pub async fn events_past_their_max_age_expire_on_claim(queue: &dyn AsyncQueueBackend, t0: i64) {
     let short = NewAsyncEvent {
         max_age_ms: 1_000,
         ..event("short")
     };
-    enqueue(backends, &short, t0).await;
-    enqueue(backends, &event("long"), t0).await;
+    enqueue(queue, &short, t0).await;
+    enqueue(queue, &event("long"), t0).await;
 
     // At exactly its maximum age, an event still runs.
-    let claimed = claim(backends, t0 + 1_000, 10, 100).await;
+    let claimed = claim(queue, t0 + 1_000, 10, 100).await;
     assert_eq!(ids(&claimed), [("short", 1), ("long", 1)]);
     let short_id = claimed[0].id;
     queue
@@ -1251,7 +1245,7 @@ pub async fn events_past_their_max_age_expire_on_claim(backends: &EngineBackends
         claimed.events
     );
     assert_eq!(
-        queue_stats(backends).await,
+        queue_stats(queue).await,
         AsyncQueueStats {
             pending: 1,
             failed: 1
@@ -1272,22 +1266,21 @@ pub async fn events_past_their_max_age_expire_on_claim(backends: &EngineBackends
 }
 
 /// `release_leases` makes every leased event claimable at once.
-pub async fn released_leases_are_claimable_at_once(backends: &EngineBackends, t0: i64) {
-    let queue = &backends.async_queue;
+pub async fn released_leases_are_claimable_at_once(queue: &dyn AsyncQueueBackend, t0: i64) {
     assert_eq!(
         queue.release_leases().await.expect("release"),
         0,
         "nothing leased"
     );
     for id in ["a", "b", "c"] {
-        enqueue(backends, &event(id), t0).await;
+        enqueue(queue, &event(id), t0).await;
     }
     assert_eq!(
-        ids(&claim(backends, t0, 2, 600_000).await),
+        ids(&claim(queue, t0, 2, 600_000).await),
         [("a", 1), ("b", 1)]
     );
     assert_eq!(
-        ids(&claim(backends, t0 + 1, 10, 600_000).await),
+        ids(&claim(queue, t0 + 1, 10, 600_000).await),
         [("c", 1)],
         "only c was not leased"
     );
@@ -1303,38 +1296,35 @@ pub async fn released_leases_are_claimable_at_once(backends: &EngineBackends, t0
         "released events are due"
     );
     assert_eq!(
-        ids(&claim(backends, t0 + 2, 10, 600_000).await),
+        ids(&claim(queue, t0 + 2, 10, 600_000).await),
         [("a", 2), ("b", 2), ("c", 2)],
         "released events are claimed at once, in order, their attempts counted"
     );
-    assert_eq!(queue_stats(backends).await.pending, 3);
+    assert_eq!(queue_stats(queue).await.pending, 3);
 }
 
 /// A claim takes at most `limit` events, the oldest first, and only
 /// those due.
-pub async fn claim_honours_its_limit_and_age_order(backends: &EngineBackends, t0: i64) {
+pub async fn claim_honours_its_limit_and_age_order(queue: &dyn AsyncQueueBackend, t0: i64) {
     for (i, id) in ["one", "two", "three", "four"].into_iter().enumerate() {
-        enqueue(backends, &event(id), t0 + i as i64).await;
+        enqueue(queue, &event(id), t0 + i as i64).await;
     }
     assert_eq!(
-        ids(&claim(backends, t0 + 1, 10, 60_000).await),
+        ids(&claim(queue, t0 + 1, 10, 60_000).await),
         [("one", 1), ("two", 1)],
         "only events enqueued by now are due"
     );
     assert!(
-        claim(backends, t0 + 10, 0, 60_000).await.is_empty(),
+        claim(queue, t0 + 10, 0, 60_000).await.is_empty(),
         "a limit of 0 claims nothing"
     );
     assert_eq!(
-        ids(&claim(backends, t0 + 10, 1, 60_000).await),
+        ids(&claim(queue, t0 + 10, 1, 60_000).await),
         [("three", 1)],
         "a limit of 1 claims the oldest"
     );
-    assert_eq!(
-        ids(&claim(backends, t0 + 10, 5, 60_000).await),
-        [("four", 1)]
-    );
-    assert_eq!(queue_stats(backends).await.pending, 4);
+    assert_eq!(ids(&claim(queue, t0 + 10, 5, 60_000).await), [("four", 1)]);
+    assert_eq!(queue_stats(queue).await.pending, 4);
 }
 
 /// The admin key is created once and stays the same.

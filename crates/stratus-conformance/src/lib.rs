@@ -162,16 +162,11 @@ macro_rules! engine_tests {
             logs_read_back_per_function_in_pages,
             stats_sum_the_invocations_since_a_time,
             prune_removes_old_rows_and_keeps_new_ones,
-            claimed_events_are_leased_until_the_lease_ends,
-            complete_deletes_and_retry_reschedules,
-            failed_events_are_kept_and_never_claimed,
-            events_past_their_max_age_expire_on_claim,
-            released_leases_are_claimable_at_once,
-            claim_honours_its_limit_and_age_order,
             admin_key_is_created_once,
             function_keys_need_their_function_and_are_stable,
             a_removed_functions_key_is_gone,
         );
+        $crate::async_queue_tests!(@cases $fresh, |b: &stratus_engine::backend::EngineBackends| b.async_queue.clone());
     };
     (@cases $fresh:path; $($case:ident),* $(,)?) => {
         $(
@@ -179,6 +174,40 @@ macro_rules! engine_tests {
             async fn $case() {
                 let (guard, backends) = $fresh().await;
                 $crate::engine::$case(&backends, $crate::engine::T0).await;
+                drop(guard);
+            }
+        )*
+    };
+}
+
+/// One `#[tokio::test]` per case of the async queue
+/// ([`AsyncQueueBackend`](stratus_engine::backend::AsyncQueueBackend)), each
+/// on a fresh queue from `$fresh`: an `async fn() -> (Guard, Queue)` where
+/// `Queue: AsyncQueueBackend`. [`engine_tests!`] runs them too; a backend
+/// that implements this trait first runs them alone.
+#[macro_export]
+macro_rules! async_queue_tests {
+    ($fresh:path) => {
+        $crate::async_queue_tests!(@cases $fresh, |q| q);
+    };
+    (@cases $fresh:path, $pick:expr) => {
+        $crate::async_queue_tests!(@each $fresh, $pick;
+            claimed_events_are_leased_until_the_lease_ends,
+            complete_deletes_and_retry_reschedules,
+            failed_events_are_kept_and_never_claimed,
+            events_past_their_max_age_expire_on_claim,
+            released_leases_are_claimable_at_once,
+            claim_honours_its_limit_and_age_order,
+        );
+    };
+    (@each $fresh:path, $pick:expr; $($case:ident),* $(,)?) => {
+        $(
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn $case() {
+                let (guard, made) = $fresh().await;
+                #[allow(clippy::redundant_closure_call)]
+                let queue = ($pick)(&made);
+                $crate::engine::$case(&*queue, $crate::engine::T0).await;
                 drop(guard);
             }
         )*
