@@ -20,12 +20,23 @@ pub struct NodeCache {
 
 impl NodeCache {
     /// The cache rooted at `root` (created if missing; temporary files a
-    /// crash left in it are removed).
+    /// crash left in it or in `compiled/*/` are removed).
     pub fn open(root: &Path) -> io::Result<NodeCache> {
         std::fs::create_dir_all(root)?;
         let root = std::path::absolute(root)?;
-        for (path, error) in stratus_core::durable::sweep_temp_files(&root) {
-            tracing::warn!(path = %path.display(), %error, "cannot remove a stale temporary file");
+        let mut dirs = vec![root.clone()];
+        if let Ok(engines) = std::fs::read_dir(root.join("compiled")) {
+            dirs.extend(
+                engines
+                    .flatten()
+                    .filter(|e| e.file_type().is_ok_and(|t| t.is_dir()))
+                    .map(|e| e.path()),
+            );
+        }
+        for dir in dirs {
+            for (path, error) in stratus_core::durable::sweep_temp_files(&dir) {
+                tracing::warn!(path = %path.display(), %error, "cannot remove a stale temporary file");
+            }
         }
         Ok(NodeCache { root })
     }
@@ -60,9 +71,6 @@ impl NodeCache {
         let dir = self.root.join("compiled").join(engine_key);
         if !dir.is_dir() {
             std::fs::create_dir_all(&dir)?;
-            for (path, error) in stratus_core::durable::sweep_temp_files(&dir) {
-                tracing::warn!(path = %path.display(), %error, "cannot remove a stale temporary file");
-            }
         }
         Ok(dir.join(format!("{sha256}.cwasm")))
     }
