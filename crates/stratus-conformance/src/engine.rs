@@ -30,7 +30,9 @@ use bytes::Bytes;
 use sha2::{Digest, Sha256};
 use std::collections::BTreeMap;
 use stratus_core::{FunctionConfig, HttpRoute, RuntimeKind};
-use stratus_engine::backend::{AsyncQueueBackend, EngineBackends, StoreError};
+use stratus_engine::backend::{
+    AsyncQueueBackend, EngineBackends, FunctionBackend, KeyBackend, StoreError,
+};
 use stratus_engine::records::{
     AccessKey, AsyncEvent, AsyncQueueStats, DeployResult, DeployStatus, FunctionRecord,
     FunctionStats, InvocationRecord, KeyKind, LogRecord, LogStream, NewAsyncEvent, Outcome,
@@ -45,10 +47,9 @@ fn sha(bytes: &[u8]) -> String {
 }
 
 /// Stores `bytes` as an artifact; its hash.
-async fn upload(backends: &EngineBackends, bytes: &'static [u8]) -> String {
+async fn upload(functions: &dyn FunctionBackend, bytes: &'static [u8]) -> String {
     let sha = sha(bytes);
-    backends
-        .functions
+    functions
         .put_artifact(&sha, Bytes::from_static(bytes))
         .await
         .expect("put an artifact");
@@ -88,28 +89,23 @@ fn result(name: &str, status: DeployStatus, version: u64) -> DeployResult {
 }
 
 async fn deploy(
-    backends: &EngineBackends,
+    functions: &dyn FunctionBackend,
     service: &str,
     configs: &[FunctionConfig],
 ) -> Vec<DeployResult> {
-    backends
-        .functions
+    functions
         .deploy(service, configs)
         .await
         .unwrap_or_else(|e| panic!("deploy service {service:?}: {e}"))
 }
 
-async fn list(backends: &EngineBackends) -> Vec<FunctionRecord> {
-    backends
-        .functions
-        .list_functions()
-        .await
-        .expect("list functions")
+async fn list(functions: &dyn FunctionBackend) -> Vec<FunctionRecord> {
+    functions.list_functions().await.expect("list functions")
 }
 
 /// (name, service, version) of every current function.
-async fn names(backends: &EngineBackends) -> Vec<(String, String, u64)> {
-    list(backends)
+async fn names(functions: &dyn FunctionBackend) -> Vec<(String, String, u64)> {
+    list(functions)
         .await
         .into_iter()
         .map(|f| (f.name, f.service, f.version))
@@ -123,8 +119,7 @@ fn named(name: &str, service: &str, version: u64) -> (String, String, u64) {
 /// Artifacts are kept under their SHA-256 and read back; storing one
 /// again is fine; a hash that is malformed or does not match the bytes is
 /// `Invalid` and keeps nothing.
-pub async fn artifacts_are_kept_under_a_checked_hash(backends: &EngineBackends, _t0: i64) {
-    let functions = &backends.functions;
+pub async fn artifacts_are_kept_under_a_checked_hash(functions: &dyn FunctionBackend, _t0: i64) {
     let bytes: &'static [u8] = b"\0asm artifact one";
     let hash = sha(bytes);
     assert!(
@@ -190,14 +185,14 @@ pub async fn artifacts_are_kept_under_a_checked_hash(backends: &EngineBackends, 
 /// A first deploy creates version 1 of each function; deploying the same
 /// configs again changes nothing.
 pub async fn first_deploy_creates_version_one_and_a_same_deploy_keeps_it(
-    backends: &EngineBackends,
+    functions: &dyn FunctionBackend,
     _t0: i64,
 ) {
-    let art = upload(backends, b"wasm one").await;
+    let art = upload(functions, b"wasm one").await;
     // Not in name order, to see that results follow `configs`.
     let configs = [config("beta", &art), config("alpha", &art)];
     assert_eq!(
-        deploy(backends, "shop", &configs).await,
+        deploy(functions, "shop", &configs).await,
         vec![
             result("beta", DeployStatus::Created, 1),
             result("alpha", DeployStatus::Created, 1),
@@ -205,7 +200,7 @@ pub async fn first_deploy_creates_version_one_and_a_same_deploy_keeps_it(
         "a first deploy creates version 1 of each function, in the order given"
     );
 
-    let listed = list(backends).await;
+    let listed = list(functions).await;
     assert_eq!(
         listed.iter().map(|f| f.name.as_str()).collect::<Vec<_>>(),
         ["alpha", "beta"],
@@ -219,7 +214,7 @@ pub async fn first_deploy_creates_version_one_and_a_same_deploy_keeps_it(
     }
 
     assert_eq!(
-        deploy(backends, "shop", &configs).await,
+        deploy(functions, "shop", &configs).await,
         vec![
             result("beta", DeployStatus::Unchanged, 1),
             result("alpha", DeployStatus::Unchanged, 1),
@@ -227,16 +222,12 @@ pub async fn first_deploy_creates_version_one_and_a_same_deploy_keeps_it(
         "the same configs again change nothing"
     );
     assert_eq!(
-        list(backends).await,
+        list(functions).await,
         listed,
         "an unchanged deploy keeps the records"
     );
     assert_eq!(
-        backends
-            .functions
-            .version("alpha", 2)
-            .await
-            .expect("version"),
+        functions.version("alpha", 2).await.expect("version"),
         None,
         "no version 2 was made"
     );
@@ -245,31 +236,31 @@ pub async fn first_deploy_creates_version_one_and_a_same_deploy_keeps_it(
 /// A changed config makes version 2 current; version 1 stays readable by
 /// number; deploying version 2's config again keeps it.
 pub async fn changed_config_makes_a_new_version_and_keeps_the_old(
-    backends: &EngineBackends,
+    functions: &dyn FunctionBackend,
     _t0: i64,
 ) {
-    let art = upload(backends, b"wasm one").await;
-    let art2 = upload(backends, b"wasm two").await;
+    let art = upload(functions, b"wasm one").await;
+    let art2 = upload(functions, b"wasm two").await;
     let a = config("alpha", &art);
     let b = config("beta", &art);
-    deploy(backends, "shop", &[a.clone(), b.clone()]).await;
+    deploy(functions, "shop", &[a.clone(), b.clone()]).await;
 
     let mut a2 = config("alpha", &art2);
     a2.memory_size = 256;
     assert_eq!(
-        deploy(backends, "shop", &[a2.clone(), b.clone()]).await,
+        deploy(functions, "shop", &[a2.clone(), b.clone()]).await,
         vec![
             result("alpha", DeployStatus::Updated, 2),
             result("beta", DeployStatus::Unchanged, 1),
         ]
     );
     assert_eq!(
-        deploy(backends, "shop", &[a2.clone(), b.clone()]).await[0],
+        deploy(functions, "shop", &[a2.clone(), b.clone()]).await[0],
         result("alpha", DeployStatus::Unchanged, 2),
         "the updated config again changes nothing"
     );
 
-    let listed = list(backends).await;
+    let listed = list(functions).await;
     let current = listed
         .iter()
         .find(|f| f.name == "alpha")
@@ -277,8 +268,7 @@ pub async fn changed_config_makes_a_new_version_and_keeps_the_old(
     assert_eq!((current.version, &current.config), (2, &a2));
     assert!(current.created_ms <= current.updated_ms);
 
-    let v1 = backends
-        .functions
+    let v1 = functions
         .version("alpha", 1)
         .await
         .expect("version")
@@ -288,8 +278,7 @@ pub async fn changed_config_makes_a_new_version_and_keeps_the_old(
         (1, &a, "shop")
     );
     assert!(v1.updated_ms <= current.updated_ms);
-    let v2 = backends
-        .functions
+    let v2 = functions
         .version("alpha", 2)
         .await
         .expect("version")
@@ -297,21 +286,13 @@ pub async fn changed_config_makes_a_new_version_and_keeps_the_old(
     assert_eq!(&v2, current, "version 2 is the current record");
     for missing in [0, 3, u64::MAX] {
         assert_eq!(
-            backends
-                .functions
-                .version("alpha", missing)
-                .await
-                .expect("version"),
+            functions.version("alpha", missing).await.expect("version"),
             None,
             "no version {missing}"
         );
     }
     assert_eq!(
-        backends
-            .functions
-            .version("gamma", 1)
-            .await
-            .expect("version"),
+        functions.version("gamma", 1).await.expect("version"),
         None,
         "no such function"
     );
@@ -320,11 +301,11 @@ pub async fn changed_config_makes_a_new_version_and_keeps_the_old(
 /// The functions of a service left out of its next deploy are removed
 /// with all their versions, reported after the deployed ones, by name;
 /// other services are untouched.
-pub async fn functions_left_out_of_a_deploy_are_removed(backends: &EngineBackends, _t0: i64) {
-    let art = upload(backends, b"wasm one").await;
+pub async fn functions_left_out_of_a_deploy_are_removed(functions: &dyn FunctionBackend, _t0: i64) {
+    let art = upload(functions, b"wasm one").await;
     let mut c2 = config("charlie", &art);
     deploy(
-        backends,
+        functions,
         "shop",
         &[
             config("alpha", &art),
@@ -335,16 +316,16 @@ pub async fn functions_left_out_of_a_deploy_are_removed(backends: &EngineBackend
     .await;
     c2.timeout = 10.0;
     deploy(
-        backends,
+        functions,
         "shop",
         &[config("alpha", &art), config("delta", &art), c2.clone()],
     )
     .await;
-    deploy(backends, "other", &[config("zulu", &art)]).await;
+    deploy(functions, "other", &[config("zulu", &art)]).await;
 
     assert_eq!(
         deploy(
-            backends,
+            functions,
             "shop",
             &[config("bravo", &art), config("alpha", &art)]
         )
@@ -358,7 +339,7 @@ pub async fn functions_left_out_of_a_deploy_are_removed(backends: &EngineBackend
         "the deployed ones in order, then the removed ones by name with their last version"
     );
     assert_eq!(
-        names(backends).await,
+        names(functions).await,
         vec![
             named("alpha", "shop", 1),
             named("bravo", "shop", 1),
@@ -367,11 +348,7 @@ pub async fn functions_left_out_of_a_deploy_are_removed(backends: &EngineBackend
     );
     for (name, version) in [("charlie", 1), ("charlie", 2), ("delta", 1)] {
         assert_eq!(
-            backends
-                .functions
-                .version(name, version)
-                .await
-                .expect("version"),
+            functions.version(name, version).await.expect("version"),
             None,
             "{name} version {version} went with its function"
         );
@@ -379,7 +356,7 @@ pub async fn functions_left_out_of_a_deploy_are_removed(backends: &EngineBackend
 
     // A removed name can be deployed again, from version 1.
     assert_eq!(
-        deploy(backends, "shop", &[config("alpha", &art), c2]).await,
+        deploy(functions, "shop", &[config("alpha", &art), c2]).await,
         vec![
             result("alpha", DeployStatus::Unchanged, 1),
             result("charlie", DeployStatus::Created, 1),
@@ -389,13 +366,13 @@ pub async fn functions_left_out_of_a_deploy_are_removed(backends: &EngineBackend
 
     // A deploy of nothing removes the whole service.
     assert_eq!(
-        deploy(backends, "shop", &[]).await,
+        deploy(functions, "shop", &[]).await,
         vec![
             result("alpha", DeployStatus::Removed, 1),
             result("charlie", DeployStatus::Removed, 1),
         ]
     );
-    assert_eq!(names(backends).await, vec![named("zulu", "other", 1)]);
+    assert_eq!(names(functions).await, vec![named("zulu", "other", 1)]);
 }
 
 /// The variant of an error, for messages.
@@ -412,16 +389,16 @@ fn error_kind(err: &StoreError) -> &'static str {
 /// A deploy that fails changes nothing: `Conflict` for a name another
 /// service owns, `NotFound` for an artifact not kept, `Invalid` for an
 /// empty service, an empty or repeated name or a malformed hash.
-pub async fn failed_deploys_change_nothing(backends: &EngineBackends, _t0: i64) {
-    let art = upload(backends, b"wasm one").await;
+pub async fn failed_deploys_change_nothing(functions: &dyn FunctionBackend, _t0: i64) {
+    let art = upload(functions, b"wasm one").await;
     deploy(
-        backends,
+        functions,
         "shop",
         &[config("alpha", &art), config("beta", &art)],
     )
     .await;
-    deploy(backends, "other", &[config("zulu", &art)]).await;
-    let before = list(backends).await;
+    deploy(functions, "other", &[config("zulu", &art)]).await;
+    let before = list(functions).await;
 
     let mut changed = config("beta", &art);
     changed.memory_size = 512;
@@ -464,78 +441,66 @@ pub async fn failed_deploys_change_nothing(backends: &EngineBackends, _t0: i64) 
         ),
     ];
     for (what, kind, service, configs) in cases {
-        let err = backends
-            .functions
-            .deploy(service, &configs)
-            .await
-            .expect_err(what);
+        let err = functions.deploy(service, &configs).await.expect_err(what);
         assert_eq!(error_kind(&err), kind, "{what}: wrong error {err:?}");
         assert_eq!(
-            list(backends).await,
+            list(functions).await,
             before,
             "a deploy refused for {what} changes nothing"
         );
         assert_eq!(
-            backends
-                .functions
-                .version("beta", 2)
-                .await
-                .expect("version"),
+            functions.version("beta", 2).await.expect("version"),
             None,
             "a deploy refused for {what} makes no version"
         );
     }
 
     // Taking over another service's function is refused even alone.
-    let err = backends
-        .functions
+    let err = functions
         .deploy("other", &[config("alpha", &art), config("zulu", &art)])
         .await
         .expect_err("alpha belongs to shop");
     assert!(matches!(err, StoreError::Conflict(_)), "{err:?}");
-    assert_eq!(list(backends).await, before);
+    assert_eq!(list(functions).await, before);
 }
 
 /// `remove_function` removes one function with its versions and says
 /// whether it existed; `remove_service` removes every function of one
 /// service and names them.
-pub async fn remove_a_function_and_a_service(backends: &EngineBackends, _t0: i64) {
-    let art = upload(backends, b"wasm one").await;
+pub async fn remove_a_function_and_a_service(functions: &dyn FunctionBackend, _t0: i64) {
+    let art = upload(functions, b"wasm one").await;
     let mut a2 = config("alpha", &art);
     a2.memory_size = 1024;
     deploy(
-        backends,
+        functions,
         "shop",
         &[config("alpha", &art), config("beta", &art)],
     )
     .await;
     deploy(
-        backends,
+        functions,
         "shop",
         &[a2, config("beta", &art), config("gamma", &art)],
     )
     .await;
-    deploy(backends, "other", &[config("zulu", &art)]).await;
+    deploy(functions, "other", &[config("zulu", &art)]).await;
 
     assert!(
-        backends
-            .functions
+        functions
             .remove_function("alpha")
             .await
             .expect("remove a function"),
         "alpha existed"
     );
     assert!(
-        !backends
-            .functions
+        !functions
             .remove_function("alpha")
             .await
             .expect("remove a function"),
         "alpha is gone"
     );
     assert!(
-        !backends
-            .functions
+        !functions
             .remove_function("nope")
             .await
             .expect("remove a function"),
@@ -543,17 +508,13 @@ pub async fn remove_a_function_and_a_service(backends: &EngineBackends, _t0: i64
     );
     for version in [1, 2] {
         assert_eq!(
-            backends
-                .functions
-                .version("alpha", version)
-                .await
-                .expect("version"),
+            functions.version("alpha", version).await.expect("version"),
             None,
             "alpha's version {version} went with it"
         );
     }
     assert_eq!(
-        names(backends).await,
+        names(functions).await,
         vec![
             named("beta", "shop", 1),
             named("gamma", "shop", 1),
@@ -561,17 +522,15 @@ pub async fn remove_a_function_and_a_service(backends: &EngineBackends, _t0: i64
         ]
     );
 
-    let mut removed = backends
-        .functions
+    let mut removed = functions
         .remove_service("shop")
         .await
         .expect("remove a service");
     removed.sort();
     assert_eq!(removed, ["beta", "gamma"], "the service's functions went");
-    assert_eq!(names(backends).await, vec![named("zulu", "other", 1)]);
+    assert_eq!(names(functions).await, vec![named("zulu", "other", 1)]);
     assert_eq!(
-        backends
-            .functions
+        functions
             .remove_service("shop")
             .await
             .expect("remove a service"),
@@ -579,7 +538,7 @@ pub async fn remove_a_function_and_a_service(backends: &EngineBackends, _t0: i64
         "an empty service removes nothing"
     );
     assert!(
-        backends.functions.has_artifact(&art).await.expect("has"),
+        functions.has_artifact(&art).await.expect("has"),
         "removals leave artifacts alone"
     );
 }
@@ -1328,8 +1287,11 @@ pub async fn claim_honours_its_limit_and_age_order(queue: &dyn AsyncQueueBackend
 }
 
 /// The admin key is created once and stays the same.
-pub async fn admin_key_is_created_once(backends: &EngineBackends, _t0: i64) {
-    let keys = &backends.keys;
+pub async fn admin_key_is_created_once(
+    _functions: &dyn FunctionBackend,
+    keys: &dyn KeyBackend,
+    _t0: i64,
+) {
     let admin = keys.admin_key().await.expect("admin key");
     assert!(
         admin.key_id.starts_with("AKIA") && admin.key_id.len() == 20,
@@ -1373,17 +1335,20 @@ pub async fn admin_key_is_created_once(backends: &EngineBackends, _t0: i64) {
 
 /// A function key needs its function, is created once, carries a session
 /// token and is found by its id.
-pub async fn function_keys_need_their_function_and_are_stable(backends: &EngineBackends, _t0: i64) {
-    let keys = &backends.keys;
+pub async fn function_keys_need_their_function_and_are_stable(
+    functions: &dyn FunctionBackend,
+    keys: &dyn KeyBackend,
+    _t0: i64,
+) {
     let err = keys
         .function_key("alpha")
         .await
         .expect_err("no such function");
     assert!(matches!(err, StoreError::NotFound(_)), "{err:?}");
 
-    let art = upload(backends, b"wasm one").await;
+    let art = upload(functions, b"wasm one").await;
     deploy(
-        backends,
+        functions,
         "shop",
         &[config("alpha", &art), config("beta", &art)],
     )
@@ -1429,7 +1394,7 @@ pub async fn function_keys_need_their_function_and_are_stable(backends: &EngineB
     // An update keeps the key.
     let mut alpha2 = config("alpha", &art);
     alpha2.memory_size = 512;
-    deploy(backends, "shop", &[alpha2, config("beta", &art)]).await;
+    deploy(functions, "shop", &[alpha2, config("beta", &art)]).await;
     assert_eq!(
         keys.function_key("alpha").await.expect("function key"),
         alpha,
@@ -1437,24 +1402,23 @@ pub async fn function_keys_need_their_function_and_are_stable(backends: &EngineB
     );
 }
 
-async fn gone(backends: &EngineBackends, key: &AccessKey, how: &str) {
+async fn gone(keys: &dyn KeyBackend, key: &AccessKey, how: &str) {
     assert_eq!(
-        backends
-            .keys
-            .access_key(&key.key_id)
-            .await
-            .expect("access key"),
+        keys.access_key(&key.key_id).await.expect("access key"),
         None,
         "the key of a function removed by {how} is gone"
     );
 }
 
 /// A function's key goes with the function, however it is removed.
-pub async fn a_removed_functions_key_is_gone(backends: &EngineBackends, _t0: i64) {
-    let keys = &backends.keys;
-    let art = upload(backends, b"wasm one").await;
+pub async fn a_removed_functions_key_is_gone(
+    functions: &dyn FunctionBackend,
+    keys: &dyn KeyBackend,
+    _t0: i64,
+) {
+    let art = upload(functions, b"wasm one").await;
     deploy(
-        backends,
+        functions,
         "shop",
         &[
             config("alpha", &art),
@@ -1463,31 +1427,29 @@ pub async fn a_removed_functions_key_is_gone(backends: &EngineBackends, _t0: i64
         ],
     )
     .await;
-    deploy(backends, "other", &[config("zulu", &art)]).await;
+    deploy(functions, "other", &[config("zulu", &art)]).await;
     let mut key = BTreeMap::new();
     for name in ["alpha", "beta", "gamma", "zulu"] {
         key.insert(name, keys.function_key(name).await.expect("function key"));
     }
     let admin = keys.admin_key().await.expect("admin key");
 
-    backends
-        .functions
+    functions
         .remove_function("alpha")
         .await
         .expect("remove a function");
-    gone(backends, &key["alpha"], "remove_function").await;
+    gone(keys, &key["alpha"], "remove_function").await;
     let err = keys.function_key("alpha").await.expect_err("alpha is gone");
     assert!(matches!(err, StoreError::NotFound(_)), "{err:?}");
 
-    deploy(backends, "shop", &[config("gamma", &art)]).await;
-    gone(backends, &key["beta"], "a deploy").await;
+    deploy(functions, "shop", &[config("gamma", &art)]).await;
+    gone(keys, &key["beta"], "a deploy").await;
 
-    backends
-        .functions
+    functions
         .remove_service("shop")
         .await
         .expect("remove a service");
-    gone(backends, &key["gamma"], "remove_service").await;
+    gone(keys, &key["gamma"], "remove_service").await;
 
     assert_eq!(
         keys.access_key(&key["zulu"].key_id)
@@ -1503,7 +1465,7 @@ pub async fn a_removed_functions_key_is_gone(backends: &EngineBackends, _t0: i64
     );
 
     // A function deployed again under a removed name gets a key again.
-    deploy(backends, "shop", &[config("alpha", &art)]).await;
+    deploy(functions, "shop", &[config("alpha", &art)]).await;
     let fresh = keys.function_key("alpha").await.expect("function key");
     assert_eq!(
         keys.access_key(&fresh.key_id).await.expect("access key"),

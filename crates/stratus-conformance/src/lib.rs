@@ -153,20 +153,13 @@ macro_rules! bus_tests {
 macro_rules! engine_tests {
     ($fresh:path) => {
         $crate::engine_tests!(@cases $fresh;
-            artifacts_are_kept_under_a_checked_hash,
-            first_deploy_creates_version_one_and_a_same_deploy_keeps_it,
-            changed_config_makes_a_new_version_and_keeps_the_old,
-            functions_left_out_of_a_deploy_are_removed,
-            failed_deploys_change_nothing,
-            remove_a_function_and_a_service,
             logs_read_back_per_function_in_pages,
             stats_sum_the_invocations_since_a_time,
             prune_removes_old_rows_and_keeps_new_ones,
-            admin_key_is_created_once,
-            function_keys_need_their_function_and_are_stable,
-            a_removed_functions_key_is_gone,
         );
         $crate::async_queue_tests!(@cases $fresh, |b: &stratus_engine::backend::EngineBackends| b.async_queue.clone());
+        $crate::function_tests!(@cases $fresh, |b: &stratus_engine::backend::EngineBackends| b.functions.clone());
+        $crate::key_tests!(@cases $fresh, |b: &stratus_engine::backend::EngineBackends| (b.functions.clone(), b.keys.clone()));
     };
     (@cases $fresh:path; $($case:ident),* $(,)?) => {
         $(
@@ -177,6 +170,58 @@ macro_rules! engine_tests {
                 drop(guard);
             }
         )*
+    };
+}
+
+/// One `#[tokio::test]` per case of the access keys
+/// ([`KeyBackend`](stratus_engine::backend::KeyBackend)), which need
+/// functions too: `$fresh` is an `async fn() -> (Guard, (Functions, Keys))`
+/// where `Functions: FunctionBackend` and `Keys: KeyBackend` share their
+/// state. [`engine_tests!`] runs them too.
+#[macro_export]
+macro_rules! key_tests {
+    ($fresh:path) => {
+        $crate::key_tests!(@cases $fresh, |pair| pair);
+    };
+    (@cases $fresh:path, $pick:expr) => {
+        $crate::key_tests!(@each $fresh, $pick;
+            admin_key_is_created_once,
+            function_keys_need_their_function_and_are_stable,
+            a_removed_functions_key_is_gone,
+        );
+    };
+    (@each $fresh:path, $pick:expr; $($case:ident),* $(,)?) => {
+        $(
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn $case() {
+                let (guard, made) = $fresh().await;
+                #[allow(clippy::redundant_closure_call)]
+                let (functions, keys) = ($pick)(&made);
+                $crate::engine::$case(&*functions, &*keys, $crate::engine::T0).await;
+                drop(guard);
+            }
+        )*
+    };
+}
+
+/// One `#[tokio::test]` per case of the functions' backend
+/// ([`FunctionBackend`](stratus_engine::backend::FunctionBackend)), each on
+/// a fresh backend from `$fresh`: an `async fn() -> (Guard, Functions)`
+/// where `Functions: FunctionBackend`. [`engine_tests!`] runs them too.
+#[macro_export]
+macro_rules! function_tests {
+    ($fresh:path) => {
+        $crate::function_tests!(@cases $fresh, |f| f);
+    };
+    (@cases $fresh:path, $pick:expr) => {
+        $crate::async_queue_tests!(@each $fresh, $pick;
+            artifacts_are_kept_under_a_checked_hash,
+            first_deploy_creates_version_one_and_a_same_deploy_keeps_it,
+            changed_config_makes_a_new_version_and_keeps_the_old,
+            functions_left_out_of_a_deploy_are_removed,
+            failed_deploys_change_nothing,
+            remove_a_function_and_a_service,
+        );
     };
 }
 

@@ -317,6 +317,41 @@ pub struct AccessKey {
     pub created_ms: i64,
 }
 
+impl AccessKey {
+    /// A new key of `kind` (for `function`, a function key), made now from
+    /// the thread's CSPRNG (seeded by the OS): `AKIA` or `ASIA` and 16
+    /// upper-case alphanumerics, a 40-character secret, and for a function
+    /// key a 96-character session token.
+    pub fn generate(kind: KeyKind, function: Option<&str>, now_ms: i64) -> AccessKey {
+        use rand::Rng;
+        const UPPER_ALNUM: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789";
+        const SECRET_CHARS: &[u8] =
+            b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+        let mut rng = rand::rng();
+        let mut random = |alphabet: &[u8], len: usize| -> String {
+            (0..len)
+                .map(|_| alphabet[rng.random_range(0..alphabet.len())] as char)
+                .collect()
+        };
+        let prefix = match kind {
+            KeyKind::Admin => "AKIA",
+            KeyKind::Function => "ASIA",
+        };
+        let session_token = match kind {
+            KeyKind::Admin => None,
+            KeyKind::Function => Some(random(SECRET_CHARS, 96)),
+        };
+        AccessKey {
+            key_id: format!("{prefix}{}", random(UPPER_ALNUM, 16)),
+            secret: random(SECRET_CHARS, 40),
+            kind,
+            function: function.map(str::to_string),
+            session_token,
+            created_ms: now_ms,
+        }
+    }
+}
+
 impl std::fmt::Debug for AccessKey {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("AccessKey")

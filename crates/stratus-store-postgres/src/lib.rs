@@ -10,16 +10,23 @@
 //! the SQLite backend (`tests/it/`, against a throwaway server).
 //!
 //! So far: the async invocation queue ([`PgAsyncQueue`], claimed with
-//! `FOR UPDATE SKIP LOCKED` in index order). The other traits follow.
+//! `FOR UPDATE SKIP LOCKED` in index order) and functions with their
+//! versions and artifacts ([`PgFunctions`]; artifacts in chunks of at
+//! most 1 MiB, committed with their metadata) and access keys
+//! ([`PgKeys`]). The other traits follow.
 //!
 //! Every write that returns `Ok` is committed; PostgreSQL's own
 //! `synchronous_commit` (on by default) makes the commit durable before it
 //! answers.
 
 mod async_queue;
+mod functions;
+mod keys;
 mod schema;
 
 pub use async_queue::PgAsyncQueue;
+pub use functions::PgFunctions;
+pub use keys::PgKeys;
 
 use deadpool_postgres::{Manager, ManagerConfig, Pool, RecyclingMethod};
 use std::borrow::Cow;

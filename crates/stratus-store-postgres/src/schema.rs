@@ -31,6 +31,44 @@ const MIGRATIONS: &[&str] = &[
      );
      CREATE INDEX async_events_due ON async_events (visible_ms, id) WHERE state = 'pending';
      ALTER TABLE async_events SET (autovacuum_vacuum_scale_factor = 0.01);",
+    // 2: artifacts (in chunks of at most 1 MiB), functions and versions.
+    "CREATE TABLE artifacts (
+         sha256     TEXT PRIMARY KEY,
+         size       BIGINT NOT NULL,
+         created_ms BIGINT NOT NULL
+     );
+     CREATE TABLE artifact_chunks (
+         sha256 TEXT NOT NULL REFERENCES artifacts (sha256) ON DELETE CASCADE,
+         seq    INTEGER NOT NULL,
+         data   BYTEA NOT NULL,
+         PRIMARY KEY (sha256, seq)
+     );
+     CREATE TABLE functions (
+         name            TEXT PRIMARY KEY,
+         service         TEXT NOT NULL,
+         current_version BIGINT NOT NULL,
+         created_ms      BIGINT NOT NULL
+     );
+     CREATE INDEX functions_service ON functions (service);
+     CREATE TABLE versions (
+         name       TEXT NOT NULL REFERENCES functions (name) ON DELETE CASCADE,
+         version    BIGINT NOT NULL,
+         artifact   TEXT NOT NULL REFERENCES artifacts (sha256),
+         config     TEXT NOT NULL,
+         created_ms BIGINT NOT NULL,
+         PRIMARY KEY (name, version)
+     );",
+    // 3: access keys.
+    "CREATE TABLE access_keys (
+         key_id        TEXT PRIMARY KEY,
+         secret        TEXT NOT NULL,
+         kind          TEXT NOT NULL CHECK (kind IN ('admin', 'function')),
+         function      TEXT UNIQUE REFERENCES functions (name) ON DELETE CASCADE,
+         session_token TEXT,
+         created_ms    BIGINT NOT NULL,
+         CHECK ((kind = 'function') = (function IS NOT NULL))
+     );
+     CREATE UNIQUE INDEX access_keys_one_admin ON access_keys (kind) WHERE kind = 'admin';",
 ];
 
 /// The schema version this build writes.

@@ -7,7 +7,7 @@
 
 use std::process::Command;
 use std::sync::atomic::{AtomicU64, Ordering};
-use stratus_store_postgres::{Pg, PgAsyncQueue};
+use stratus_store_postgres::{Pg, PgAsyncQueue, PgFunctions, PgKeys};
 
 /// Keeps a test's database (and, without `STRATUS_TEST_POSTGRES`, its
 /// server) until the test ends; then drops them.
@@ -138,5 +138,25 @@ async fn fresh_async_queue() -> (Guard, PgAsyncQueue) {
 }
 
 stratus_conformance::async_queue_tests!(fresh_async_queue);
+
+async fn fresh_functions() -> (Guard, PgFunctions) {
+    let (guard, pg) = fresh_pg().await;
+    (guard, PgFunctions::new(pg))
+}
+
+mod functions {
+    use super::*;
+    stratus_conformance::function_tests!(fresh_functions);
+}
+
+async fn fresh_keys() -> (Guard, (PgFunctions, PgKeys)) {
+    let (guard, pg) = fresh_pg().await;
+    (guard, (PgFunctions::new(pg.clone()), PgKeys::new(pg)))
+}
+
+mod keys {
+    use super::*;
+    stratus_conformance::key_tests!(fresh_keys);
+}
 
 mod schema;

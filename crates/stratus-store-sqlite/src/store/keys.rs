@@ -12,7 +12,6 @@ use std::fs::{self, OpenOptions};
 use std::io::{ErrorKind, Write};
 use std::path::Path;
 
-use rand::Rng;
 use rusqlite::{OptionalExtension, TransactionBehavior, params};
 
 use crate::store::error::{IoContext, SqlContext};
@@ -33,34 +32,8 @@ CREATE TABLE access_keys (
 CREATE UNIQUE INDEX access_keys_one_admin ON access_keys (kind) WHERE kind = 'admin';
 "#;
 
-const UPPER_ALNUM: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789";
-const SECRET_CHARS: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-
-/// Random characters from the thread's CSPRNG (seeded from the OS).
-fn random_string(alphabet: &[u8], len: usize) -> Result<String, StoreError> {
-    let mut rng = rand::rng();
-    Ok((0..len)
-        .map(|_| alphabet[rng.random_range(0..alphabet.len())] as char)
-        .collect())
-}
-
 fn new_key(kind: KeyKind, function: Option<&str>) -> Result<AccessKey, StoreError> {
-    let prefix = match kind {
-        KeyKind::Admin => "AKIA",
-        KeyKind::Function => "ASIA",
-    };
-    let session_token = match kind {
-        KeyKind::Admin => None,
-        KeyKind::Function => Some(random_string(SECRET_CHARS, 96)?),
-    };
-    Ok(AccessKey {
-        key_id: format!("{prefix}{}", random_string(UPPER_ALNUM, 16)?),
-        secret: random_string(SECRET_CHARS, 40)?,
-        kind,
-        function: function.map(str::to_string),
-        session_token,
-        created_ms: now_ms(),
-    })
+    Ok(AccessKey::generate(kind, function, now_ms()))
 }
 
 const COLUMNS: &str = "key_id, secret, kind, function, session_token, created_ms";
@@ -249,7 +222,11 @@ mod tests {
     fn key_shapes() {
         let admin = new_key(KeyKind::Admin, None).expect("key");
         assert!(admin.key_id.starts_with("AKIA") && admin.key_id.len() == 20);
-        assert!(admin.key_id[4..].bytes().all(|b| UPPER_ALNUM.contains(&b)));
+        assert!(
+            admin.key_id[4..]
+                .bytes()
+                .all(|b| b.is_ascii_uppercase() || b.is_ascii_digit())
+        );
         assert_eq!(admin.secret.len(), 40);
         assert!(admin.session_token.is_none());
         let function = new_key(KeyKind::Function, Some("f")).expect("key");
