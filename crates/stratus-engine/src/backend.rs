@@ -193,6 +193,60 @@ pub trait KeyBackend: Send + Sync + 'static {
     async fn access_key(&self, key_id: &str) -> Result<Option<AccessKey>, StoreError>;
 }
 
+/// Checks that `s` is a SHA-256 as artifacts are named: 64 lower-case hex
+/// digits; `Invalid` otherwise.
+pub fn validate_sha256(s: &str) -> Result<(), StoreError> {
+    if s.len() == 64 && s.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f')) {
+        Ok(())
+    } else {
+        Err(StoreError::Invalid(format!(
+            "{s:?} is not a SHA-256 (64 lower-case hex digits)"
+        )))
+    }
+}
+
+/// The checks every [`FunctionBackend::deploy`] makes before it touches
+/// its state (an empty service, an empty or repeated function name, a
+/// malformed artifact hash: `Invalid`), and each config as the JSON a
+/// backend stores.
+pub fn prepare_deploy(
+    service: &str,
+    configs: &[FunctionConfig],
+) -> Result<Vec<String>, StoreError> {
+    if service.is_empty() {
+        return Err(StoreError::Invalid("service name is empty".into()));
+    }
+    let mut names = std::collections::BTreeSet::new();
+    for config in configs {
+        if config.name.is_empty() {
+            return Err(StoreError::Invalid("function name is empty".into()));
+        }
+        if !names.insert(config.name.as_str()) {
+            return Err(StoreError::Invalid(format!(
+                "function {:?} appears twice in the deployment",
+                config.name
+            )));
+        }
+        validate_sha256(&config.artifact)?;
+    }
+    configs
+        .iter()
+        .map(|c| {
+            serde_json::to_string(c).map_err(|e| {
+                StoreError::Invalid(format!("cannot serialize config of {:?}: {e}", c.name))
+            })
+        })
+        .collect()
+}
+
+/// Whether a stored config (JSON) is the same deployment as a new one: the
+/// same text, or the same values once parsed (robust to fields added with
+/// defaults since it was stored).
+pub fn same_config(stored_json: &str, new_json: &str, new: &FunctionConfig) -> bool {
+    stored_json == new_json
+        || serde_json::from_str::<FunctionConfig>(stored_json).is_ok_and(|stored| stored == *new)
+}
+
 /// The backends the engine runs on.
 #[derive(Clone)]
 pub struct EngineBackends {

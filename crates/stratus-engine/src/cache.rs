@@ -52,10 +52,7 @@ impl NodeCache {
     /// digits and `engine_key` 1 to 128 of `[A-Za-z0-9._-]`, not starting
     /// with a dot.
     pub fn compiled_path(&self, engine_key: &str, sha256: &str) -> io::Result<PathBuf> {
-        let sha_ok = sha256.len() == 64
-            && sha256
-                .bytes()
-                .all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f'));
+        let sha_ok = crate::backend::validate_sha256(sha256).is_ok();
         let key_ok = !engine_key.is_empty()
             && engine_key.len() <= 128
             && !engine_key.starts_with('.')

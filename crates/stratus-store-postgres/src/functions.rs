@@ -11,7 +11,7 @@ use bytes::Bytes;
 use sha2::{Digest, Sha256};
 use std::collections::BTreeSet;
 use stratus_core::{FunctionConfig, StoreError};
-use stratus_engine::backend::FunctionBackend;
+use stratus_engine::backend::{FunctionBackend, prepare_deploy, same_config, validate_sha256};
 use stratus_engine::records::{DeployResult, DeployStatus, FunctionRecord};
 use tokio_postgres::Row;
 
@@ -26,17 +26,6 @@ impl PgFunctions {
     /// The backend over `pg`.
     pub fn new(pg: Pg) -> PgFunctions {
         PgFunctions(pg)
-    }
-}
-
-/// Checks that `s` is 64 lower-case hex digits.
-fn validate_sha256(s: &str) -> Result<(), StoreError> {
-    if s.len() == 64 && s.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f')) {
-        Ok(())
-    } else {
-        Err(StoreError::Invalid(format!(
-            "{s:?} is not a SHA-256 (64 lower-case hex digits)"
-        )))
     }
 }
 
@@ -60,13 +49,6 @@ fn record_of(row: &Row) -> Result<FunctionRecord, StoreError> {
         created_ms: row.get(4),
         updated_ms: row.get(5),
     })
-}
-
-/// Whether a stored config is the same deployment as a new one (the parsed
-/// values, robust to fields added with defaults since, or the same text).
-fn same_config(stored: &str, new_json: &str, new: &FunctionConfig) -> bool {
-    stored == new_json
-        || serde_json::from_str::<FunctionConfig>(stored).is_ok_and(|stored| stored == *new)
 }
 
 fn version_of(version: i64) -> Result<u64, StoreError> {
@@ -168,30 +150,8 @@ impl FunctionBackend for PgFunctions {
         service: &str,
         configs: &[FunctionConfig],
     ) -> Result<Vec<DeployResult>, StoreError> {
-        if service.is_empty() {
-            return Err(StoreError::Invalid("service name is empty".into()));
-        }
-        let mut names = BTreeSet::new();
-        for config in configs {
-            if config.name.is_empty() {
-                return Err(StoreError::Invalid("function name is empty".into()));
-            }
-            if !names.insert(config.name.as_str()) {
-                return Err(StoreError::Invalid(format!(
-                    "function {:?} appears twice in the deployment",
-                    config.name
-                )));
-            }
-            validate_sha256(&config.artifact)?;
-        }
-        let json: Vec<String> = configs
-            .iter()
-            .map(|c| {
-                serde_json::to_string(c).map_err(|e| {
-                    StoreError::Invalid(format!("cannot serialize config of {:?}: {e}", c.name))
-                })
-            })
-            .collect::<Result<_, _>>()?;
+        let json = prepare_deploy(service, configs)?;
+        let names: BTreeSet<&str> = configs.iter().map(|c| c.name.as_str()).collect();
 
         let mut client = self.0.client().await?;
         let tx = client

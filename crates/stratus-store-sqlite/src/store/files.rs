@@ -200,16 +200,7 @@ impl Store {
     }
 }
 
-/// Checks that `s` is 64 lower-case hex digits.
-pub(crate) fn validate_sha256(s: &str) -> Result<(), StoreError> {
-    if s.len() == 64 && s.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f')) {
-        Ok(())
-    } else {
-        Err(StoreError::Invalid(format!(
-            "{s:?} is not a SHA-256 (64 lower-case hex digits)"
-        )))
-    }
-}
+pub(crate) use stratus_engine::backend::validate_sha256;
 
 /// Reads and validates the token file; `None` if it does not exist.
 fn read_token(path: &Path) -> Result<Option<String>, StoreError> {

@@ -6,8 +6,8 @@ use rusqlite::{Connection, OptionalExtension, Row, TransactionBehavior, params};
 use stratus_core::FunctionConfig;
 
 use crate::store::error::SqlContext;
-use crate::store::files::validate_sha256;
 use crate::store::{Store, StoreError, from_sql_int, now_ms};
+use stratus_engine::backend::{prepare_deploy, same_config};
 use stratus_engine::records::{DeployResult, DeployStatus, FunctionRecord};
 
 /// Columns of a [`FunctionRecord`], in the order [`record_from_row`] reads.
@@ -40,32 +40,8 @@ impl Store {
         service: &str,
         configs: &[FunctionConfig],
     ) -> Result<Vec<DeployResult>, StoreError> {
-        if service.is_empty() {
-            return Err(StoreError::Invalid("service name is empty".into()));
-        }
-        let mut names = BTreeSet::new();
-        for config in configs {
-            if config.name.is_empty() {
-                return Err(StoreError::Invalid("function name is empty".into()));
-            }
-            if !names.insert(config.name.as_str()) {
-                return Err(StoreError::Invalid(format!(
-                    "function {:?} appears twice in the deployment",
-                    config.name
-                )));
-            }
-            validate_sha256(&config.artifact)?;
-        }
-        // Serialize up front: a config that cannot be stored fails before
-        // any lock is taken.
-        let json: Vec<String> = configs
-            .iter()
-            .map(|c| {
-                serde_json::to_string(c).map_err(|e| {
-                    StoreError::Invalid(format!("cannot serialize config of {:?}: {e}", c.name))
-                })
-            })
-            .collect::<Result<_, _>>()?;
+        let json = prepare_deploy(service, configs)?;
+        let names: BTreeSet<&str> = configs.iter().map(|c| c.name.as_str()).collect();
 
         let mut conn = self.writer();
         // Checked under the write lock so that `remove_artifact` cannot
@@ -264,14 +240,6 @@ impl Store {
         }
         Ok(names)
     }
-}
-
-/// Whether a stored config is the same deployment as a new one. Compares the
-/// parsed values (robust to fields added with defaults since it was stored)
-/// and falls back to the JSON text (robust to float round-trip noise).
-fn same_config(stored_json: &str, new_json: &str, new: &FunctionConfig) -> bool {
-    stored_json == new_json
-        || serde_json::from_str::<FunctionConfig>(stored_json).is_ok_and(|stored| stored == *new)
 }
 
 fn load_existing(conn: &Connection, name: &str) -> Result<Option<Existing>, StoreError> {
