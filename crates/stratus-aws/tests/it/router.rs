@@ -359,36 +359,8 @@ fn aws_chunked_bodies_are_verified_and_decoded_before_the_service() {
     let rt = runtime();
     let signer = admin("us-east-1", "s3");
     let data = b"hello, chunked world".repeat(500);
-    let now = Utc::now();
     let uri: http::Uri = "http://127.0.0.1:9070/photos/big.bin".parse().expect("uri");
-    let mut headers = HeaderMap::new();
-    headers.insert(
-        "x-amz-content-sha256",
-        "STREAMING-AWS4-HMAC-SHA256-PAYLOAD".parse().expect("value"),
-    );
-    headers.insert(
-        "x-amz-decoded-content-length",
-        data.len().to_string().parse().expect("value"),
-    );
-    headers.insert("content-encoding", "aws-chunked".parse().expect("value"));
-    signer
-        .sign("PUT", &uri, &mut headers, b"", now)
-        .expect("sign");
-    let authorization = headers["authorization"]
-        .to_str()
-        .expect("ascii")
-        .to_string();
-    let seed = authorization
-        .rsplit("Signature=")
-        .next()
-        .expect("signature")
-        .to_string();
-    let mut chunks = signer.chunk_signer(&seed, now);
-    let mut body = Vec::new();
-    for piece in data.chunks(4096) {
-        body.extend_from_slice(&chunks.chunk(piece));
-    }
-    body.extend_from_slice(&chunks.final_chunk(&[]));
+    let (headers, body) = aws_chunked(&signer, &uri, &data, 4096);
 
     let build = |body: Vec<u8>| {
         let mut request = Request::builder().method(Method::PUT).uri(uri.clone());
@@ -569,36 +541,10 @@ fn a_streamed_aws_chunked_body_is_decoded_and_verified_chunk_by_chunk() {
     let rt = runtime();
     let signer = admin("us-east-1", "s3");
     let data: Vec<u8> = (0..(3 << 20) + 17).map(|i: usize| (i % 13) as u8).collect();
-    let now = Utc::now();
     let uri: http::Uri = "http://127.0.0.1:9070/stream/chunked.bin"
         .parse()
         .expect("uri");
-    let mut headers = HeaderMap::new();
-    headers.insert(
-        "x-amz-content-sha256",
-        "STREAMING-AWS4-HMAC-SHA256-PAYLOAD".parse().expect("value"),
-    );
-    headers.insert(
-        "x-amz-decoded-content-length",
-        data.len().to_string().parse().expect("value"),
-    );
-    headers.insert("content-encoding", "aws-chunked".parse().expect("value"));
-    signer
-        .sign("PUT", &uri, &mut headers, b"", now)
-        .expect("sign");
-    let seed = headers["authorization"]
-        .to_str()
-        .expect("ascii")
-        .rsplit("Signature=")
-        .next()
-        .expect("signature")
-        .to_string();
-    let mut chunks = signer.chunk_signer(&seed, now);
-    let mut body = Vec::new();
-    for piece in data.chunks(64 << 10) {
-        body.extend_from_slice(&chunks.chunk(piece));
-    }
-    body.extend_from_slice(&chunks.final_chunk(&[]));
+    let (headers, body) = aws_chunked(&signer, &uri, &data, 64 << 10);
     let build = |body: &[u8]| {
         let mut request = Request::builder().method(Method::PUT).uri(uri.clone());
         for (k, v) in &headers {
@@ -620,4 +566,43 @@ fn a_streamed_aws_chunked_body_is_decoded_and_verified_chunk_by_chunk() {
     assert_eq!(refused.status(), 403, "{refused:?}");
     let text = String::from_utf8_lossy(refused.body()).into_owned();
     assert!(text.contains("SignatureDoesNotMatch"), "{text}");
+}
+
+/// The headers (signed for `STREAMING-AWS4-HMAC-SHA256-PAYLOAD`) and the
+/// `aws-chunked` body of a PUT of `data` to `uri`, in chunks of `chunk`
+/// bytes, each signed.
+fn aws_chunked(
+    signer: &Signer,
+    uri: &http::Uri,
+    data: &[u8],
+    chunk: usize,
+) -> (HeaderMap, Vec<u8>) {
+    let now = Utc::now();
+    let mut headers = HeaderMap::new();
+    headers.insert(
+        "x-amz-content-sha256",
+        "STREAMING-AWS4-HMAC-SHA256-PAYLOAD".parse().expect("value"),
+    );
+    headers.insert(
+        "x-amz-decoded-content-length",
+        data.len().to_string().parse().expect("value"),
+    );
+    headers.insert("content-encoding", "aws-chunked".parse().expect("value"));
+    signer
+        .sign("PUT", uri, &mut headers, b"", now)
+        .expect("sign");
+    let seed = headers["authorization"]
+        .to_str()
+        .expect("ascii")
+        .rsplit("Signature=")
+        .next()
+        .expect("signature")
+        .to_string();
+    let mut chunks = signer.chunk_signer(&seed, now);
+    let mut body = Vec::new();
+    for piece in data.chunks(chunk) {
+        body.extend_from_slice(&chunks.chunk(piece));
+    }
+    body.extend_from_slice(&chunks.final_chunk(&[]));
+    (headers, body)
 }
